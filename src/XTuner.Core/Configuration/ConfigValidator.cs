@@ -1,0 +1,181 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using XTuner.Core.Catalogue;
+using XTuner.Core.Models;
+
+namespace XTuner.Core.Configuration
+{
+    /// <summary>
+    /// Checks a config before anything starts: sizes, the sequence-parallel layout against the model's heads and the
+    /// world size, sequence length against the model's positions, and that files exist. Every message says what to change.
+    /// </summary>
+    public static class ConfigValidator
+    {
+        /// <summary>All findings (errors and warnings). Relative paths resolve against <paramref name="baseDirectory"/>.</summary>
+        public static IReadOnlyList<ConfigFinding> Validate(XTunerConfig config, string baseDirectory, bool checkPaths = true)
+        {
+            var f = new List<ConfigFinding>();
+            CheckSizes(config, f);
+            var model = ResolvedModel.Resolve(config, baseDirectory);
+            f.AddRange(model.Findings);
+            CheckModel(config, model.Spec, f);
+            CheckSequenceParallel(config, model.Spec, f);
+            CheckData(config, model, baseDirectory, checkPaths, f);
+            if (config.Device == DeviceKind.Cpu && config.DType == TrainingDType.BFloat16)
+                f.Add(Warn("dtype", "bfloat16 on CPU is slow and only approximates float32; use dtype: float32 on CPU."));
+            return f;
+        }
+
+        /// <summary>Throws <see cref="XTunerConfigException"/> when there are errors; returns the warnings.</summary>
+        public static IReadOnlyList<ConfigFinding> ThrowIfInvalid(XTunerConfig config, string baseDirectory, bool checkPaths = true)
+        {
+            var findings = Validate(config, baseDirectory, checkPaths);
+            var errors = findings.Where(x => x.Severity == FindingSeverity.Error).ToList();
+            if (errors.Count > 0) throw new XTunerConfigException(errors);
+            return findings;
+        }
+
+        /// <summary>The sequence-parallel checks alone (Set-SequenceParallel), for a proposed size.</summary>
+        public static IReadOnlyList<ConfigFinding> ValidateSequenceParallel(XTunerConfig config, int size, string baseDirectory)
+        {
+            var probe = config.Clone();
+            probe.SequenceParallelSize = size;
+            var f = new List<ConfigFinding>();
+            if (size < 1)
+            {
+                f.Add(Error("sequence_parallel_size", $"sequence_parallel_size must be 1 or more, not {size}.", ErrorIds.InvalidSequenceParallelSize));
+                return f;
+            }
+            var model = ResolvedModel.Resolve(probe, baseDirectory);
+            CheckSequenceParallel(probe, model.Spec, f);
+            return f;
+        }
+
+        private static void CheckSizes(XTunerConfig c, List<ConfigFinding> f)
+        {
+            Positive(f, "max_length", c.MaxLength);
+            Positive(f, "batch_size", c.BatchSize);
+            Positive(f, "accumulative_counts", c.AccumulativeCounts);
+            Positive(f, "nodes", c.Nodes);
+            Positive(f, "gpus_per_node", c.GpusPerNode);
+            Positive(f, "logging_interval", c.LoggingInterval);
+            if (c.SequenceParallelSize < 1)
+                f.Add(Error("sequence_parallel_size", $"sequence_parallel_size must be 1 or more, not {c.SequenceParallelSize}.", ErrorIds.InvalidSequenceParallelSize));
+            if (c.MaxSteps is int steps && steps < 1) f.Add(Error("max_steps", $"max_steps must be 1 or more (or removed to use max_epochs), not {steps}."));
+            if (c.MaxEpochs is int epochs && epochs < 1) f.Add(Error("max_epochs", $"max_epochs must be 1 or more, not {epochs}."));
+            if (c.MaxSteps == null && c.MaxEpochs == null) f.Add(Error("max_steps", "Set max_steps or max_epochs: training needs an end."));
+            if (c.SaveSteps < 0) f.Add(Error("save_steps", $"save_steps must be 0 (only at the end) or more, not {c.SaveSteps}."));
+            if (c.SaveTotalLimit == 0 || c.SaveTotalLimit < -1) f.Add(Error("save_total_limit", $"save_total_limit must be -1 (keep all) or 1 or more, not {c.SaveTotalLimit}."));
+            if (!(c.Lr > 0)) f.Add(Error("lr", $"lr must be above 0, not {ConfigValues.FormatDouble(c.Lr)}."));
+            if (c.Betas == null || c.Betas.Count != 2 || c.Betas.Any(b => b < 0 || b >= 1))
+                f.Add(Error("betas", "betas must be two numbers in [0, 1), e.g. [0.9, 0.95]."));
+            if (c.WeightDecay < 0) f.Add(Error("weight_decay", "weight_decay must be 0 or more."));
+            if (c.WarmupRatio < 0 || c.WarmupRatio >= 1) f.Add(Error("warmup_ratio", $"warmup_ratio must be in [0, 1), not {ConfigValues.FormatDouble(c.WarmupRatio)}."));
+            if (c.MaxNorm < 0) f.Add(Error("max_norm", "max_norm must be 0 (no clipping) or more."));
+            if (c.ZeroStage < 0 || c.ZeroStage > 3) f.Add(Error("zero_stage", $"zero_stage must be 0, 1, 2 or 3, not {c.ZeroStage}."));
+        }
+
+        private static void CheckModel(XTunerConfig c, ModelSpec spec, List<ConfigFinding> f)
+        {
+            if (c.RandomInit)
+            {
+                var missing = new (string key, object? value)[]
+                {
+                    ("architecture", spec.Architecture), ("hidden_size", spec.HiddenSize), ("intermediate_size", spec.IntermediateSize),
+                    ("num_hidden_layers", spec.NumHiddenLayers), ("num_attention_heads", spec.NumAttentionHeads),
+                    ("vocab_size", spec.VocabSize), ("max_position_embeddings", spec.MaxPositionEmbeddings),
+                }.Where(x => x.value == null).Select(x => "model." + x.key).ToList();
+                if (missing.Count > 0)
+                    f.Add(Error("model", $"random_init needs the architecture; missing: {string.Join(", ", missing)}."));
+            }
+            if (spec.NumAttentionHeads is int hq && spec.NumKeyValueHeads is int hkv && (hkv < 1 || hq % hkv != 0))
+                f.Add(Error("model.num_key_value_heads", $"num_attention_heads {hq} must be a multiple of num_key_value_heads {hkv}."));
+            if (spec.HiddenSize is int h && spec.NumAttentionHeads is int n && spec.HeadDim == null && n > 0 && h % n != 0)
+                f.Add(Error("model.num_attention_heads", $"hidden_size {h} is not divisible by num_attention_heads {n}; set model.head_dim."));
+            if (spec.SupportedPositions is long positions && c.MaxLength > positions)
+            {
+                var factor = (int)Math.Ceiling(c.MaxLength / (double)(spec.MaxPositionEmbeddings ?? 1));
+                f.Add(Error("max_length",
+                    $"max_length {c.MaxLength} is longer than the model's {positions} positions. Lower max_length, or extend the positions with model.rope_scaling (e.g. rope_type: linear, factor: {factor}).",
+                    ErrorIds.SequenceTooLong));
+            }
+        }
+
+        private static void CheckSequenceParallel(XTunerConfig c, ModelSpec spec, List<ConfigFinding> f)
+        {
+            int sp = c.SequenceParallelSize;
+            if (sp < 1) return;
+            if (c.WorldSize > 0 && c.WorldSize % sp != 0)
+                f.Add(Error("sequence_parallel_size",
+                    $"sequence_parallel_size {sp} does not divide the world size {c.WorldSize} (nodes {c.Nodes} x gpus_per_node {c.GpusPerNode}); use a divisor of {c.WorldSize}: {string.Join(", ", Divisors(c.WorldSize))}.",
+                    ErrorIds.InvalidSequenceParallelSize));
+            if (!(spec.NumAttentionHeads is int heads) || heads % sp == 0) return;
+            int padded = (heads + sp - 1) / sp * sp;
+            if (c.SequenceParallelHeadPadding && sp <= heads)
+            {
+                f.Add(Warn("sequence_parallel_size",
+                    $"{heads} attention heads are padded to {padded} for sequence_parallel_size {sp} ({100.0 * (padded - heads) / heads:0.#}% more attention work)."));
+                return;
+            }
+            f.Add(Error("sequence_parallel_size",
+                $"sequence_parallel_size {sp} does not divide the model's {heads} attention heads. Use one of {string.Join(", ", Divisors(heads))}" +
+                (sp <= heads ? $", or set sequence_parallel_head_padding: true to pad to {padded} heads ({100.0 * (padded - heads) / heads:0.#}% more attention work)." : "."),
+                ErrorIds.InvalidSequenceParallelSize));
+        }
+
+        private static void CheckData(XTunerConfig c, ResolvedModel model, string baseDirectory, bool checkPaths, List<ConfigFinding> f)
+        {
+            if (c.DatasetFormat == DatasetFormat.Synthetic) return;
+            if (c.DataFiles.Count == 0)
+                f.Add(Error("data_files", "No data: set data_files to JSONL files (or builtin:alpaca-sample), or dataset_format: synthetic for benchmarks."));
+            if (checkPaths)
+            {
+                foreach (var file in c.DataFiles)
+                {
+                    if (BuiltinData.IsBuiltin(file))
+                    {
+                        if (!BuiltinData.Exists(file))
+                            f.Add(Error("data_files", $"No built-in dataset '{file}'; built-in: {string.Join(", ", BuiltinData.Names.Select(n => BuiltinData.Scheme + n))}.", ErrorIds.PathNotFound));
+                    }
+                    else if (!File.Exists(PathUtil.Resolve(file, baseDirectory)))
+                    {
+                        f.Add(Error("data_files", $"Data file '{PathUtil.Resolve(file, baseDirectory)}' does not exist.", ErrorIds.PathNotFound));
+                    }
+                }
+            }
+            if (c.DatasetFormat == DatasetFormat.Tokenized) return;
+            var tok = c.Tokenizer;
+            if (tok == null)
+            {
+                if (model.CheckpointDirectory != null && !HasTokenizer(model.CheckpointDirectory))
+                    f.Add(Error("tokenizer", $"The checkpoint '{model.CheckpointDirectory}' has no tokenizer.json or tokenizer.model; set tokenizer.", ErrorIds.PathNotFound));
+                else if (model.CheckpointDirectory == null && c.RandomInit && string.IsNullOrEmpty(c.PretrainedModelNameOrPath))
+                    f.Add(Error("tokenizer", $"dataset_format {ConfigValues.FormatEnum(c.DatasetFormat)} needs a tokenizer: set tokenizer (a folder, a file, or 'byte')."));
+            }
+            else if (checkPaths && !string.Equals(tok, "byte", StringComparison.OrdinalIgnoreCase))
+            {
+                var path = PathUtil.Resolve(tok, baseDirectory);
+                if (!File.Exists(path) && !(Directory.Exists(path) && HasTokenizer(path)))
+                    f.Add(Error("tokenizer", $"Tokenizer '{path}' is neither a tokenizer.json/tokenizer.model file nor a folder holding one.", ErrorIds.PathNotFound));
+            }
+        }
+
+        private static bool HasTokenizer(string dir) =>
+            File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "tokenizer.model"));
+
+        internal static IEnumerable<int> Divisors(int n) => Enumerable.Range(1, Math.Max(1, n)).Where(d => n % d == 0);
+
+        private static void Positive(List<ConfigFinding> f, string key, int value)
+        {
+            if (value < 1) f.Add(Error(key, $"{key} must be 1 or more, not {value}."));
+        }
+
+        private static ConfigFinding Error(string key, string message, string id = ErrorIds.InvalidConfigValue) =>
+            new ConfigFinding(FindingSeverity.Error, key, message, id);
+
+        private static ConfigFinding Warn(string key, string message) =>
+            new ConfigFinding(FindingSeverity.Warning, key, message, ErrorIds.InvalidConfig);
+    }
+}

@@ -1,0 +1,65 @@
+namespace XTuner.Core.Configuration
+{
+    /// <summary>How each line of a JSONL dataset is read.</summary>
+    public enum DatasetFormat
+    {
+        /// <summary><c>{"text": ...}</c>: pre-training; every token is a target.</summary>
+        Text,
+        /// <summary><c>{"instruction", "input", "output"}</c>: the prompt is masked from the loss.</summary>
+        Alpaca,
+        /// <summary><c>{"messages": [{"role", "content"}]}</c> rendered with the prompt template.</summary>
+        Chat,
+        /// <summary><c>{"input_ids": [...], "labels": [...]}</c>: no tokenizer needed.</summary>
+        Tokenized,
+        /// <summary>Seeded random token ids (benchmarks; no files, no tokenizer).</summary>
+        Synthetic,
+    }
+
+    /// <summary>Training precision.</summary>
+    public enum TrainingDType
+    {
+        [ConfigAlias("fp32")] [ConfigAlias("float")]
+        Float32,
+        [ConfigAlias("bf16")]
+        BFloat16,
+    }
+
+    /// <summary>Where the ranks compute.</summary>
+    public enum DeviceKind
+    {
+        Cpu,
+        [ConfigAlias("gpu")]
+        Cuda,
+    }
+
+    /// <summary>How ranks are started.</summary>
+    public enum LauncherKind
+    {
+        Local,
+        Slurm,
+    }
+
+    /// <summary>Decoder families the training core implements.</summary>
+    public enum ModelArchitecture
+    {
+        /// <summary>Llama 2/3, Yi, TinyLlama and other LlamaForCausalLM checkpoints.</summary>
+        Llama,
+        Mistral,
+        /// <summary>Qwen2: q/k/v biases.</summary>
+        Qwen2,
+        /// <summary>InternLM2: packed <c>wqkv</c> and its own tensor names.</summary>
+        InternLM2,
+        /// <summary>Cohere / Command R(+): parallel block, LayerNorm, optional q/k norm, interleaved RoPE.</summary>
+        Cohere,
+    }
+
+    /// <summary>RoPE frequency scalings used by published checkpoints.</summary>
+    public enum RopeType
+    {
+        Default,
+        Linear,
+        Dynamic,
+        Llama3,
+        Yarn,
+    }
+}

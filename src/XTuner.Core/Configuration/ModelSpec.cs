@@ -1,0 +1,85 @@
+namespace XTuner.Core.Configuration
+{
+    /// <summary>
+    /// A decoder's architecture. With <c>random_init</c> it defines the model; with a checkpoint its structural
+    /// fields must agree with the checkpoint's config.json, and rope/position fields override it.
+    /// Every field is optional: null means "as the checkpoint says".
+    /// </summary>
+    public sealed class ModelSpec
+    {
+        [ConfigKey("architecture", "llama (also Llama 3, Yi), mistral, qwen2, internlm2 or cohere.")]
+        public ModelArchitecture? Architecture { get; set; }
+
+        [ConfigKey("hidden_size", "Width of the residual stream.")]
+        public int? HiddenSize { get; set; }
+
+        [ConfigKey("intermediate_size", "Width of the SwiGLU MLP.")]
+        public int? IntermediateSize { get; set; }
+
+        [ConfigKey("num_hidden_layers", "Decoder layers.")]
+        public int? NumHiddenLayers { get; set; }
+
+        [ConfigKey("num_attention_heads", "Query heads.")]
+        public int? NumAttentionHeads { get; set; }
+
+        [ConfigKey("num_key_value_heads", "Key/value heads (fewer than query heads: grouped-query attention).")]
+        public int? NumKeyValueHeads { get; set; }
+
+        [ConfigKey("head_dim", "Per-head width (default hidden_size / num_attention_heads).")]
+        public int? HeadDim { get; set; }
+
+        [ConfigKey("vocab_size", "Embedding rows.")]
+        public int? VocabSize { get; set; }
+
+        [ConfigKey("max_position_embeddings", "Positions the model was trained for.")]
+        public int? MaxPositionEmbeddings { get; set; }
+
+        [ConfigKey("rope_theta", "RoPE base frequency.")]
+        public double? RopeTheta { get; set; }
+
+        [ConfigKey("rope_scaling", "RoPE scaling that extends max_position_embeddings.")]
+        public RopeScaling? RopeScaling { get; set; }
+
+        [ConfigKey("tie_word_embeddings", "lm_head shares the embedding matrix.")]
+        public bool? TieWordEmbeddings { get; set; }
+
+        [ConfigKey("attention_bias", "q/k/v projections carry biases (Qwen2 does).")]
+        public bool? AttentionBias { get; set; }
+
+        [ConfigKey("norm_eps", "RMSNorm/LayerNorm epsilon (rms_norm_eps or layer_norm_eps in config.json).")]
+        public double? NormEps { get; set; }
+
+        [ConfigKey("use_qk_norm", "Cohere: per-head LayerNorm on q and k.")]
+        public bool? UseQkNorm { get; set; }
+
+        [ConfigKey("logit_scale", "Cohere: logits are multiplied by this.")]
+        public double? LogitScale { get; set; }
+
+        /// <summary>Per-head width, from head_dim or hidden_size / heads.</summary>
+        public int? EffectiveHeadDim =>
+            HeadDim ?? (HiddenSize is int h && NumAttentionHeads is int n && n > 0 ? h / n : (int?)null);
+
+        /// <summary>The longest sequence the positions (with any RoPE scaling) are meant for.</summary>
+        public long? SupportedPositions =>
+            MaxPositionEmbeddings is int m ? (RopeScaling?.ExtendedPositions(m) ?? m) : (long?)null;
+
+        /// <summary>Parameter count of the decoder (embeddings included; lm_head counted unless tied).</summary>
+        public long? ParameterCount
+        {
+            get
+            {
+                if (HiddenSize is not int h || IntermediateSize is not int i || NumHiddenLayers is not int l ||
+                    NumAttentionHeads is not int hq || VocabSize is not int v || EffectiveHeadDim is not int d)
+                    return null;
+                long hkv = NumKeyValueHeads ?? hq;
+                long attn = (long)h * hq * d * 2 + (long)h * hkv * d * 2;
+                if (AttentionBias == true) attn += (hq + 2 * hkv) * (long)d;
+                long mlp = 3L * h * i;
+                long norms = Architecture == ModelArchitecture.Cohere ? h : 2L * h;
+                if (UseQkNorm == true) norms += (hq + hkv) * (long)d;
+                long embed = (long)v * h * (TieWordEmbeddings == true ? 1 : 2);
+                return l * (attn + mlp + norms) + embed + h;
+            }
+        }
+    }
+}

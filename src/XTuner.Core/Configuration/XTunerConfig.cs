@@ -1,0 +1,159 @@
+using System.Collections.Generic;
+
+namespace XTuner.Core.Configuration
+{
+    /// <summary>
+    /// One training job: model, data, parallelism, optimisation, output and launcher settings.
+    /// A plain object in PowerShell; YAML with XTuner's snake_case keys on disk.
+    /// </summary>
+    public sealed class XTunerConfig
+    {
+        public const string ModelGroup = "model";
+        public const string DataGroup = "data";
+        public const string ParallelGroup = "parallelism";
+        public const string OptimGroup = "optimisation";
+        public const string OutputGroup = "output";
+        public const string LauncherGroup = "launcher";
+
+        // catalogue metadata
+        [ConfigKey("name", "Short name; also the default work_dir (work_dirs/<name>) and SLURM job name.", Group = ModelGroup)]
+        public string? Name { get; set; }
+
+        [ConfigKey("description", "One line shown by Get-XTunerConfig and xtuner list-cfg.", Group = ModelGroup)]
+        public string? Description { get; set; }
+
+        // model
+        [ConfigKey("pretrained_model_name_or_path", "Hugging Face checkpoint: a local folder, or an id found in the Hugging Face cache.", Group = ModelGroup)]
+        public string? PretrainedModelNameOrPath { get; set; }
+
+        [ConfigKey("random_init", "Build the model from the `model` section with random weights (benchmarks; no checkpoint needed).", Group = ModelGroup)]
+        public bool RandomInit { get; set; }
+
+        [ConfigKey("model", "Architecture: defines a random_init model, and checks or extends (rope, positions) a checkpoint.", Group = ModelGroup)]
+        public ModelSpec Model { get; set; } = new ModelSpec();
+
+        [ConfigKey("tokenizer", "tokenizer.json / tokenizer.model folder or file, or 'byte' for the byte-level tokenizer (default: the checkpoint's).", Group = ModelGroup)]
+        public string? Tokenizer { get; set; }
+
+        // data
+        [ConfigKey("data_files", "JSONL files (relative paths resolve against the config file's folder); builtin:<name> for bundled samples.", Group = DataGroup)]
+        public List<string> DataFiles { get; set; } = new List<string>();
+
+        [ConfigKey("dataset_format", "text, alpaca, chat, tokenized or synthetic.", Group = DataGroup)]
+        public DatasetFormat DatasetFormat { get; set; } = DatasetFormat.Alpaca;
+
+        [ConfigKey("prompt_template", "Chat/alpaca template (default: the architecture's own; see xtuner list-templates).", Group = DataGroup)]
+        public string? PromptTemplate { get; set; }
+
+        [ConfigKey("max_length", "Tokens per (packed) sequence.", Group = DataGroup)]
+        public int MaxLength { get; set; } = 2048;
+
+        [ConfigKey("pack_to_max_length", "Concatenate samples into sequences of max_length (positions restart per document).", Group = DataGroup)]
+        public bool PackToMaxLength { get; set; } = true;
+
+        [ConfigKey("shuffle", "Shuffle samples each epoch (seeded by seed).", Group = DataGroup)]
+        public bool Shuffle { get; set; } = true;
+
+        [ConfigKey("skip_bad_lines", "Skip and count malformed JSONL lines instead of stopping at the first.", Group = DataGroup)]
+        public bool SkipBadLines { get; set; }
+
+        // parallelism
+        [ConfigKey("sequence_parallel_size", "Ranks that split each sequence (Ulysses); must divide the world size.", Group = ParallelGroup)]
+        public int SequenceParallelSize { get; set; } = 1;
+
+        [ConfigKey("sequence_parallel_head_padding", "Allow attention heads that sequence_parallel_size does not divide, by padding heads (exact; costs extra attention work).", Group = ParallelGroup)]
+        public bool SequenceParallelHeadPadding { get; set; }
+
+        [ConfigKey("zero_stage", "ZeRO stage over the whole world: 0 off, 1 optimizer states, 2 + gradients, 3 + parameters.", Group = ParallelGroup)]
+        public int ZeroStage { get; set; }
+
+        [ConfigKey("nodes", "Machines.", Group = ParallelGroup)]
+        public int Nodes { get; set; } = 1;
+
+        [ConfigKey("gpus_per_node", "Ranks per machine: GPUs on CUDA, processes on CPU.", Group = ParallelGroup)]
+        public int GpusPerNode { get; set; } = 1;
+
+        [ConfigKey("device", "cpu or cuda.", Group = ParallelGroup)]
+        public DeviceKind Device { get; set; } = DeviceKind.Cuda;
+
+        // optimisation
+        [ConfigKey("batch_size", "Sequences per rank per micro-batch.", Group = OptimGroup)]
+        public int BatchSize { get; set; } = 1;
+
+        [ConfigKey("accumulative_counts", "Micro-batches per optimizer step (the loss is the token mean over all of them).", Group = OptimGroup)]
+        public int AccumulativeCounts { get; set; } = 1;
+
+        [ConfigKey("max_epochs", "Passes over the data (ignored when max_steps is set).", Group = OptimGroup)]
+        public int? MaxEpochs { get; set; } = 1;
+
+        [ConfigKey("max_steps", "Optimizer steps; overrides max_epochs.", Group = OptimGroup)]
+        public int? MaxSteps { get; set; }
+
+        [ConfigKey("lr", "Peak learning rate (AdamW).", Group = OptimGroup)]
+        public double Lr { get; set; } = 2e-5;
+
+        [ConfigKey("betas", "AdamW betas.", Group = OptimGroup)]
+        public List<double> Betas { get; set; } = new List<double> { 0.9, 0.999 };
+
+        [ConfigKey("weight_decay", "AdamW decoupled weight decay (never on norms and biases).", Group = OptimGroup)]
+        public double WeightDecay { get; set; }
+
+        [ConfigKey("warmup_ratio", "Fraction of steps with linear warm-up; cosine decay after.", Group = OptimGroup)]
+        public double WarmupRatio { get; set; } = 0.03;
+
+        [ConfigKey("max_norm", "Global gradient-norm clip (0: off).", Group = OptimGroup)]
+        public double MaxNorm { get; set; } = 1.0;
+
+        [ConfigKey("seed", "Seed for initialisation, shuffling and synthetic data.", Group = OptimGroup)]
+        public int Seed { get; set; } = 42;
+
+        [ConfigKey("dtype", "float32, or bfloat16 (CUDA; float32 master weights and moments).", Group = OptimGroup)]
+        public TrainingDType DType { get; set; } = TrainingDType.BFloat16;
+
+        [ConfigKey("activation_checkpointing", "Recompute each layer in backward instead of keeping its activations.", Group = OptimGroup)]
+        public bool ActivationCheckpointing { get; set; } = true;
+
+        // output
+        [ConfigKey("work_dir", "Where logs, metrics, checkpoints and the final model go (default work_dirs/<name>).", Group = OutputGroup)]
+        public string? WorkDir { get; set; }
+
+        [ConfigKey("save_steps", "Checkpoint every this many steps (0: only at the end).", Group = OutputGroup)]
+        public int SaveSteps { get; set; } = 500;
+
+        [ConfigKey("save_total_limit", "Checkpoints kept (-1: all).", Group = OutputGroup)]
+        public int SaveTotalLimit { get; set; } = 2;
+
+        [ConfigKey("logging_interval", "Steps between console lines (metrics.jsonl gets every step).", Group = OutputGroup)]
+        public int LoggingInterval { get; set; } = 10;
+
+        // launcher
+        [ConfigKey("launcher", "local or slurm.", Group = LauncherGroup)]
+        public LauncherKind Launcher { get; set; } = LauncherKind.Local;
+
+        [ConfigKey("slurm", "sbatch settings for launcher: slurm.", Group = LauncherGroup)]
+        public SlurmSettings Slurm { get; set; } = new SlurmSettings();
+
+        /// <summary>The YAML file this config was read from, if any (relative paths resolve against its folder).</summary>
+        public string? SourcePath { get; set; }
+
+        /// <summary>Ranks in all: nodes x gpus_per_node.</summary>
+        public int WorldSize => Nodes * GpusPerNode;
+
+        /// <summary>Ranks that each draw their own batches: world / sequence_parallel_size.</summary>
+        public int DataParallelSize => SequenceParallelSize > 0 ? WorldSize / SequenceParallelSize : 0;
+
+        /// <summary>What to show as the model: the checkpoint, or the random-init architecture.</summary>
+        public string ModelName =>
+            PretrainedModelNameOrPath ?? (Model.Architecture is ModelArchitecture a ? $"random {a.ToString().ToLowerInvariant()}" : "(none)");
+
+        /// <summary>A deep copy (configs flow through pipelines; a transform never changes its input).</summary>
+        public XTunerConfig Clone()
+        {
+            var copy = ConfigSchema.Root.Clone(this);
+            copy.SourcePath = SourcePath;
+            return copy;
+        }
+
+        public override string ToString() => Name ?? ModelName;
+    }
+}
