@@ -196,6 +196,14 @@ namespace XTuner.Core.Configuration
                     { File = _source, Line = (int)e.Start.Line, Column = (int)e.Start.Column });
                     return null;
                 }
+                catch (InvalidOperationException)
+                {
+                    // YamlDotNet's scanner fails this way on some truncated flow collections ("[a, b" at the end).
+                    var lines = yaml.Split('\n').Length;
+                    Findings.Add(new ConfigFinding(FindingSeverity.Error, "", "Not valid YAML: the text ends inside an unclosed [ ] or { }.", ErrorIds.InvalidConfig)
+                    { File = _source, Line = lines, Column = 1 });
+                    return null;
+                }
                 return stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
             }
 

@@ -109,7 +109,7 @@ namespace XTuner.Core.Models
                 ["num_hidden_layers"] = spec.NumHiddenLayers,
                 ["num_attention_heads"] = spec.NumAttentionHeads,
                 ["num_key_value_heads"] = spec.NumKeyValueHeads ?? spec.NumAttentionHeads,
-                ["head_dim"] = spec.EffectiveHeadDim,
+                ["head_dim"] = spec.HeadDim,
                 ["vocab_size"] = spec.VocabSize,
                 ["max_position_embeddings"] = spec.MaxPositionEmbeddings,
                 ["rope_theta"] = spec.RopeTheta ?? 10000.0,

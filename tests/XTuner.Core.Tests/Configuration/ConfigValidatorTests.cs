@@ -1,0 +1,204 @@
+using System;
+using System.IO;
+using System.Linq;
+using XTuner.Core;
+using XTuner.Core.Catalogue;
+using XTuner.Core.Configuration;
+using Xunit;
+
+namespace XTuner.Core.Tests.Configuration
+{
+    public class ConfigValidatorTests
+    {
+        private static readonly string Here = Directory.GetCurrentDirectory();
+
+        private static ConfigFinding[] Errors(XTunerConfig c, string? baseDir = null) =>
+            ConfigValidator.Validate(c, baseDir ?? Here).Where(f => f.Severity == FindingSeverity.Error).ToArray();
+
+        public static TheoryData<string> CatalogueNames() => ConfigYamlTests.CatalogueNames();
+
+        [Theory]
+        [MemberData(nameof(CatalogueNames))]
+        public void EveryCatalogueEntryIsValid(string name)
+        {
+            var config = ConfigCatalogue.Get(name);
+            Assert.Empty(Errors(config));
+            Assert.False(string.IsNullOrEmpty(config.Description));
+            Assert.Equal(name, config.Name);
+            Assert.True(config.WorldSize >= config.SequenceParallelSize);
+            if (!name.StartsWith("tiny", StringComparison.Ordinal))
+            {
+                Assert.Contains("/", config.PretrainedModelNameOrPath);
+                Assert.Contains($"sized for {config.WorldSize} GPUs", config.Description);
+                Assert.Equal(3, config.ZeroStage);
+            }
+        }
+
+        [Fact]
+        public void CatalogueHoldsXTunersLongContextRecipes()
+        {
+            foreach (var name in new[]
+                     {
+                         "tiny-llama", "tiny-llama-sp2",
+                         "llama2-7b-full-8k-sp1", "llama2-7b-full-32k-sp1", "llama2-7b-full-128k-sp8", "llama2-7b-full-256k-sp8", "llama2-7b-full-1m-sp16",
+                         "yi-34b-200k-full-32k-sp2", "yi-34b-200k-full-128k-sp8", "yi-34b-200k-full-256k-sp8",
+                         "llama2-70b-full-32k-sp4", "llama2-70b-full-128k-sp8", "llama2-70b-full-256k-sp16", "llama2-70b-full-1m-sp64",
+                         "internlm2-7b-full-32k-sp4", "qwen2-7b-full-128k-sp8", "command-r-plus-full-128k-sp32",
+                     })
+                Assert.True(ConfigCatalogue.Contains(name), name);
+            var tiny = ConfigCatalogue.Get("tiny-llama");
+            Assert.Equal(8, tiny.Model.NumAttentionHeads);
+            Assert.True(tiny.Model.NumKeyValueHeads < 8);
+            Assert.Equal("byte", tiny.Tokenizer);
+            Assert.Equal(DeviceKind.Cpu, tiny.Device);
+            Assert.Equal(2, ConfigCatalogue.Get("tiny-llama-sp2").SequenceParallelSize);
+        }
+
+        [Fact]
+        public void CatalogueNamesAreOneStyle() =>
+            Assert.All(ConfigCatalogue.Names, n => Assert.Matches("^[a-z0-9]+(-[a-z0-9]+)*$", n));
+
+        [Fact]
+        public void WildcardsFindEntries()
+        {
+            Assert.Equal(5, ConfigCatalogue.Find("llama2-7b*").Count());
+            Assert.All(ConfigCatalogue.Find("*SP8"), c => Assert.Equal(8, c.SequenceParallelSize));
+            Assert.Empty(ConfigCatalogue.Find("nothing*"));
+        }
+
+        [Fact]
+        public void UnknownCatalogueNameSuggestsTheClosest()
+        {
+            var e = Assert.Throws<XTunerConfigException>(() => ConfigCatalogue.Get("tiny-lama"));
+            Assert.Equal(ErrorIds.ConfigNotFound, e.ErrorId);
+            Assert.Contains("Did you mean 'tiny-llama'?", e.Message);
+        }
+
+        [Fact]
+        public void HeadsNotDivisibleBySequenceParallelSizeNameBothAndTheWorkingSizes()
+        {
+            var c = ConfigCatalogue.Get("tiny-llama");
+            c.GpusPerNode = 3;
+            c.SequenceParallelSize = 3;
+            var e = Assert.Single(Errors(c));
+            Assert.Equal(ErrorIds.InvalidSequenceParallelSize, e.ErrorId);
+            Assert.Contains("sequence_parallel_size 3", e.Message);
+            Assert.Contains("8 attention heads", e.Message);
+            Assert.Contains("1, 2, 4, 8", e.Message);
+            Assert.Contains("sequence_parallel_head_padding", e.Message);
+        }
+
+        [Fact]
+        public void HeadPaddingTurnsTheErrorIntoAWarningWithItsCost()
+        {
+            var c = ConfigCatalogue.Get("qwen2-7b-full-128k-sp8");
+            var findings = ConfigValidator.Validate(c, Here);
+            var w = Assert.Single(findings, f => f.Key == "sequence_parallel_size");
+            Assert.Equal(FindingSeverity.Warning, w.Severity);
+            Assert.Contains("28 attention heads are padded to 32", w.Message);
+            c.SequenceParallelHeadPadding = false;
+            Assert.Contains(Errors(c), f => f.ErrorId == ErrorIds.InvalidSequenceParallelSize);
+        }
+
+        [Fact]
+        public void SequenceParallelSizeMustDivideTheWorld()
+        {
+            var c = ConfigCatalogue.Get("tiny-llama");
+            c.GpusPerNode = 6;
+            c.SequenceParallelSize = 4;
+            var e = Assert.Single(Errors(c));
+            Assert.Equal(ErrorIds.InvalidSequenceParallelSize, e.ErrorId);
+            Assert.Contains("world size 6", e.Message);
+            Assert.Contains("1, 2, 3, 6", e.Message);
+        }
+
+        [Fact]
+        public void SequenceLongerThanThePositionsNeedsRopeScaling()
+        {
+            var c = ConfigCatalogue.Get("llama2-7b-full-128k-sp8");
+            c.Model.RopeScaling = null;
+            var e = Assert.Single(Errors(c));
+            Assert.Equal(ErrorIds.SequenceTooLong, e.ErrorId);
+            Assert.Contains("131072", e.Message);
+            Assert.Contains("4096 positions", e.Message);
+            Assert.Contains("factor: 32", e.Message);
+        }
+
+        [Fact]
+        public void SizesMustBePositive()
+        {
+            var c = ConfigCatalogue.Get("tiny-llama");
+            c.BatchSize = 0;
+            c.MaxLength = -1;
+            c.AccumulativeCounts = 0;
+            c.Lr = 0;
+            c.WarmupRatio = 1.5;
+            c.Betas = new System.Collections.Generic.List<double> { 0.9 };
+            c.ZeroStage = 4;
+            var keys = Errors(c).Select(f => f.Key).ToList();
+            foreach (var k in new[] { "batch_size", "max_length", "accumulative_counts", "lr", "warmup_ratio", "betas", "zero_stage" })
+                Assert.Contains(k, keys);
+        }
+
+        [Fact]
+        public void MissingDataFilesAreNamed()
+        {
+            var c = ConfigCatalogue.Get("tiny-llama");
+            c.DataFiles = new System.Collections.Generic.List<string> { "nope.jsonl", "builtin:nope" };
+            var errors = Errors(c, "/tmp");
+            Assert.Contains(errors, f => f.ErrorId == ErrorIds.PathNotFound && f.Message.Contains("/tmp/nope.jsonl"));
+            Assert.Contains(errors, f => f.Message.Contains("builtin:alpaca-sample"));
+            Assert.DoesNotContain(ConfigValidator.Validate(c, "/tmp", checkPaths: false), f => f.Severity == FindingSeverity.Error);
+        }
+
+        [Fact]
+        public void RandomInitNeedsTheArchitecture()
+        {
+            var c = new XTunerConfig { RandomInit = true, DatasetFormat = DatasetFormat.Synthetic };
+            var e = Assert.Single(Errors(c));
+            Assert.Contains("model.hidden_size", e.Message);
+        }
+
+        [Fact]
+        public void NoModelAtAllIsAnError()
+        {
+            var c = new XTunerConfig { DatasetFormat = DatasetFormat.Synthetic };
+            Assert.Contains(Errors(c), f => f.ErrorId == ErrorIds.ModelNotFound);
+        }
+
+        [Fact]
+        public void CheckpointAndConfigMustAgreeOnStructure()
+        {
+            var dir = TempDir.Create();
+            File.Copy(Path.Combine(AppContext.BaseDirectory, "data", "hf-configs", "tiny-llama", "config.json"), Path.Combine(dir, "config.json"));
+            File.WriteAllText(Path.Combine(dir, "tokenizer.json"), "{}");
+            var c = new XTunerConfig { PretrainedModelNameOrPath = dir, DataFiles = { "builtin:alpaca-sample" }, MaxLength = 8192 };
+            c.Model.NumAttentionHeads = 8;
+            c.Model.RopeScaling = new RopeScaling { RopeType = RopeType.Linear, Factor = 2 };
+            var errors = Errors(c);
+            var e = Assert.Single(errors);
+            Assert.Equal(ErrorIds.ModelMismatch, e.ErrorId);
+            Assert.Contains("num_attention_heads is 8 but the checkpoint's config.json says 4", e.Message);
+            c.Model.NumAttentionHeads = null;
+            Assert.Empty(Errors(c));
+        }
+
+        [Fact]
+        public void AMissingHubCheckpointIsAWarningNotAnError()
+        {
+            var c = ConfigCatalogue.Get("llama2-7b-full-8k-sp1");
+            var w = Assert.Single(ConfigValidator.Validate(c, Here), f => f.ErrorId == ErrorIds.ModelNotFound);
+            Assert.Equal(FindingSeverity.Warning, w.Severity);
+            Assert.Contains("huggingface-cli download meta-llama/Llama-2-7b-hf", w.Message);
+        }
+
+        [Fact]
+        public void SequenceParallelCheckAloneForAProposedSize()
+        {
+            var c = ConfigCatalogue.Get("tiny-llama-sp2");
+            Assert.Empty(ConfigValidator.ValidateSequenceParallel(c, 2, Here));
+            Assert.Single(ConfigValidator.ValidateSequenceParallel(c, 0, Here));
+            Assert.Contains(ConfigValidator.ValidateSequenceParallel(c, 4, Here), f => f.Message.Contains("world size 2"));
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System;
+using System.IO;
+using XTuner.Core.Configuration;
+using XTuner.Core.Models;
+using Xunit;
+
+namespace XTuner.Core.Tests.Models
+{
+    public class HfModelConfigTests
+    {
+        private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "data", "hf-configs", name);
+
+        [Fact]
+        public void Transformers4And5StylesReadTheSame()
+        {
+            var v5 = HfModelConfig.Read(Fixture("tiny-llama"));
+            var v4 = HfModelConfig.Read(Fixture("tiny-llama-v4config"));
+            foreach (var field in ConfigSchema.Root.Find("model")!.Section!.Fields)
+                Assert.Equal(field.GetValue(v5)?.ToString(), field.GetValue(v4)?.ToString());
+            Assert.Equal(ModelArchitecture.Llama, v5.Architecture);
+            Assert.Equal(4, v5.NumAttentionHeads);
+            Assert.Equal(2, v5.NumKeyValueHeads);
+            Assert.Equal(16, v5.EffectiveHeadDim);
+            Assert.Equal(10000.0, v5.RopeTheta);
+            Assert.Null(v5.RopeScaling);
+            Assert.False(v5.TieWordEmbeddings);
+            Assert.Equal(1e-6, v5.NormEps);
+        }
+
+        [Fact]
+        public void ReadsQwen2AndCohereSpecifics()
+        {
+            var qwen = HfModelConfig.Read(Fixture("tiny-qwen2"));
+            Assert.Equal(ModelArchitecture.Qwen2, qwen.Architecture);
+            Assert.True(qwen.AttentionBias);
+            Assert.True(qwen.TieWordEmbeddings);
+            Assert.Equal(1e6, qwen.RopeTheta);
+            Assert.Equal(1, qwen.NumKeyValueHeads);
+
+            var cohere = HfModelConfig.Read(Fixture("tiny-cohere-qknorm"));
+            Assert.Equal(ModelArchitecture.Cohere, cohere.Architecture);
+            Assert.True(cohere.UseQkNorm);
+            Assert.Equal(0.0625, cohere.LogitScale);
+            Assert.Equal(1e-5, cohere.NormEps);
+            Assert.True(cohere.TieWordEmbeddings);
+        }
+
+        [Fact]
+        public void RopeScalingOfBothStylesIsRead()
+        {
+            var v4 = HfModelConfig.Parse("{\"model_type\":\"llama\",\"max_position_embeddings\":8192,\"rope_theta\":500000.0,\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192}}");
+            Assert.Equal(RopeType.Llama3, v4.RopeScaling!.RopeType);
+            Assert.Equal(65536, v4.SupportedPositions);
+            var v5 = HfModelConfig.Parse("{\"model_type\":\"internlm2\",\"max_position_embeddings\":32768,\"rope_parameters\":{\"rope_type\":\"dynamic\",\"rope_theta\":1000000.0,\"factor\":2.0}}");
+            Assert.Equal(RopeType.Dynamic, v5.RopeScaling!.RopeType);
+            Assert.Equal(1e6, v5.RopeTheta);
+            var old = HfModelConfig.Parse("{\"model_type\":\"llama\",\"rope_scaling\":{\"type\":\"linear\",\"factor\":4.0}}");
+            Assert.Equal(RopeType.Linear, old.RopeScaling!.RopeType);
+        }
+
+        [Fact]
+        public void WrittenConfigReadsBackAsTheSameSpec()
+        {
+            foreach (var name in new[] { "tiny-llama", "tiny-qwen2", "tiny-cohere-qknorm" })
+            {
+                var spec = HfModelConfig.Read(Fixture(name));
+                var again = HfModelConfig.Parse(HfModelConfig.Write(spec, 1, 2));
+                foreach (var field in ConfigSchema.Root.Find("model")!.Section!.Fields)
+                    Assert.Equal(field.GetValue(spec)?.ToString(), field.GetValue(again)?.ToString());
+            }
+        }
+
+        [Fact]
+        public void UnsupportedModelTypesAreNamed()
+        {
+            var e = Assert.Throws<InvalidDataException>(() => HfModelConfig.Parse("{\"model_type\":\"gpt2\"}", "x/config.json"));
+            Assert.Contains("'gpt2'", e.Message);
+            Assert.Contains("llama", e.Message);
+        }
+
+        [Fact]
+        public void ParameterCountOfLlama2_7BIsItsPublishedSize()
+        {
+            var spec = Catalogue.ConfigCatalogue.Get("llama2-7b-full-8k-sp1").Model;
+            Assert.Equal(6_738_415_616L, spec.ParameterCount);
+        }
+
+        [Fact]
+        public void HubIdsAreFoundInTheHuggingFaceCache()
+        {
+            var hub = TempDir.Create();
+            var snapshot = Path.Combine(hub, "models--org--tiny", "snapshots", "abc123");
+            Directory.CreateDirectory(snapshot);
+            Directory.CreateDirectory(Path.Combine(hub, "models--org--tiny", "refs"));
+            File.WriteAllText(Path.Combine(hub, "models--org--tiny", "refs", "main"), "abc123");
+            var old = Environment.GetEnvironmentVariable("HF_HUB_CACHE");
+            try
+            {
+                Environment.SetEnvironmentVariable("HF_HUB_CACHE", hub);
+                Assert.Equal(snapshot, HfCheckpointLocator.Find("org/tiny"));
+                Assert.Null(HfCheckpointLocator.Find("org/other"));
+                Assert.Null(HfCheckpointLocator.Find("./org/tiny"));
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable("HF_HUB_CACHE", old);
+            }
+        }
+    }
+}
