@@ -1,0 +1,204 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using XTuner.Core.Runs;
+
+namespace XTuner.Core.Launch
+{
+    /// <summary>What the launcher reports while ranks run (read on the caller's thread).</summary>
+    public sealed class LauncherMessage
+    {
+        public LauncherMessage(int rank, RunEvent? runEvent, string? line)
+        {
+            Rank = rank;
+            Event = runEvent;
+            Line = line;
+        }
+
+        public int Rank { get; }
+
+        /// <summary>A structured event from rank 0.</summary>
+        public RunEvent? Event { get; }
+
+        /// <summary>A plain output line of rank 0 (only when echo is on).</summary>
+        public string? Line { get; }
+    }
+
+    /// <summary>
+    /// Starts one xtuner process per rank on this machine and watches them. If a rank fails, the others are stopped
+    /// within seconds and the failure names the rank, its exit code and its last log lines. <see cref="Stop"/> (Ctrl+C,
+    /// Stop-XTunerTraining) and <see cref="Dispose"/> leave no rank process behind.
+    /// </summary>
+    public sealed class LocalLauncher : IDisposable
+    {
+        private static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
+        private readonly LaunchPlan _plan;
+        private readonly List<RankProcess> _ranks = new List<RankProcess>();
+        private readonly object _lock = new object();
+        private readonly bool _echo;
+        private Thread? _monitor;
+        private volatile bool _stopRequested;
+
+        public LocalLauncher(LaunchPlan plan, bool echoRankZero = false)
+        {
+            _plan = plan;
+            _echo = echoRankZero;
+            Run = new XTunerRun
+            {
+                WorkDir = plan.WorkDir,
+                Name = plan.Config.Name,
+                State = RunState.Starting,
+                Launcher = "local",
+                LauncherProcessId = System.Diagnostics.Process.GetCurrentProcess().Id,
+                WorldSize = plan.Ranks.Count,
+                SequenceParallelSize = plan.Config.SequenceParallelSize,
+                Device = Configuration.ConfigValues.FormatEnum(plan.Config.Device),
+            };
+        }
+
+        /// <summary>Events and (optionally) rank 0's output, in order.</summary>
+        public BlockingCollection<LauncherMessage> Messages { get; } = new BlockingCollection<LauncherMessage>();
+
+        public XTunerRun Run { get; }
+
+        /// <summary>Set when every rank has ended (or the run failed or was stopped).</summary>
+        public ManualResetEventSlim Finished { get; } = new ManualResetEventSlim();
+
+        /// <summary>Why the run failed, once it has.</summary>
+        public XTunerException? Failure { get; private set; }
+
+        public void Start()
+        {
+            Directory.CreateDirectory(Path.Combine(_plan.WorkDir, "logs"));
+            Run.StartTime = DateTime.UtcNow;
+            foreach (var spec in _plan.Ranks)
+            {
+                var env = new Dictionary<string, string>(_plan.SharedEnvironment);
+                foreach (var pair in spec.Environment) env[pair.Key] = pair.Value;
+                var log = Path.Combine(_plan.WorkDir, "logs", $"rank{spec.Rank}.log");
+                if (File.Exists(log)) File.Delete(log);
+                var rank = new RankProcess(spec.Rank, _plan.Worker, _plan.Arguments, env, log, _plan.WorkDir, spec.Rank == 0 ? OnRankZeroLine : (Action<RankProcess, string>?)null);
+                _ranks.Add(rank);
+                Run.Ranks.Add(new RankRecord { Rank = spec.Rank, Log = log });
+            }
+            try
+            {
+                foreach (var rank in _ranks)
+                {
+                    rank.Start();
+                    Run.Ranks[rank.Rank].ProcessId = rank.ProcessId;
+                }
+            }
+            catch (Exception e) when (e is System.ComponentModel.Win32Exception || e is InvalidOperationException)
+            {
+                KillAll();
+                throw new XTunerException(ErrorIds.WorkerNotFound, $"Could not start the worker '{_plan.Worker}': {e.Message}", e);
+            }
+            Run.State = RunState.Running;
+            Run.Save();
+            _monitor = new Thread(Monitor) { IsBackground = true, Name = "xtuner-launcher" };
+            _monitor.Start();
+        }
+
+        private void OnRankZeroLine(RankProcess rank, string line)
+        {
+            var ev = RunEvent.TryParse(line);
+            if (ev != null) Messages.Add(new LauncherMessage(rank.Rank, ev, null));
+            else if (_echo) Messages.Add(new LauncherMessage(rank.Rank, null, line));
+        }
+
+        private void Monitor()
+        {
+            while (true)
+            {
+                var failed = _ranks.FirstOrDefault(r => r.HasExited && r.ExitCode != 0);
+                if (failed != null && !_stopRequested)
+                {
+                    Failure = RankFailure(failed);
+                    StopRanks();
+                    Finish(RunState.Failed);
+                    return;
+                }
+                if (_ranks.All(r => r.HasExited))
+                {
+                    Finish(_stopRequested ? RunState.Stopped : RunState.Completed);
+                    return;
+                }
+                Thread.Sleep(100);
+            }
+        }
+
+        private XTunerException RankFailure(RankProcess rank)
+        {
+            var tail = rank.Tail();
+            var lines = string.Join(Environment.NewLine, tail.Skip(Math.Max(0, tail.Length - 15)).Select(l => "    " + l));
+            return new XTunerException(ErrorIds.RankFailed,
+                $"Rank {rank.Rank} exited with code {rank.ExitCode}{Describe(rank.ExitCode)}; the other ranks were stopped. Last lines of {rank.LogPath}:{Environment.NewLine}{lines}");
+        }
+
+        private static string Describe(int? exitCode) =>
+            exitCode is int c && c > 128 && c < 160 ? $" (signal {c - 128})" : exitCode == 137 ? " (killed)" : "";
+
+        private void Finish(RunState state)
+        {
+            lock (_lock)
+            {
+                if (Finished.IsSet) return;
+                foreach (var r in _ranks) Run.Ranks[r.Rank].ExitCode = r.ExitCode;
+                Run.State = state;
+                Run.EndTime = DateTime.UtcNow;
+                Run.Error = Failure?.Message;
+                Run.ErrorId = Failure?.ErrorId;
+                Run.Save();
+                Messages.CompleteAdding();
+                Finished.Set();
+            }
+        }
+
+        /// <summary>Stops every rank (SIGTERM, then SIGKILL after a grace period) and waits for them.</summary>
+        public void Stop()
+        {
+            _stopRequested = true;
+            StopRanks();
+            if (_monitor == null) Finish(RunState.Stopped);
+            Finished.Wait(TimeSpan.FromSeconds(30));
+        }
+
+        private void StopRanks()
+        {
+            foreach (var r in _ranks) r.Terminate();
+            var deadline = DateTime.UtcNow + Grace;
+            foreach (var r in _ranks)
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left < TimeSpan.Zero || !r.WaitForExit(left)) r.Kill();
+            }
+            foreach (var r in _ranks) r.WaitForExit(TimeSpan.FromSeconds(10));
+        }
+
+        private void KillAll()
+        {
+            foreach (var r in _ranks) r.Kill();
+        }
+
+        /// <summary>Blocks until the run ends; throws the rank failure, if any. Cancelling stops the ranks.</summary>
+        public XTunerRun WaitForExit(CancellationToken cancel)
+        {
+            using (cancel.Register(Stop))
+                Finished.Wait();
+            if (Failure != null) throw Failure;
+            return Run;
+        }
+
+        public void Dispose()
+        {
+            if (!Finished.IsSet) Stop();
+            foreach (var r in _ranks) r.Dispose();
+            Finished.Dispose();
+            Messages.Dispose();
+        }
+    }
+}

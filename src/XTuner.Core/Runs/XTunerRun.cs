@@ -1,0 +1,142 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace XTuner.Core.Runs
+{
+    public enum RunState
+    {
+        Starting,
+        Running,
+        Completed,
+        Failed,
+        Stopped,
+    }
+
+    /// <summary>One rank of a run as the launcher saw it.</summary>
+    public sealed class RankRecord
+    {
+        [JsonPropertyName("rank")]
+        public int Rank { get; set; }
+
+        [JsonPropertyName("pid")]
+        public int ProcessId { get; set; }
+
+        [JsonPropertyName("exit_code")]
+        public int? ExitCode { get; set; }
+
+        [JsonPropertyName("log")]
+        public string Log { get; set; } = "";
+    }
+
+    /// <summary>
+    /// A training run: its work dir, ranks, state and latest metrics. The launcher keeps <c>work_dir/run.json</c>
+    /// current; <c>Get-XTunerRun</c> reads it with <c>metrics.jsonl</c>.
+    /// </summary>
+    public sealed class XTunerRun
+    {
+        public const string FileName = "run.json";
+
+        [JsonPropertyName("work_dir")]
+        public string WorkDir { get; set; } = "";
+
+        [JsonPropertyName("name")]
+        public string? Name { get; set; }
+
+        [JsonPropertyName("state")]
+        [JsonConverter(typeof(JsonStringEnumConverter))]
+        public RunState State { get; set; }
+
+        [JsonPropertyName("launcher")]
+        public string Launcher { get; set; } = "local";
+
+        [JsonPropertyName("launcher_pid")]
+        public int LauncherProcessId { get; set; }
+
+        [JsonPropertyName("host")]
+        public string Host { get; set; } = Environment.MachineName;
+
+        [JsonPropertyName("world_size")]
+        public int WorldSize { get; set; }
+
+        [JsonPropertyName("sequence_parallel_size")]
+        public int SequenceParallelSize { get; set; }
+
+        [JsonPropertyName("device")]
+        public string Device { get; set; } = "";
+
+        [JsonPropertyName("ranks")]
+        public List<RankRecord> Ranks { get; set; } = new List<RankRecord>();
+
+        [JsonPropertyName("started")]
+        public DateTime StartTime { get; set; }
+
+        [JsonPropertyName("ended")]
+        public DateTime? EndTime { get; set; }
+
+        [JsonPropertyName("error")]
+        public string? Error { get; set; }
+
+        [JsonPropertyName("error_id")]
+        public string? ErrorId { get; set; }
+
+        /// <summary>The latest metrics (from metrics.jsonl; not stored in run.json).</summary>
+        [JsonIgnore]
+        public XTunerStep? LastStep { get; set; }
+
+        [JsonIgnore]
+        public int Step => LastStep?.Step ?? 0;
+
+        [JsonIgnore]
+        public int TotalSteps => LastStep?.TotalSteps ?? 0;
+
+        [JsonIgnore]
+        public double? Loss => LastStep?.Loss;
+
+        [JsonIgnore]
+        public double? TokensPerSecondPerGpu => LastStep?.TokensPerSecondPerGpu;
+
+        [JsonIgnore]
+        public string LogDirectory => Path.Combine(WorkDir, "logs");
+
+        /// <summary>The exported Hugging Face model, once training completed.</summary>
+        [JsonIgnore]
+        public string ModelDirectory => Path.Combine(WorkDir, "hf");
+
+        public void Save()
+        {
+            Directory.CreateDirectory(WorkDir);
+            var path = Path.Combine(WorkDir, FileName);
+            var tmp = path + ".tmp";
+            File.WriteAllText(tmp, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }), new UTF8Encoding(false));
+            if (File.Exists(path)) File.Delete(path);
+            File.Move(tmp, path);
+        }
+
+        /// <summary>Reads a run's state and latest metrics; null when the folder holds no run.</summary>
+        public static XTunerRun? Load(string workDir)
+        {
+            var path = Path.Combine(workDir, FileName);
+            if (!File.Exists(path)) return null;
+            XTunerRun? run;
+            try
+            {
+                run = JsonSerializer.Deserialize<XTunerRun>(File.ReadAllText(path));
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+            if (run == null) return null;
+            run.WorkDir = Path.GetFullPath(workDir);
+            run.LastStep = MetricsFile.Read(workDir).LastOrDefault();
+            return run;
+        }
+
+        public override string ToString() => $"{Name ?? WorkDir} ({State})";
+    }
+}

@@ -1,0 +1,58 @@
+using System.Text.Json.Serialization;
+
+namespace XTuner.Core.Runs
+{
+    /// <summary>One optimizer step's metrics: a line of <c>work_dir/metrics.jsonl</c>, written by rank 0.</summary>
+    public sealed class XTunerStep
+    {
+        [JsonPropertyName("step")]
+        public int Step { get; set; }
+
+        [JsonPropertyName("total_steps")]
+        public int TotalSteps { get; set; }
+
+        [JsonPropertyName("epoch")]
+        public int Epoch { get; set; }
+
+        /// <summary>Token-mean cross-entropy over the whole global batch (all ranks, all micro-batches).</summary>
+        [JsonPropertyName("loss")]
+        public double Loss { get; set; }
+
+        [JsonPropertyName("lr")]
+        public double Lr { get; set; }
+
+        /// <summary>Global gradient norm before clipping.</summary>
+        [JsonPropertyName("grad_norm")]
+        public double GradNorm { get; set; }
+
+        /// <summary>Input tokens processed by all ranks in the step (padding included).</summary>
+        [JsonPropertyName("tokens")]
+        public long Tokens { get; set; }
+
+        /// <summary>Tokens that had a target (counted in the loss).</summary>
+        [JsonPropertyName("target_tokens")]
+        public long TargetTokens { get; set; }
+
+        [JsonPropertyName("step_time_s")]
+        public double StepTimeSeconds { get; set; }
+
+        /// <summary>Tokens / step time / ranks: with sequence parallelism a rank processes S/sp tokens of each sequence.</summary>
+        [JsonPropertyName("tokens_per_sec_per_gpu")]
+        public double TokensPerSecondPerGpu { get; set; }
+
+        /// <summary>Model FLOPs utilisation ((6N + 6 L h S) per token over the device's dense bf16 peak); null on CPU.</summary>
+        [JsonPropertyName("mfu")]
+        public double? Mfu { get; set; }
+
+        /// <summary>Peak device memory of rank 0 so far (GPU: memory in use; CPU: resident set), GiB.</summary>
+        [JsonPropertyName("max_memory_gib")]
+        public double MaxMemoryGib { get; set; }
+
+        [JsonPropertyName("elapsed_s")]
+        public double ElapsedSeconds { get; set; }
+
+        /// <summary>Estimated seconds to the last step.</summary>
+        [JsonIgnore]
+        public double EtaSeconds => TotalSteps > Step && Step > 0 ? ElapsedSeconds / Step * (TotalSteps - Step) : 0;
+    }
+}

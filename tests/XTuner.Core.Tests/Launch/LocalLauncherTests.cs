@@ -1,0 +1,94 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using XTuner.Core;
+using XTuner.Core.Configuration;
+using XTuner.Core.Launch;
+using XTuner.Core.Runs;
+using Xunit;
+
+namespace XTuner.Core.Tests.Launch
+{
+    /// <summary>The launcher's process handling, with /bin/sh scripts standing in for xtuner ranks.</summary>
+    public class LocalLauncherTests
+    {
+        private static LaunchPlan Plan(string script, int ranks)
+        {
+            var plan = new LaunchPlan
+            {
+                Config = new XTunerConfig { Name = "script", GpusPerNode = ranks, Device = DeviceKind.Cpu },
+                WorkDir = TempDir.Create(),
+                Worker = new WorkerCommand("/bin/sh", new[] { "-c", script, "sh" }),
+            };
+            for (int r = 0; r < ranks; r++)
+                plan.Ranks.Add(new RankSpec { Rank = r, LocalRank = r, Environment = { ["RANK"] = r.ToString() } });
+            return plan;
+        }
+
+        [Fact]
+        public void ARankThatFailsStopsTheOthersAndIsNamed()
+        {
+            var plan = Plan("if [ \"$RANK\" = 1 ]; then echo loading; echo 'bad data at line 3' >&2; exit 3; fi; exec sleep 60", 3);
+            using var launcher = new LocalLauncher(plan);
+            var started = DateTime.UtcNow;
+            launcher.Start();
+            var e = Assert.Throws<XTunerException>(() => launcher.WaitForExit(CancellationToken.None));
+            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15), "the other ranks were not stopped within seconds");
+            Assert.Equal(ErrorIds.RankFailed, e.ErrorId);
+            Assert.Contains("Rank 1 exited with code 3", e.Message);
+            Assert.Contains("bad data at line 3", e.Message);
+            Assert.Contains(Path.Combine(plan.WorkDir, "logs", "rank1.log"), e.Message);
+            Assert.All(launcher.Run.Ranks, r => Assert.False(ProcessSignals.IsAlive(r.ProcessId)));
+            var saved = XTunerRun.Load(plan.WorkDir)!;
+            Assert.Equal(RunState.Failed, saved.State);
+            Assert.Equal(ErrorIds.RankFailed, saved.ErrorId);
+            Assert.Equal(3, saved.Ranks[1].ExitCode);
+        }
+
+        [Fact]
+        public void StoppingLeavesNoRankBehind()
+        {
+            var plan = Plan("trap '' TERM; exec sleep 60", 2);
+            using var launcher = new LocalLauncher(plan);
+            launcher.Start();
+            Thread.Sleep(300);
+            var pids = launcher.Run.Ranks.Select(r => r.ProcessId).ToList();
+            Assert.All(pids, pid => Assert.True(ProcessSignals.IsAlive(pid)));
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+            var run = launcher.WaitForExit(cancel.Token);
+            Assert.Equal(RunState.Stopped, run.State);
+            Assert.All(pids, pid => Assert.False(ProcessSignals.IsAlive(pid)));
+            Assert.Equal(RunState.Stopped, XTunerRun.Load(plan.WorkDir)!.State);
+        }
+
+        [Fact]
+        public void RankZeroEventsReachTheCallerAndLogsAreKept()
+        {
+            var ev = new RunEvent { Kind = "step", Metrics = new XTunerStep { Step = 1, TotalSteps = 2, Loss = 1.5 } }.ToLine();
+            var plan = Plan($"echo hello from $RANK; echo '{ev}'", 2);
+            using var launcher = new LocalLauncher(plan, echoRankZero: true);
+            launcher.Start();
+            var messages = launcher.Messages.GetConsumingEnumerable().ToList();
+            var run = launcher.WaitForExit(CancellationToken.None);
+            Assert.Equal(RunState.Completed, run.State);
+            Assert.Contains(messages, m => m.Line == "hello from 0");
+            var step = Assert.Single(messages, m => m.Event != null).Event!;
+            Assert.Equal(1.5, step.Metrics!.Loss);
+            Assert.DoesNotContain(messages, m => m.Rank != 0);
+            Assert.Contains("hello from 1", File.ReadAllText(Path.Combine(plan.WorkDir, "logs", "rank1.log")));
+            Assert.All(XTunerRun.Load(plan.WorkDir)!.Ranks, r => Assert.Equal(0, r.ExitCode));
+        }
+
+        [Fact]
+        public void AMissingWorkerIsAClearError()
+        {
+            var plan = Plan("", 1);
+            plan.Worker = new WorkerCommand("/nonexistent/xtuner", new string[0]);
+            using var launcher = new LocalLauncher(plan);
+            var e = Assert.Throws<XTunerException>(() => launcher.Start());
+            Assert.Equal(ErrorIds.WorkerNotFound, e.ErrorId);
+        }
+    }
+}
