@@ -118,6 +118,12 @@ namespace XTuner.Core.Launch
                 $"{visibleDevices} CUDA devices. Start at most {visibleDevices} ranks per node.");
         }
 
+        /// <summary>
+        /// libtorch's CPU thread count for this rank: the node's cores shared among its ranks. libtorch uses every core
+        /// in every process by default, and ranks sharing a machine then crawl.
+        /// </summary>
+        public int CpuThreadsPerRank(int processorCount) => Math.Max(1, processorCount / LocalWorldSize);
+
         /// <summary>torchrun's variables for this rank, as a launcher sets them for the rank's process.</summary>
         public IReadOnlyDictionary<string, string> ToTorchrunVariables() => new Dictionary<string, string>
         {

@@ -233,6 +233,16 @@ namespace XTuner.Core.Tests.Launch
             Assert.Equal(expected, env.CudaDeviceIndex(visible));
         }
 
+        [Theory]
+        [InlineData(2, 4, 1)]
+        [InlineData(16, 4, 4)]
+        [InlineData(16, 1, 16)]
+        public void CpuThreadsAreTheNodesCoresSharedAmongItsRanks(int cores, int localRanks, int expected)
+        {
+            var env = new RankEnvironment(0, 8, 0, localRanks, 0, "h", 1, RankLauncher.Torchrun);
+            Assert.Equal(expected, env.CpuThreadsPerRank(cores));
+        }
+
         [Fact]
         public void TooFewGpusForTheNodesRanksIsAnError()
         {
