@@ -20,6 +20,9 @@ namespace XTuner.Core
         public const string ModelMismatch = "XTunerModelMismatch";
         public const string RankFailed = "XTunerRankFailed";
         public const string RendezvousTimeout = "XTunerRendezvousTimeout";
+        public const string RendezvousFailed = "XTunerRendezvousFailed";
+        public const string InvalidRankEnvironment = "XTunerInvalidRankEnvironment";
+        public const string CollectiveFailed = "XTunerCollectiveFailed";
         public const string WorkerNotFound = "XTunerWorkerNotFound";
         public const string RunNotFound = "XTunerRunNotFound";
         public const string SlurmSubmitFailed = "XTunerSlurmSubmitFailed";
