@@ -1,0 +1,133 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+using XTuner.Core.Catalogue;
+using XTuner.Core.Configuration;
+using XTuner.Core.Models;
+
+namespace XTuner.Core.Launch
+{
+    /// <summary>
+    /// Turns a config and the user's overrides into a <see cref="LaunchPlan"/>: the config the ranks read (paths made
+    /// absolute, validated), the SP and DP groups, and each rank's environment (torchrun variables).
+    /// </summary>
+    public static class LaunchPlanner
+    {
+        /// <summary>Environment every rank gets; NVLink multicast stays off (it can take shared GPUs out of service).</summary>
+        public static readonly IReadOnlyDictionary<string, string> NcclDefaults = new Dictionary<string, string>
+        {
+            ["NCCL_NVLS_ENABLE"] = "0",
+            ["TORCH_SYMM_MEM_DISABLE_MULTICAST"] = "1",
+            ["NVSHMEM_DISABLE_NVLS"] = "1",
+        };
+
+        /// <summary>The config with overrides applied and paths made absolute, validated. Throws with every error.</summary>
+        public static XTunerConfig Prepare(XTunerConfig source, LaunchOptions options, out IReadOnlyList<ConfigFinding> warnings)
+        {
+            var config = source.Clone();
+            var baseDir = config.SourcePath != null ? Path.GetDirectoryName(config.SourcePath)! : options.BaseDirectory;
+            if (options.Device is DeviceKind d) config.Device = d;
+            if (options.GpusPerNode is int g) config.GpusPerNode = g;
+            if (options.SequenceParallelSize is int sp) config.SequenceParallelSize = sp;
+            if (options.MaxSteps is int steps) config.MaxSteps = steps;
+            ConfigYaml.ApplyOptions(config, options.ConfigOptions);
+            if (config.Device == DeviceKind.Cpu && config.DType == TrainingDType.BFloat16 && !options.ConfigOptions.Any(o => o.StartsWith("dtype", StringComparison.Ordinal)))
+                config.DType = TrainingDType.Float32;
+            var workDir = options.WorkDir ?? config.WorkDir;
+            config.WorkDir = workDir != null ? PathUtil.Resolve(workDir, options.WorkDir != null ? options.BaseDirectory : baseDir) : WorkDirs.Default(config.Name, options.BaseDirectory);
+            MakePathsAbsolute(config, baseDir);
+            warnings = ConfigValidator.ThrowIfInvalid(config, baseDir);
+            return config;
+        }
+
+        /// <summary>Plans one process per rank on this machine.</summary>
+        public static LaunchPlan PlanLocal(XTunerConfig source, LaunchOptions options)
+        {
+            var config = Prepare(source, options, out _);
+            if (config.Nodes != 1)
+                throw new XTunerConfigException(new ConfigFinding(FindingSeverity.Error, "nodes",
+                    $"nodes {config.Nodes}: the local launcher runs on one machine; use -Launcher Slurm (xtuner train --launcher slurm) for several nodes, or set nodes: 1.",
+                    ErrorIds.InvalidWorldSize));
+            var layout = new ParallelLayout(config.WorldSize, config.SequenceParallelSize);
+            var plan = new LaunchPlan
+            {
+                Config = config,
+                WorkDir = config.WorkDir!,
+                ConfigPath = Path.Combine(config.WorkDir!, "config.yaml"),
+                Worker = options.Worker ?? WorkerLocator.Find(),
+                SequenceParallelGroups = layout.SpGroups,
+                DataParallelGroups = layout.DpGroups,
+            };
+            plan.Arguments.AddRange(new[] { "train", plan.ConfigPath, "--launcher", "pytorch" });
+            if (options.Resume || options.ResumeFrom != null)
+            {
+                plan.Arguments.Add("--resume");
+                if (options.ResumeFrom != null) plan.Arguments.Add(PathUtil.Resolve(options.ResumeFrom, options.BaseDirectory));
+            }
+            int port = options.MasterPort > 0 ? options.MasterPort : FreePort();
+            foreach (var pair in NcclDefaults) plan.SharedEnvironment[pair.Key] = pair.Value;
+            plan.SharedEnvironment["MASTER_ADDR"] = "127.0.0.1";
+            plan.SharedEnvironment["MASTER_PORT"] = port.ToString();
+            plan.SharedEnvironment["WORLD_SIZE"] = config.WorldSize.ToString();
+            plan.SharedEnvironment["LOCAL_WORLD_SIZE"] = config.GpusPerNode.ToString();
+            plan.SharedEnvironment["XTUNER_LAUNCHER_PID"] = System.Diagnostics.Process.GetCurrentProcess().Id.ToString();
+            if (config.Device == DeviceKind.Cpu)
+                plan.SharedEnvironment["OMP_NUM_THREADS"] = Math.Max(1, Environment.ProcessorCount / config.GpusPerNode).ToString();
+            foreach (var name in new[] { "XTUNER_LIBTORCH_DIR", "LD_LIBRARY_PATH", "PYTORCH_CUDA_ALLOC_CONF" })
+            {
+                var value = Environment.GetEnvironmentVariable(name);
+                if (!string.IsNullOrEmpty(value)) plan.SharedEnvironment[name] = value!;
+            }
+            for (int r = 0; r < config.WorldSize; r++)
+            {
+                var rank = new RankSpec
+                {
+                    Rank = r,
+                    LocalRank = r,
+                    Node = 0,
+                    Device = config.Device == DeviceKind.Cuda ? $"cuda:{r}" : "cpu",
+                };
+                rank.Environment["RANK"] = r.ToString();
+                rank.Environment["LOCAL_RANK"] = r.ToString();
+                if (r == 0 && options.Events) rank.Environment[Runs.RunEvent.EnvironmentVariable] = "1";
+                plan.Ranks.Add(rank);
+            }
+            return plan;
+        }
+
+        /// <summary>Writes the config the ranks read and checks the work dir may be used. Call just before starting.</summary>
+        public static void PrepareWorkDir(LaunchPlan plan, bool resume)
+        {
+            WorkDirs.CheckCanStart(plan.WorkDir, resume);
+            Directory.CreateDirectory(plan.WorkDir);
+            ConfigYaml.Save(plan.Config, plan.ConfigPath);
+        }
+
+        private static void MakePathsAbsolute(XTunerConfig config, string baseDir)
+        {
+            config.DataFiles = config.DataFiles.Select(f => BuiltinData.IsBuiltin(f) ? f : PathUtil.Resolve(f, baseDir)).ToList();
+            if (config.Tokenizer != null && !string.Equals(config.Tokenizer, "byte", StringComparison.OrdinalIgnoreCase))
+                config.Tokenizer = PathUtil.Resolve(config.Tokenizer, baseDir);
+            var model = config.PretrainedModelNameOrPath;
+            if (model != null)
+            {
+                var local = PathUtil.Resolve(model, baseDir);
+                if (Directory.Exists(local) || HfCheckpointLocator.LooksLikePath(model)) config.PretrainedModelNameOrPath = local;
+            }
+            config.SourcePath = null;
+        }
+
+        /// <summary>A TCP port free on loopback right now.</summary>
+        public static int FreePort()
+        {
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            listener.Stop();
+            return port;
+        }
+    }
+}

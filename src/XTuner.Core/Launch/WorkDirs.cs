@@ -1,0 +1,36 @@
+using System.IO;
+using System.Linq;
+using XTuner.Core.Runs;
+
+namespace XTuner.Core.Launch
+{
+    /// <summary>Rules that keep runs from trampling each other's work dirs.</summary>
+    public static class WorkDirs
+    {
+        public const string CheckpointFolder = "checkpoints";
+
+        /// <summary>The default work dir of a config: work_dirs/NAME under the base directory.</summary>
+        public static string Default(string? name, string baseDirectory) =>
+            Path.Combine(baseDirectory, "work_dirs", string.IsNullOrEmpty(name) ? "xtuner" : name!);
+
+        /// <summary>
+        /// Refuses to start where a run is still going, or (without resume) where an earlier run left checkpoints
+        /// that a fresh start would silently mix with its own.
+        /// </summary>
+        public static void CheckCanStart(string workDir, bool resume)
+        {
+            var run = XTunerRun.Load(workDir);
+            if (run != null && (run.State == RunState.Running || run.State == RunState.Starting) &&
+                run.LauncherProcessId > 0 && run.Host == System.Environment.MachineName &&
+                run.LauncherProcessId != System.Diagnostics.Process.GetCurrentProcess().Id &&
+                ProcessSignals.IsAlive(run.LauncherProcessId) &&
+                run.Ranks.Any(r => r.ProcessId > 0 && ProcessSignals.IsAlive(r.ProcessId)))
+                throw new XTunerException(ErrorIds.InvalidConfig,
+                    $"A run is already going in {workDir} (launcher pid {run.LauncherProcessId}); stop it with Stop-XTunerTraining -WorkDir {workDir}, or choose another work dir.");
+            var checkpoints = Path.Combine(workDir, CheckpointFolder);
+            if (!resume && Directory.Exists(checkpoints) && Directory.EnumerateDirectories(checkpoints, "step-*").Any())
+                throw new XTunerException(ErrorIds.InvalidConfig,
+                    $"{workDir} holds checkpoints of an earlier run. Resume it (-Resume / --resume), or choose another work dir (or remove that one).");
+        }
+    }
+}
