@@ -28,6 +28,7 @@ namespace XTuner.Training.Tokenization.SentencePiece
         private readonly SentencePieceNormalizer _normalizer;
         private readonly AddedTokenSplitter _splitter;
         private readonly Dictionary<string, int> _added;
+        private readonly HashSet<int> _addedIds;
 
         private SentencePieceTokenizer(string path, SentencePieceModelProto model)
         {
@@ -70,6 +71,7 @@ namespace XTuner.Training.Tokenization.SentencePiece
             _added = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var t in config.AddedTokens)
                 _added[t.Content] = t.Id;
+            _addedIds = new HashSet<int>(_added.Values);
             var specials = Enumerable.Range(0, n)
                 .Where(id => _types[id] is PieceType.Control or PieceType.Unknown && _pieces[id].Length > 0)
                 .Select(id => new AddedToken(_pieces[id], id))
@@ -109,22 +111,23 @@ namespace XTuner.Training.Tokenization.SentencePiece
 
         public string Decode(IEnumerable<int> ids)
         {
-            var bytes = new List<byte>();
+            // Each stretch between special tokens was encoded with its own dummy prefix, so each loses one leading space.
+            var text = new StringBuilder();
+            var stretch = new List<byte>();
             foreach (var id in ids)
             {
-                if (id < 0 || id >= _pieces.Length)
+                if (id >= 0 && id < _pieces.Length && _types[id] == PieceType.Byte)
+                    stretch.Add(Convert.ToByte(_pieces[id].Substring(3, 2), 16));
+                else if (id >= 0 && id < _pieces.Length && _types[id] is PieceType.Normal or PieceType.UserDefined or PieceType.Unused && !_addedIds.Contains(id))
+                    stretch.AddRange(Encoding.UTF8.GetBytes(_pieces[id].Replace(SentencePieceNormalizer.SpaceSymbol, ' ')));
+                else if (TokenText(id) is string special)
                 {
-                    if (_added.FirstOrDefault(a => a.Value == id).Key is string addedToken)
-                        bytes.AddRange(Encoding.UTF8.GetBytes(addedToken));
-                    continue;
+                    FlushStretch(stretch, text);
+                    text.Append(special);
                 }
-                if (_types[id] == PieceType.Byte)
-                    bytes.Add(Convert.ToByte(_pieces[id].Substring(3, 2), 16));
-                else
-                    bytes.AddRange(Encoding.UTF8.GetBytes(_pieces[id].Replace(SentencePieceNormalizer.SpaceSymbol, ' ')));
             }
-            var text = Encoding.UTF8.GetString(bytes.ToArray());
-            return _normalizer.AddsDummyPrefix && text.StartsWith(' ') ? text.Substring(1) : text;
+            FlushStretch(stretch, text);
+            return text.ToString();
         }
 
         public int? TokenToId(string token) =>
@@ -135,6 +138,16 @@ namespace XTuner.Training.Tokenization.SentencePiece
         public void SaveTo(string directory) => TokenizerConfigFiles.CopyWith(_path, directory);
 
         public override string ToString() => _path;
+
+        private string? TokenText(int id) =>
+            _added.FirstOrDefault(a => a.Value == id).Key ?? (id >= 0 && id < _pieces.Length ? _pieces[id] : null);
+
+        private void FlushStretch(List<byte> stretch, StringBuilder text)
+        {
+            var decoded = Encoding.UTF8.GetString(stretch.ToArray());
+            text.Append(_normalizer.AddsDummyPrefix && decoded.StartsWith(' ') ? decoded.Substring(1) : decoded);
+            stretch.Clear();
+        }
 
         private int? InRange(int id) => id >= 0 && id < _pieces.Length ? id : null;
 
