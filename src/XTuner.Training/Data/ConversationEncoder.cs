@@ -19,8 +19,6 @@ namespace XTuner.Training.Data
             _tokenizer = tokenizer;
         }
 
-        public PromptTemplate Template => _template;
-
         public TokenizedSample Encode(IReadOnlyList<ConversationTurn> turns)
         {
             var ids = new List<int>();

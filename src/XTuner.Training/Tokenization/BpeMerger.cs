@@ -11,11 +11,9 @@ namespace XTuner.Training.Tokenization
     {
         private readonly record struct Candidate(int Left, int Right, int LeftLength, int RightLength, int MergedId);
 
-        /// <summary>Merges <paramref name="symbols"/> in place; returns the index of the first live symbol (or -1).</summary>
-        public static int MergeAll<TRule>(BpeSymbol[] symbols, int count, TRule rule) where TRule : IBpeMergeRule
+        /// <summary>Merges the first <paramref name="count"/> linked symbols in place; the first symbol always survives.</summary>
+        public static void MergeAll<TRule>(BpeSymbol[] symbols, int count, TRule rule) where TRule : IBpeMergeRule
         {
-            if (count == 0)
-                return -1;
             var queue = new PriorityQueue<Candidate, (double, int)>();
             for (var i = 0; i + 1 < count; i++)
                 Enqueue(symbols, i, i + 1, rule, queue);
@@ -40,7 +38,6 @@ namespace XTuner.Training.Tokenization
                 if (left.Next >= 0)
                     Enqueue(symbols, c.Left, left.Next, rule, queue);
             }
-            return 0;
         }
 
         /// <summary>Prepares <paramref name="count"/> unmerged symbols linked in order.</summary>

@@ -40,7 +40,7 @@ namespace XTuner.Training.Tokenization
                     ? HuggingFaceTokenizer.Load(full)
                     : SentencePieceTokenizer.Load(full);
             }
-            catch (Exception ex) when (ex is FormatException or JsonException or InvalidOperationException or IOException)
+            catch (Exception ex) when (ex is FormatException or JsonException or InvalidOperationException or ArgumentException or IOException)
             {
                 throw new XTunerException(InvalidTokenizerErrorId, $"Cannot read tokenizer {full}: {ex.Message}", ex);
             }

@@ -3,12 +3,13 @@ using XTuner.Core;
 using XTuner.Core.Configuration;
 using XTuner.Training.Data;
 using XTuner.Training.Tokenization;
+using XTuner.Training.Tests.Tokenization;
 using Xunit;
 using static XTuner.Training.Tests.Data.DataFiles;
 
 namespace XTuner.Training.Tests.Data
 {
-    public class BadLineTests
+    public class BadLineTests : TempFolderTest
     {
         private const string Good = "{\"instruction\": \"a\", \"input\": \"\", \"output\": \"b\"}";
 
@@ -35,7 +36,7 @@ namespace XTuner.Training.Tests.Data
                 DatasetFormat.Tokenized => "{\"input_ids\": [1]}",
                 _ => Good,
             };
-            var ex = Assert.Throws<XTunerException>(() => Build(Config(format), new ByteTokenizer(), good, "", bad, good));
+            var ex = Assert.Throws<XTunerException>(() => Build(TempFolder(), Config(format), new ByteTokenizer(), good, "", bad, good));
             Assert.Equal(DatasetBuilder.BadDataLineErrorId, ex.ErrorId);
             Assert.Contains($"{Path.DirectorySeparatorChar}data.jsonl:3: ", ex.Message);
             Assert.Contains(problem, ex.Message);
@@ -47,7 +48,7 @@ namespace XTuner.Training.Tests.Data
         {
             var config = Config(DatasetFormat.Alpaca);
             config.SkipBadLines = true;
-            var sequences = Build(config, new ByteTokenizer(), out var stats, Good, "not json", "{\"instruction\": \"a\"}", "", Good);
+            var sequences = Build(TempFolder(), config, new ByteTokenizer(), out var stats, Good, "not json", "{\"instruction\": \"a\"}", "", Good);
             Assert.Equal(2, sequences.Count);
             Assert.Equal(2, stats.Samples);
             Assert.Equal(2, stats.SkippedLines);

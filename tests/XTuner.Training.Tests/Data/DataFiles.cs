@@ -4,7 +4,6 @@ using System.Linq;
 using System.Text;
 using XTuner.Core.Configuration;
 using XTuner.Training.Data;
-using XTuner.Training.Tests.Tokenization;
 using XTuner.Training.Tokenization;
 
 namespace XTuner.Training.Tests.Data
@@ -20,17 +19,16 @@ namespace XTuner.Training.Tests.Data
             PromptTemplate = template,
         };
 
-        /// <summary>Writes the lines as data.jsonl in a fresh folder, points the config at it, and builds.</summary>
-        public static IReadOnlyList<PackedSequence> Build(XTunerConfig config, ITextTokenizer? tokenizer, out DatasetStats stats, params string[] lines)
+        /// <summary>Writes the lines as data.jsonl in <paramref name="folder"/>, points the config at it, and builds.</summary>
+        public static IReadOnlyList<PackedSequence> Build(string folder, XTunerConfig config, ITextTokenizer? tokenizer, out DatasetStats stats, params string[] lines)
         {
-            var folder = Fixtures.TempFolder();
             File.WriteAllLines(Path.Combine(folder, "data.jsonl"), lines);
             config.DataFiles = new List<string> { "data.jsonl" };
             return DatasetBuilder.Build(config, tokenizer, folder, out stats);
         }
 
-        public static IReadOnlyList<PackedSequence> Build(XTunerConfig config, ITextTokenizer? tokenizer, params string[] lines) =>
-            Build(config, tokenizer, out _, lines);
+        public static IReadOnlyList<PackedSequence> Build(string folder, XTunerConfig config, ITextTokenizer? tokenizer, params string[] lines) =>
+            Build(folder, config, tokenizer, out _, lines);
 
         /// <summary>UTF-8 bytes as byte-tokenizer ids.</summary>
         public static int[] Bytes(string text) => Encoding.UTF8.GetBytes(text).Select(b => (int)b).ToArray();

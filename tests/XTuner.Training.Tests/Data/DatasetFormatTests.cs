@@ -2,19 +2,20 @@ using System.Linq;
 using XTuner.Core.Configuration;
 using XTuner.Training.Data;
 using XTuner.Training.Tokenization;
+using XTuner.Training.Tests.Tokenization;
 using Xunit;
 using static XTuner.Training.Tests.Data.DataFiles;
 
 namespace XTuner.Training.Tests.Data
 {
-    public class DatasetFormatTests
+    public class DatasetFormatTests : TempFolderTest
     {
         private static readonly ByteTokenizer Byte = new ByteTokenizer();
 
         [Fact]
         public void TextLearnsEveryTokenAndEndsWithEos()
         {
-            var sequence = Build(Config(DatasetFormat.Text), Byte, "{\"text\": \"hi\"}").Single();
+            var sequence = Build(TempFolder(), Config(DatasetFormat.Text), Byte, "{\"text\": \"hi\"}").Single();
             Assert.Equal(new[] { 256, 'h', 'i', 257 }, sequence.InputIds);
             Assert.Equal(new[] { -100, 'h', 'i', 257 }, sequence.Labels);
             Assert.Equal(new[] { 0, 1, 2, 3 }, sequence.PositionIds);
@@ -23,7 +24,7 @@ namespace XTuner.Training.Tests.Data
         [Fact]
         public void AlpacaWithTheByteTokenizerUsesTheAlpacaLayoutAndMasksThePrompt()
         {
-            var sequence = Build(Config(DatasetFormat.Alpaca), Byte,
+            var sequence = Build(TempFolder(), Config(DatasetFormat.Alpaca), Byte,
                 "{\"instruction\": \"Add.\", \"input\": \"3 and 4\", \"output\": \"7.\"}").Single();
             var prompt = Bytes("### Instruction:\nAdd.\n3 and 4\n\n### Response:\n");
             Assert.Equal(new[] { 256 }.Concat(prompt).Concat(Bytes("7.")).Append(257), sequence.InputIds);
@@ -33,7 +34,7 @@ namespace XTuner.Training.Tests.Data
         [Fact]
         public void AlpacaWithoutInputPromptsWithTheInstructionAlone()
         {
-            var sequence = Build(Config(DatasetFormat.Alpaca), Byte,
+            var sequence = Build(TempFolder(), Config(DatasetFormat.Alpaca), Byte,
                 "{\"instruction\": \"Say hi.\", \"input\": \"\", \"output\": \"hi\"}", "{\"instruction\": \"Say hi.\", \"output\": \"hi\"}");
             var expected = new[] { 256 }.Concat(Bytes("### Instruction:\nSay hi.\n\n### Response:\nhi")).Append(257);
             Assert.All(sequence, s => Assert.Equal(expected, s.InputIds));
@@ -42,7 +43,7 @@ namespace XTuner.Training.Tests.Data
         [Fact]
         public void ChatLearnsOnlyTheRepliesAndTheirEndTokens()
         {
-            var sequence = Build(Config(DatasetFormat.Chat, 256), Byte,
+            var sequence = Build(TempFolder(), Config(DatasetFormat.Chat, 256), Byte,
                 "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}, " +
                 "{\"role\": \"assistant\", \"content\": \"Hello\"}, {\"role\": \"user\", \"content\": \"Bye\"}, {\"role\": \"assistant\", \"content\": \"Bye!\"}]}").Single();
             var first = Bytes("<|System|>:Be brief.\n<|User|>:Hi\n<|Bot|>:");
@@ -58,7 +59,7 @@ namespace XTuner.Training.Tests.Data
         [Fact]
         public void ChatRepliesMarkedLossFalseAreContextOnly()
         {
-            var sequence = Build(Config(DatasetFormat.Chat, 256, template: "chatml"), Byte,
+            var sequence = Build(TempFolder(), Config(DatasetFormat.Chat, 256, template: "chatml"), Byte,
                 "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \"b\", \"loss\": false}, " +
                 "{\"role\": \"user\", \"content\": \"c\"}, {\"role\": \"assistant\", \"content\": \"d\"}]}").Single();
             var learned = sequence.Labels.Where(l => l != -100).ToArray();
@@ -68,7 +69,7 @@ namespace XTuner.Training.Tests.Data
         [Fact]
         public void ChatDropsLeadingRepliesAndAnUnansweredLastPromptAndJoinsConsecutiveUserMessages()
         {
-            var sequence = Build(Config(DatasetFormat.Chat, 256, template: "chatml"), Byte,
+            var sequence = Build(TempFolder(), Config(DatasetFormat.Chat, 256, template: "chatml"), Byte,
                 "{\"messages\": [{\"role\": \"assistant\", \"content\": \"x\"}, {\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"user\", \"content\": \"b\"}, " +
                 "{\"role\": \"assistant\", \"content\": \"c\"}, {\"role\": \"user\", \"content\": \"unanswered\"}]}").Single();
             Assert.Equal(Bytes("<|im_start|>user\nab<|im_end|>\n<|im_start|>assistant\nc<|im_end|>"), sequence.InputIds);
@@ -77,7 +78,7 @@ namespace XTuner.Training.Tests.Data
         [Fact]
         public void TokenizedNeedsNoTokenizerAndLabelsDefaultToTheIds()
         {
-            var sequences = Build(Config(DatasetFormat.Tokenized), null,
+            var sequences = Build(TempFolder(), Config(DatasetFormat.Tokenized), null,
                 "{\"input_ids\": [5, 6, 7], \"labels\": [-100, 6, 7]}", "{\"input_ids\": [8, 9]}");
             Assert.Equal(new[] { -100, 6, 7 }, sequences[0].Labels);
             Assert.Equal(new[] { 8, 9 }, sequences[1].InputIds);

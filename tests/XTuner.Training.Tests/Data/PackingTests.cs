@@ -1,12 +1,13 @@
 using System.Linq;
 using XTuner.Core.Configuration;
 using XTuner.Training.Tokenization;
+using XTuner.Training.Tests.Tokenization;
 using Xunit;
 using static XTuner.Training.Tests.Data.DataFiles;
 
 namespace XTuner.Training.Tests.Data
 {
-    public class PackingTests
+    public class PackingTests : TempFolderTest
     {
         private static string Line(int first, int count) =>
             "{\"input_ids\": [" + string.Join(", ", Enumerable.Range(first, count)) + "]}";
@@ -15,7 +16,7 @@ namespace XTuner.Training.Tests.Data
         public void SamplesPackGreedilyInFileOrderWithPositionsRestartingPerDocument()
         {
             // 3 + 4 fit in 8; 5 does not fit after them and starts the next sequence; 2 joins it.
-            var sequences = Build(Config(DatasetFormat.Tokenized, 8, pack: true), null, out var stats,
+            var sequences = Build(TempFolder(), Config(DatasetFormat.Tokenized, 8, pack: true), null, out var stats,
                 Line(10, 3), Line(20, 4), Line(30, 5), Line(40, 2));
             Assert.Equal(2, sequences.Count);
             Assert.Equal(new[] { 10, 11, 12, 20, 21, 22, 23, 0 }, sequences[0].InputIds);
@@ -30,7 +31,7 @@ namespace XTuner.Training.Tests.Data
         [Fact]
         public void PaddingIsIgnoredByTheLossAndUsesThePadToken()
         {
-            var sequence = Build(Config(DatasetFormat.Text, 8, pack: true), new ByteTokenizer(), "{\"text\": \"ab\"}").Single();
+            var sequence = Build(TempFolder(), Config(DatasetFormat.Text, 8, pack: true), new ByteTokenizer(), "{\"text\": \"ab\"}").Single();
             Assert.Equal(new[] { 256, 'a', 'b', 257, 258, 258, 258, 258 }, sequence.InputIds);
             Assert.Equal(new[] { -100, 'a', 'b', 257, -100, -100, -100, -100 }, sequence.Labels);
             Assert.Equal(new[] { 0, 1, 2, 3, 4, 5, 6, 7 }, sequence.PositionIds);
@@ -40,7 +41,7 @@ namespace XTuner.Training.Tests.Data
         public void WithoutAPadTokenPackingPadsWithEos()
         {
             var tokenizer = TokenizerLoader.Load(Tokenization.Fixtures.BpeJson);
-            var sequence = Build(Config(DatasetFormat.Text, 16, pack: true), tokenizer, "{\"text\": \"a\"}").Single();
+            var sequence = Build(TempFolder(), Config(DatasetFormat.Text, 16, pack: true), tokenizer, "{\"text\": \"a\"}").Single();
             Assert.Equal(0, tokenizer.EosTokenId);
             Assert.Null(tokenizer.PadTokenId);
             Assert.All(sequence.InputIds.Skip(sequence.DocumentLengths[0]), id => Assert.Equal(0, id));
@@ -49,7 +50,7 @@ namespace XTuner.Training.Tests.Data
         [Fact]
         public void LongSamplesAreCutToMaxLengthAndCounted()
         {
-            var sequences = Build(Config(DatasetFormat.Tokenized, 4, pack: true), null, out var stats, Line(1, 6), Line(10, 2));
+            var sequences = Build(TempFolder(), Config(DatasetFormat.Tokenized, 4, pack: true), null, out var stats, Line(1, 6), Line(10, 2));
             Assert.Equal(new[] { 1, 2, 3, 4 }, sequences[0].InputIds);
             Assert.Equal(new[] { 10, 11, 0, 0 }, sequences[1].InputIds);
             Assert.Equal(1, stats.TruncatedSamples);
@@ -59,7 +60,7 @@ namespace XTuner.Training.Tests.Data
         [Fact]
         public void WithoutPackingEachSampleIsItsOwnUnpaddedSequence()
         {
-            var sequences = Build(Config(DatasetFormat.Tokenized, 4, pack: false), null, out var stats, Line(1, 2), Line(10, 3), Line(20, 6));
+            var sequences = Build(TempFolder(), Config(DatasetFormat.Tokenized, 4, pack: false), null, out var stats, Line(1, 2), Line(10, 3), Line(20, 6));
             Assert.Equal(new[] { 2, 3, 4 }, sequences.Select(s => s.Length));
             Assert.Equal(new[] { 20, 21, 22, 23 }, sequences[2].InputIds);
             Assert.Equal(new[] { 0, 1, 2 }, sequences[1].PositionIds);
@@ -70,7 +71,7 @@ namespace XTuner.Training.Tests.Data
         [Fact]
         public void SequencesFollowFileOrderAcrossFiles()
         {
-            var folder = Tokenization.Fixtures.TempFolder();
+            var folder = TempFolder();
             System.IO.File.WriteAllLines(System.IO.Path.Combine(folder, "b.jsonl"), new[] { Line(1, 1) });
             System.IO.File.WriteAllLines(System.IO.Path.Combine(folder, "a.jsonl"), new[] { Line(2, 1), Line(3, 1) });
             var config = Config(DatasetFormat.Tokenized, 4);

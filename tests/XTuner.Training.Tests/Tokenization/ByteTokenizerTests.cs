@@ -6,7 +6,7 @@ using Xunit;
 
 namespace XTuner.Training.Tests.Tokenization
 {
-    public class ByteTokenizerTests
+    public class ByteTokenizerTests : TempFolderTest
     {
         private static readonly string[] Texts =
         {
@@ -44,7 +44,7 @@ namespace XTuner.Training.Tests.Tokenization
         [Fact]
         public void SavedTokenizerJsonLoadsBackToIdenticalIds()
         {
-            var folder = Fixtures.TempFolder();
+            var folder = TempFolder();
             var tokenizer = new ByteTokenizer();
             tokenizer.SaveTo(folder);
 
@@ -65,7 +65,7 @@ namespace XTuner.Training.Tests.Tokenization
         [Fact]
         public void SaveWritesTheFilesTransformersReads()
         {
-            var folder = Fixtures.TempFolder();
+            var folder = TempFolder();
             new ByteTokenizer().SaveTo(folder);
             var config = File.ReadAllText(Path.Combine(folder, "tokenizer_config.json"));
             Assert.Contains("\"tokenizer_class\": \"PreTrainedTokenizerFast\"", config);

@@ -23,13 +23,5 @@ namespace XTuner.Training.Tests.Tokenization
                 .Select(e => (e.GetProperty("text").GetString()!, e.GetProperty("ids").EnumerateArray().Select(i => i.GetInt32()).ToArray()))
                 .ToList();
         }
-
-        /// <summary>A fresh empty folder under the system temp folder.</summary>
-        public static string TempFolder()
-        {
-            var path = Path.Combine(Path.GetTempPath(), "xtuner-tests", Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(path);
-            return path;
-        }
     }
 }

@@ -4,7 +4,7 @@ using Xunit;
 
 namespace XTuner.Training.Tests.Tokenization
 {
-    public class SentencePieceTokenizerTests
+    public class SentencePieceTokenizerTests : TempFolderTest
     {
         [Fact]
         public void SpecialIdsComeFromTheModelsTrainerSpec()
@@ -33,7 +33,7 @@ namespace XTuner.Training.Tests.Tokenization
         [Fact]
         public void AddedTokensFromTokenizerConfigAreRecognised()
         {
-            var folder = Fixtures.TempFolder();
+            var folder = TempFolder();
             File.Copy(Fixtures.SentencePieceModel, Path.Combine(folder, "tokenizer.model"));
             File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"),
                 "{\"added_tokens_decoder\": {\"1000\": {\"content\": \"<|im_start|>\", \"special\": true}, " +
@@ -52,7 +52,7 @@ namespace XTuner.Training.Tests.Tokenization
         [Fact]
         public void SaveCopiesTheModelFile()
         {
-            var output = Fixtures.TempFolder();
+            var output = TempFolder();
             TokenizerLoader.Load(Fixtures.SentencePieceModel).SaveTo(output);
             Assert.Equal(File.ReadAllBytes(Fixtures.SentencePieceModel), File.ReadAllBytes(Path.Combine(output, "tokenizer.model")));
         }

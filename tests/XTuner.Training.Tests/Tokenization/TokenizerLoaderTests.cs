@@ -7,7 +7,7 @@ using Xunit;
 
 namespace XTuner.Training.Tests.Tokenization
 {
-    public class TokenizerLoaderTests
+    public class TokenizerLoaderTests : TempFolderTest
     {
         [Fact]
         public void ByteSpecNeedsNoFiles() => Assert.IsType<ByteTokenizer>(TokenizerLoader.Load("Byte"));
@@ -15,7 +15,7 @@ namespace XTuner.Training.Tests.Tokenization
         [Fact]
         public void FolderPrefersTokenizerJsonOverTokenizerModel()
         {
-            var folder = Fixtures.TempFolder();
+            var folder = TempFolder();
             File.Copy(Fixtures.SentencePieceModel, Path.Combine(folder, "tokenizer.model"));
             Assert.IsType<SentencePieceTokenizer>(TokenizerLoader.Load(folder));
             File.Copy(Fixtures.BpeJson, Path.Combine(folder, "tokenizer.json"));
@@ -37,7 +37,7 @@ namespace XTuner.Training.Tests.Tokenization
         [Fact]
         public void FolderWithoutATokenizerIsAnErrorNamingIt()
         {
-            var folder = Fixtures.TempFolder();
+            var folder = TempFolder();
             var ex = Assert.Throws<XTunerException>(() => TokenizerLoader.Load(folder));
             Assert.Equal(ErrorIds.PathNotFound, ex.ErrorId);
             Assert.Contains(folder, ex.Message);
@@ -54,7 +54,7 @@ namespace XTuner.Training.Tests.Tokenization
         [InlineData("tokenizer.model", "\u0001\u0002", "tokenizer.model")]
         public void UnreadableTokenizerIsAnErrorNamingFileAndProblem(string name, string content, string expected)
         {
-            var path = Path.Combine(Fixtures.TempFolder(), name);
+            var path = Path.Combine(TempFolder(), name);
             File.WriteAllText(path, content);
             var ex = Assert.Throws<XTunerException>(() => TokenizerLoader.Load(path));
             Assert.Equal(TokenizerLoader.InvalidTokenizerErrorId, ex.ErrorId);
