@@ -12,7 +12,7 @@ namespace XTuner.Training.Data
     public static class DatasetBuilder
     {
         /// <summary>Error id for a malformed data line (the message names file and line).</summary>
-        public const string BadDataLineErrorId = "XTunerBadDataLine";
+        public const string BadDataLineErrorId = ErrorIds.BadDataLine;
 
         /// <summary>
         /// Reads <c>data_files</c> (relative to <paramref name="baseDirectory"/>; <c>builtin:NAME</c> for bundled samples)

@@ -14,7 +14,7 @@ namespace XTuner.Training.Tokenization
         public const string ByteSpec = "byte";
 
         /// <summary>Error id for a tokenizer file that exists but cannot be read.</summary>
-        public const string InvalidTokenizerErrorId = "XTunerInvalidTokenizer";
+        public const string InvalidTokenizerErrorId = ErrorIds.InvalidTokenizer;
 
         /// <summary>
         /// Loads <paramref name="spec"/>, or the checkpoint's own tokenizer when it is null. In a folder tokenizer.json is
