@@ -29,7 +29,7 @@ namespace XTuner.Training.Tests.Models
         {
             Assert.Equal(expected.shape, actual.shape);
             Assert.Equal(expected.dtype, actual.dtype);
-            Assert.True(actual.equal(expected).item<bool>(), $"{what}: tensors differ");
+            Assert.False(actual.ne(expected).any().item<bool>(), $"{what}: tensors differ");
         }
     }
 }
