@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.Models

@@ -1,5 +1,4 @@
 using System;
-using TorchSharp;
 using XTuner.Core.Configuration;
 using static TorchSharp.torch;
 

@@ -83,6 +83,21 @@ namespace XTuner.Training.Tests.IO
         }
 
         [Fact]
+        public void AnInternLM2ConfigCarriesTheRopeKeysItsRemoteCodeReads()
+        {
+            using var scope = NewDisposeScope();
+            using var folder = new TempFolder();
+            var spec = TinySpecs.For(ModelArchitecture.InternLM2, ropeScaling: new RopeScaling { RopeType = RopeType.Dynamic, Factor = 2 });
+            using var model = new DecoderModel(spec);
+            HfCheckpoint.Save(model, spec, folder.Path + "/internlm2");
+
+            var config = File.ReadAllText(folder.Path + "/internlm2/config.json");
+            Assert.Contains("\"type\": \"dynamic\"", config);
+            Assert.Contains("\"AutoModelForCausalLM\": \"modeling_internlm2.InternLM2ForCausalLM\"", config);
+            Assert.Equal(RopeType.Dynamic, HfModelConfig.Read(folder.Path + "/internlm2").RopeScaling!.RopeType);
+        }
+
+        [Fact]
         public void ABfloat16CheckpointLoadsIntoAFloat32Model()
         {
             using var scope = NewDisposeScope();

@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Text;
 using System.Text.Json;
-using TorchSharp;
 using XTuner.Training.IO;
 using XTuner.Training.Tests.Models;
 using Xunit;

@@ -1,5 +1,4 @@
 using System.Linq;
-using TorchSharp;
 using XTuner.Core.Configuration;
 using XTuner.Training.Models;
 using Xunit;

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using TorchSharp;
 using XTuner.Training.IO;
 using XTuner.Training.Models;
 using XTuner.Training.Optim;

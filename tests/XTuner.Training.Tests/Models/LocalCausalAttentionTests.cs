@@ -1,5 +1,4 @@
 using System;
-using TorchSharp;
 using XTuner.Training.Models;
 using Xunit;
 using static TorchSharp.torch;

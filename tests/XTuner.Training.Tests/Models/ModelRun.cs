@@ -1,6 +1,5 @@
 using System.Collections.Generic;
 using System.Linq;
-using TorchSharp;
 using XTuner.Training.Models;
 using static TorchSharp.torch;
 

@@ -1,5 +1,4 @@
 using System;
-using System.Linq;
 using TorchSharp;
 using XTuner.Training.Optim;
 using XTuner.Training.Tests.Models;
