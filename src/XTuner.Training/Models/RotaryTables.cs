@@ -21,9 +21,6 @@ namespace XTuner.Training.Models
 
         public RotaryLayout Layout { get; }
 
-        /// <summary>The same layout over other tables (activation checkpointing recomputes with saved copies).</summary>
-        public RotaryTables With(Tensor cos, Tensor sin) => new RotaryTables(cos, sin, Layout);
-
         /// <summary>Rotates <paramref name="x"/> [B, S, H, D]: x * cos + rotate(x) * sin, as transformers does.</summary>
         public Tensor Apply(Tensor x)
         {
