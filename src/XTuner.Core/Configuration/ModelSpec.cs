@@ -63,6 +63,18 @@ namespace XTuner.Core.Configuration
         public long? SupportedPositions =>
             MaxPositionEmbeddings is int m ? (RopeScaling?.ExtendedPositions(m) ?? m) : (long?)null;
 
+        /// <summary>q/k/v projections carry biases: Qwen2 always does, the others when attention_bias is set.</summary>
+        public bool HasQkvBias => Architecture == ModelArchitecture.Qwen2 || AttentionBias == true;
+
+        /// <summary>
+        /// The attention output projection carries a bias: with attention_bias (InternLM2: bias) for Llama, Mistral,
+        /// InternLM2 and Cohere; never for Qwen2, whose o_proj has none even though q/k/v have.
+        /// </summary>
+        public bool HasOutputProjectionBias => Architecture != ModelArchitecture.Qwen2 && AttentionBias == true;
+
+        /// <summary>lm_head shares the embedding matrix: tie_word_embeddings, which defaults to true only for Cohere.</summary>
+        public bool TiesWordEmbeddings => TieWordEmbeddings ?? Architecture == ModelArchitecture.Cohere;
+
         /// <summary>Parameter count of the decoder (embeddings included; lm_head counted unless tied).</summary>
         public long? ParameterCount
         {
@@ -73,11 +85,12 @@ namespace XTuner.Core.Configuration
                     return null;
                 long hkv = NumKeyValueHeads ?? hq;
                 long attn = (long)h * hq * d * 2 + (long)h * hkv * d * 2;
-                if (AttentionBias == true) attn += (hq + 2 * hkv) * (long)d;
+                if (HasQkvBias) attn += (hq + 2 * hkv) * (long)d;
+                if (HasOutputProjectionBias) attn += h;
                 long mlp = 3L * h * i;
                 long norms = Architecture == ModelArchitecture.Cohere ? h : 2L * h;
                 if (UseQkNorm == true) norms += (hq + hkv) * (long)d;
-                long embed = (long)v * h * (TieWordEmbeddings == true ? 1 : 2);
+                long embed = (long)v * h * (TiesWordEmbeddings ? 1 : 2);
                 return l * (attn + mlp + norms) + embed + h;
             }
         }

@@ -156,6 +156,9 @@ namespace XTuner.Core.Models
                 ["beta_slow"] = s.BetaSlow,
                 ["attention_factor"] = s.AttentionFactor,
             };
+            // InternLM2's remote code reads rope_scaling["type"], the key older transformers used, not rope_type.
+            if (arch == ModelArchitecture.InternLM2 && o["rope_scaling"] is JsonObject internLM2Scaling)
+                internLM2Scaling["type"] = ConfigValues.FormatEnum(s!.RopeType);
             return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         }
 

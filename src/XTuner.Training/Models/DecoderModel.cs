@@ -1,0 +1,105 @@
+using System;
+using XTuner.Core.Configuration;
+using static TorchSharp.torch;
+
+namespace XTuner.Training.Models
+{
+    /// <summary>
+    /// A Hugging Face decoder-only language model (Llama 2/3, Yi, Mistral, Qwen2, InternLM2, Cohere) whose
+    /// <c>state_dict</c> keys are the checkpoint's safetensors names. <see cref="Forward"/> stops at the final norm:
+    /// training takes the loss from the hidden states in chunks (<see cref="LanguageModelLoss"/>) and never builds the
+    /// full logits.
+    /// </summary>
+    public sealed class DecoderModel : nn.Module
+    {
+        private readonly DecoderBody model;
+        // The output projection: lm_head, or output for InternLM2; neither when it is tied to the embedding.
+        private readonly LinearLayer? lm_head;
+        private readonly LinearLayer? output;
+
+        private readonly DecoderShape _shape;
+        private readonly RotaryEmbedding _rotary;
+
+        /// <summary>
+        /// Builds the model with transformers' random initialisation (linear and embedding weights N(0, 0.02), norms 1,
+        /// biases 0), drawn from torch's global generator: seed it with torch.manual_seed first. On the meta device no
+        /// memory is allocated.
+        /// </summary>
+        public DecoderModel(ModelSpec spec, Device? device = null, ScalarType dtype = ScalarType.Float32) : base(nameof(DecoderModel))
+        {
+            if (!is_floating_point(dtype))
+                throw new ArgumentException($"Model weights must be floating point, not {dtype}.", nameof(dtype));
+            device ??= CPU;
+            _shape = DecoderShape.From(spec);
+            _rotary = new RotaryEmbedding(spec, _shape.Attention.HeadDim, _shape.RotaryLayout);
+            model = new DecoderBody(_shape, device, dtype);
+            if (!_shape.TiedEmbeddings)
+            {
+                var head = new LinearLayer(_shape.HiddenSize, _shape.VocabSize, false, device, dtype);
+                if (_shape.Architecture == ModelArchitecture.InternLM2)
+                    output = head;
+                else
+                    lm_head = head;
+            }
+            RegisterComponents();
+        }
+
+        /// <summary>lm_head.weight [V, H], or the embedding matrix when the two are tied.</summary>
+        public Tensor LmHeadWeight => (lm_head ?? output)?.Weight ?? model.Embedding.Weight;
+
+        /// <summary>What logits are multiplied by (Cohere's logit_scale; 1 for the others).</summary>
+        public double LogitScale => _shape.LogitScale;
+
+        /// <summary>The causal attention every layer calls; a sequence-parallel kernel replaces the local default.</summary>
+        public IAttentionKernel AttentionKernel { get; set; } = new LocalCausalAttention();
+
+        /// <summary>
+        /// Run each layer without keeping its activations and recompute it during backward. Applies while autograd is
+        /// recording and the layer input requires grad (it does whenever the embedding or an earlier layer trains).
+        /// </summary>
+        public bool ActivationCheckpointing { get; set; }
+
+        internal ModelArchitecture Architecture => _shape.Architecture;
+
+        /// <summary>The state_dict name of the output projection, which a tied checkpoint may still carry.</summary>
+        internal string LmHeadName => _shape.Architecture == ModelArchitecture.InternLM2 ? "output.weight" : "lm_head.weight";
+
+        internal bool TiedEmbeddings => _shape.TiedEmbeddings;
+
+        /// <summary>
+        /// inputIds and positionIds [B, S] int64 (global positions: a sequence-parallel chunk passes where it starts,
+        /// packed documents restart at 0) -> final-normed hidden states [B, S, H]. <paramref name="ropeSequenceLength"/>
+        /// is the global sequence length for dynamic NTK RoPE, which otherwise uses max(positionIds)+1.
+        /// </summary>
+        public Tensor Forward(Tensor inputIds, Tensor positionIds, long? ropeSequenceLength = null)
+        {
+            if (inputIds.ndim != 2 || !inputIds.shape.AsSpan().SequenceEqual(positionIds.shape))
+                throw new ArgumentException($"inputIds and positionIds must both be [batch, sequence]; got [{string.Join(", ", inputIds.shape)}] and [{string.Join(", ", positionIds.shape)}].");
+            using var scope = NewDisposeScope();
+            var hidden = model.Embedding.forward(inputIds);
+            var rope = _rotary.Tables(positionIds, ropeSequenceLength, hidden.dtype);
+            var kernel = AttentionKernel;
+            var checkpoint = ActivationCheckpointing && is_grad_enabled();
+            foreach (var layer in model.Layers)
+            {
+                var next = checkpoint && hidden.requires_grad
+                    ? LayerCheckpoint.Apply(layer, hidden, rope, kernel)
+                    : layer.Forward(hidden, rope, kernel);
+                // Autograd keeps what backward needs; the wrapper would only pin memory until the step ends.
+                hidden.Dispose();
+                hidden = next;
+            }
+            return model.Norm.forward(hidden).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>hidden [..., H] -> logits [..., V], times <see cref="LogitScale"/> (evaluation and tests).</summary>
+        public Tensor Logits(Tensor hidden)
+        {
+            using var scope = NewDisposeScope();
+            var logits = nn.functional.linear(hidden, LmHeadWeight);
+            if (LogitScale != 1.0)
+                logits = logits.mul_(LogitScale);
+            return logits.MoveToOuterDisposeScope();
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using System.Collections.Generic;
+using static TorchSharp.torch;
+
+namespace XTuner.Training.Models
+{
+    /// <summary>
+    /// Activation checkpointing of one decoder layer as a custom autograd Function: forward runs the layer without
+    /// autograd and keeps only its input (and the shared RoPE tables); backward recomputes the layer with autograd and
+    /// back-propagates through it, which accumulates the layer's parameter gradients and yields the input gradient.
+    /// </summary>
+    internal sealed class LayerCheckpoint : autograd.SingleTensorFunction<LayerCheckpoint>
+    {
+        private const string PlanKey = "plan";
+
+        public override string Name => nameof(LayerCheckpoint);
+
+        /// <summary>Runs <paramref name="layer"/> on <paramref name="hidden"/>, which must require grad.</summary>
+        public static Tensor Apply(DecoderLayer layer, Tensor hidden, RotaryTables rope, IAttentionKernel kernel) =>
+            apply(hidden, rope.Cos, rope.Sin, new Plan(layer, rope.Layout, kernel));
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var hidden = (Tensor)vars[0];
+            var cos = (Tensor)vars[1];
+            var sin = (Tensor)vars[2];
+            var plan = (Plan)vars[3];
+            ctx.save_for_backward(new List<Tensor> { hidden, cos, sin });
+            ctx.save_data(PlanKey, plan);
+            return plan.Layer.Forward(hidden, new RotaryTables(cos, sin, plan.Layout), plan.Kernel);
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            using var scope = NewDisposeScope();
+            var saved = ctx.get_saved_variables();
+            var plan = (Plan)ctx.get_data(PlanKey);
+            var input = saved[0].detach().requires_grad_();
+            using (enable_grad())
+            {
+                var output = plan.Layer.Forward(input, new RotaryTables(saved[1], saved[2], plan.Layout), plan.Kernel);
+                // Parameters are leaves of the recomputed graph, so their .grad accumulates here as in PyTorch's
+                // reentrant checkpoint; only the input gradient flows on through this node.
+                output.backward(new[] { gradOutput });
+            }
+            // The engine made this wrapper for the call; dropping it now frees the activation-sized gradient early.
+            gradOutput.Dispose();
+            return AutogradHandoff.Return(new[] { input.grad, null, null, null });
+        }
+
+        private sealed record Plan(DecoderLayer Layer, RotaryLayout Layout, IAttentionKernel Kernel);
+    }
+}

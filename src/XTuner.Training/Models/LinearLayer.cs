@@ -1,0 +1,27 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace XTuner.Training.Models
+{
+    /// <summary>
+    /// y = x W^T + b with transformers' initialisation (weight ~ N(0, 0.02), bias 0), allocated once on the target
+    /// device: TorchSharp's Linear would first fill a Kaiming init that is thrown away.
+    /// </summary>
+    internal sealed class LinearLayer : nn.Module<Tensor, Tensor>
+    {
+        private readonly Parameter weight;
+        private readonly Parameter? bias;
+
+        public LinearLayer(long inFeatures, long outFeatures, bool hasBias, Device device, ScalarType dtype)
+            : base(nameof(LinearLayer))
+        {
+            weight = new Parameter(empty(new[] { outFeatures, inFeatures }, dtype, device).normal_(0, ModelInit.Std));
+            bias = hasBias ? new Parameter(zeros(new[] { outFeatures }, dtype, device)) : null;
+            RegisterComponents();
+        }
+
+        public Parameter Weight => weight;
+
+        public override Tensor forward(Tensor input) => nn.functional.linear(input, weight, bias);
+    }
+}

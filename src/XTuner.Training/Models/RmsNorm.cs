@@ -1,0 +1,31 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace XTuner.Training.Models
+{
+    /// <summary>
+    /// Llama RMSNorm exactly as transformers: normalise in float32, cast back to the input dtype, then scale by the
+    /// weight in the model's dtype.
+    /// </summary>
+    internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
+    {
+        private readonly Parameter weight;
+        private readonly double _eps;
+
+        public RmsNorm(long size, double eps, Device device, ScalarType dtype) : base(nameof(RmsNorm))
+        {
+            weight = new Parameter(ones(new[] { size }, dtype, device));
+            _eps = eps;
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor input)
+        {
+            using var scope = NewDisposeScope();
+            var x = input.to(ScalarType.Float32);
+            var variance = x.square().mean(new long[] { -1 }, keepdim: true);
+            var normed = x.mul(variance.add_(_eps).rsqrt_()).to(input.dtype);
+            return weight.mul(normed).MoveToOuterDisposeScope();
+        }
+    }
+}
