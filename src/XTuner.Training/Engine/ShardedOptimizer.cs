@@ -1,0 +1,230 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using TorchSharp;
+using XTuner.Training.Distributed;
+using XTuner.Training.IO;
+using XTuner.Training.Models;
+using XTuner.Training.Optim;
+using static TorchSharp.torch;
+
+namespace XTuner.Training.Engine
+{
+    /// <summary>AdamW settings and gradient clipping.</summary>
+    public sealed class OptimizerSettings
+    {
+        public double Beta1 { get; set; } = 0.9;
+        public double Beta2 { get; set; } = 0.999;
+        public double Eps { get; set; } = 1e-8;
+        public double WeightDecay { get; set; }
+        /// <summary>Global gradient-norm clip; 0 turns clipping off.</summary>
+        public double MaxNorm { get; set; }
+    }
+
+    /// <summary>
+    /// Mixed-precision AdamW over the whole world with ZeRO stages 0-2. The model computes in its own dtype (float32 on
+    /// CPU, bfloat16 on CUDA); float32 master weights and both moments live in flat per-unit buffers. Gradients are
+    /// SUMMED over the world (each rank back-propagated local loss / global token count, so the sum is the exact
+    /// gradient of the global token-mean loss): all-reduced (stages 0, 1) or reduce-scattered (stage 2). Stage 1 and 2
+    /// keep only this rank's shard of master weights and moments and all-gather the updated weights.
+    /// </summary>
+    public sealed class ShardedOptimizer : IDisposable
+    {
+        private readonly IProcessGroup _world;
+        private readonly OptimizerSettings _settings;
+        private readonly List<ParameterUnit> _units;
+        private readonly Tensor[] _master, _expAvg, _expAvgSq;
+        private readonly Tensor?[] _shardGrad;
+        private readonly Tensor?[] _accumulated;
+        private readonly bool _sharded;
+
+        public ShardedOptimizer(DecoderModel model, IProcessGroup world, int zeroStage, OptimizerSettings settings, bool accumulateInFloat32)
+        {
+            if (zeroStage < 0 || zeroStage > 2)
+                throw new ArgumentOutOfRangeException(nameof(zeroStage), zeroStage, "ShardedOptimizer implements ZeRO stages 0, 1 and 2.");
+            _world = world;
+            _settings = settings;
+            ZeroStage = zeroStage;
+            _sharded = zeroStage >= 1 && world.Size > 1;
+            var named = model.named_parameters().Select(p => (p.name, p.parameter.shape)).ToList();
+            _units = ParameterUnit.Partition(named, ParameterGroups.NoDecay, _sharded ? world.Size : 1, _sharded ? world.Rank : 0);
+            Bind(model);
+            int n = _units.Count;
+            _master = new Tensor[n];
+            _expAvg = new Tensor[n];
+            _expAvgSq = new Tensor[n];
+            _shardGrad = new Tensor?[n];
+            _accumulated = new Tensor?[n];
+            var device = model.parameters().First().device;
+            using var noGrad = no_grad();
+            for (int u = 0; u < n; u++)
+            {
+                var unit = _units[u];
+                _master[u] = zeros(unit.ShardLength, ScalarType.Float32, device);
+                foreach (var (slot, slotStart, shardStart, length) in unit.SlotsInShard())
+                    _master[u].narrow(0, shardStart, length).copy_(slot.Parameter!.flatten().narrow(0, slotStart, length));
+                _expAvg[u] = zeros(unit.ShardLength, ScalarType.Float32, device);
+                _expAvgSq[u] = zeros(unit.ShardLength, ScalarType.Float32, device);
+                if (accumulateInFloat32) _accumulated[u] = zeros(unit.PaddedNumel, ScalarType.Float32, device);
+            }
+        }
+
+        public int ZeroStage { get; }
+
+        /// <summary>Optimizer steps taken (AdamW's t).</summary>
+        public long Step { get; private set; }
+
+        public IReadOnlyList<ParameterUnit> Units => _units;
+
+        /// <summary>Points the slots at the model's current parameters (after it moved or changed dtype).</summary>
+        public void Bind(DecoderModel model)
+        {
+            var byName = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            foreach (var slot in _units.SelectMany(u => u.Slots)) slot.Parameter = byName[slot.Name];
+        }
+
+        /// <summary>
+        /// Moves this micro-batch's gradients into float32 accumulators and clears them, so that low-precision
+        /// parameters never sum gradients across micro-batches in their own dtype. A no-op without accumulators.
+        /// </summary>
+        public void AccumulateMicroBatch()
+        {
+            if (_accumulated[0] is null) return;
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            for (int u = 0; u < _units.Count; u++)
+            {
+                _accumulated[u]!.add_(FlatGradient(_units[u]));
+                foreach (var slot in _units[u].Slots) slot.Parameter!.grad?.zero_();
+            }
+        }
+
+        /// <summary>
+        /// Reduces gradients over the world, clips them to the global norm and takes one AdamW step with learning rate
+        /// <paramref name="lr"/>. Returns the gradient norm before clipping. Gradients are cleared afterwards.
+        /// </summary>
+        public double StepAll(double lr)
+        {
+            Step++;
+            var device = _master[0].device;
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var sumOfSquares = zeros(1, ScalarType.Float32, device);
+            for (int u = 0; u < _units.Count; u++)
+            {
+                var unit = _units[u];
+                var flat = FlatGradient(unit);
+                if (_accumulated[u] is Tensor acc)
+                {
+                    flat.add_(acc);
+                    acc.zero_();
+                }
+                if (ZeroStage == 2 && _world.Size > 1)
+                {
+                    var shard = empty(unit.ShardLength, ScalarType.Float32, device);
+                    _world.ReduceScatter(shard, flat);
+                    _shardGrad[u]?.Dispose();
+                    _shardGrad[u] = shard.MoveToOuterDisposeScope();
+                    sumOfSquares.add_(shard.square().sum());
+                }
+                else
+                {
+                    if (_world.Size > 1) _world.AllReduce(flat);
+                    sumOfSquares.add_(flat.square().sum());
+                    // Reduced gradients go back into .grad (the model's dtype) until the step below reads them.
+                    foreach (var slot in unit.Slots)
+                        slot.Parameter!.grad!.copy_(flat.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
+                }
+                flat.Dispose();
+            }
+            if (ZeroStage == 2 && _world.Size > 1) _world.AllReduce(sumOfSquares);
+            double norm = Math.Sqrt(sumOfSquares.item<float>());
+            double scale = _settings.MaxNorm > 0 && norm > _settings.MaxNorm ? _settings.MaxNorm / (norm + 1e-6) : 1.0;
+
+            for (int u = 0; u < _units.Count; u++)
+            {
+                using var unitScope = NewDisposeScope();
+                var unit = _units[u];
+                foreach (var (slot, slotStart, shardStart, length) in unit.SlotsInShard())
+                {
+                    var grad = _shardGrad[u] is Tensor sg
+                        ? sg.narrow(0, shardStart, length)
+                        : slot.Parameter!.grad!.flatten().narrow(0, slotStart, length);
+                    if (scale != 1.0) grad = grad.mul(scale);
+                    AdamW.Step(_master[u].narrow(0, shardStart, length), grad,
+                        _expAvg[u].narrow(0, shardStart, length), _expAvgSq[u].narrow(0, shardStart, length),
+                        Step, lr, _settings.Beta1, _settings.Beta2, _settings.Eps, slot.NoDecay ? 0 : _settings.WeightDecay);
+                }
+                RefreshParameters(u);
+                foreach (var slot in unit.Slots) slot.Parameter!.grad?.zero_();
+                _shardGrad[u]?.Dispose();
+                _shardGrad[u] = null;
+            }
+            return norm;
+        }
+
+        /// <summary>Copies master weights into the model's parameters (all-gathering shards under ZeRO).</summary>
+        private void RefreshParameters(int u)
+        {
+            var unit = _units[u];
+            var dtype = unit.Slots[0].Parameter!.dtype;
+            if (!_sharded)
+            {
+                foreach (var slot in unit.Slots)
+                    slot.Parameter!.copy_(_master[u].narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
+                return;
+            }
+            var full = empty(unit.PaddedNumel, dtype, _master[u].device);
+            _world.AllGather(full, _master[u].to(dtype));
+            foreach (var slot in unit.Slots)
+                slot.Parameter!.copy_(full.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
+        }
+
+        /// <summary>This unit's gradients as one float32 vector of its padded length (zeros where a grad is missing).</summary>
+        private static Tensor FlatGradient(ParameterUnit unit)
+        {
+            var first = unit.Slots[0].Parameter!;
+            var flat = zeros(unit.PaddedNumel, ScalarType.Float32, first.device);
+            foreach (var slot in unit.Slots)
+            {
+                var g = slot.Parameter!.grad;
+                if (g is not null) flat.narrow(0, slot.Offset, slot.Numel).copy_(g.flatten());
+            }
+            return flat;
+        }
+
+        /// <summary>This rank's optimizer state, as named tensors for a checkpoint.</summary>
+        public IReadOnlyList<KeyValuePair<string, Tensor>> StateTensors() =>
+            _units.SelectMany((unit, u) => new[]
+            {
+                new KeyValuePair<string, Tensor>(unit.Name + ".master", _master[u]),
+                new KeyValuePair<string, Tensor>(unit.Name + ".exp_avg", _expAvg[u]),
+                new KeyValuePair<string, Tensor>(unit.Name + ".exp_avg_sq", _expAvgSq[u]),
+            }).ToList();
+
+        /// <summary>Restores what <see cref="StateTensors"/> saved (same world size and stage) and refreshes the model.</summary>
+        public void LoadState(SafetensorsFile file, long step)
+        {
+            using var noGrad = no_grad();
+            for (int u = 0; u < _units.Count; u++)
+            {
+                var name = _units[u].Name;
+                foreach (var (key, target) in new[] { (".master", _master[u]), (".exp_avg", _expAvg[u]), (".exp_avg_sq", _expAvgSq[u]) })
+                {
+                    if (!file.Tensors.TryGetValue(name + key, out var info) || info.Shape.Length != 1 || info.Shape[0] != target.shape[0])
+                        throw new InvalidOperationException($"{file.Path}: optimizer state '{name}{key}' is missing or has another size; a checkpoint resumes only with the same world size and zero_stage.");
+                    using var loaded = file.Read(name + key);
+                    target.copy_(loaded);
+                }
+                RefreshParameters(u);
+            }
+            Step = step;
+        }
+
+        public void Dispose()
+        {
+            foreach (var t in _master.Concat(_expAvg).Concat(_expAvgSq)) t.Dispose();
+            foreach (var t in _shardGrad.Concat(_accumulated)) t?.Dispose();
+        }
+    }
+}
