@@ -76,7 +76,7 @@ namespace XTuner.Training.Distributed
                 if (env.WorldSize > 1)
                 {
                     store = TcpStore.Connect(env, timeout);
-                    if (device == DeviceType.CPU) mesh = new PeerMesh(store, timeout);
+                    if (device == DeviceType.CPU) mesh = new PeerMesh(store, timeout, spansNodes: env.LocalWorldSize < env.WorldSize);
                     store.Barrier("init", timeout);
                 }
                 var runtime = new DistributedRuntime(env, rankDevice, timeout, store, mesh, forceNccl);
