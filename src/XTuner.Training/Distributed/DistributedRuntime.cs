@@ -61,14 +61,6 @@ namespace XTuner.Training.Distributed
             if (env == null) throw new ArgumentNullException(nameof(env));
             if (timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "the timeout must be positive");
             var rankDevice = RankDevice(env, device);
-            bool forceNccl = communicatorForOneRank && device == DeviceType.CUDA;
-            if (env.WorldSize == 1 && !forceNccl)
-            {
-                var alone = new DistributedRuntime(env, rankDevice, timeout, null, null, false);
-                alone.World = alone.CreateGroup(new[] { 0 }, "world")!;
-                return alone;
-            }
-
             TcpStore? store = null;
             PeerMesh? mesh = null;
             try
@@ -79,7 +71,7 @@ namespace XTuner.Training.Distributed
                     if (device == DeviceType.CPU) mesh = new PeerMesh(store, timeout, spansNodes: env.LocalWorldSize < env.WorldSize);
                     store.Barrier("init", timeout);
                 }
-                var runtime = new DistributedRuntime(env, rankDevice, timeout, store, mesh, forceNccl);
+                var runtime = new DistributedRuntime(env, rankDevice, timeout, store, mesh, communicatorForOneRank && device == DeviceType.CUDA);
                 runtime.World = runtime.CreateGroup(Enumerable.Range(0, env.WorldSize).ToArray(), "world")!;
                 return runtime;
             }
