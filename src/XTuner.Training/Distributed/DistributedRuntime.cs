@@ -157,6 +157,8 @@ namespace XTuner.Training.Distributed
             return group;
         }
 
+        private static string FirstLine(string text) => text.Split('\n')[0].Trim().TrimEnd('.', ':');
+
         private static Device RankDevice(RankEnvironment env, DeviceType device)
         {
             switch (device)
@@ -164,10 +166,19 @@ namespace XTuner.Training.Distributed
                 case DeviceType.CPU:
                     return torch.CPU;
                 case DeviceType.CUDA:
-                    torch.InitializeDeviceType(DeviceType.CUDA);
+                    try
+                    {
+                        torch.InitializeDeviceType(DeviceType.CUDA);
+                    }
+                    catch (InvalidOperationException e)
+                    {
+                        throw new XTunerException(ErrorIds.CudaUnavailable,
+                            $"Rank {env.Rank} asked for CUDA, but libtorch's CUDA backend did not load ({FirstLine(e.Message)}): run with a CUDA " +
+                            "libtorch (a CUDA PyTorch install or TorchSharp-cuda), or use --device cpu.", e);
+                    }
                     if (!torch.cuda.is_available())
-                        throw new XTunerException(ErrorIds.CollectiveFailed,
-                            $"Rank {env.Rank} asked for CUDA, but libtorch sees no CUDA device: check the driver, CUDA_VISIBLE_DEVICES and the CUDA libtorch, or use --device cpu.");
+                        throw new XTunerException(ErrorIds.CudaUnavailable,
+                            $"Rank {env.Rank} asked for CUDA, but libtorch sees no CUDA device: check the driver and CUDA_VISIBLE_DEVICES, or use --device cpu.");
                     return new Device(DeviceType.CUDA, env.CudaDeviceIndex(torch.cuda.device_count()));
                 default:
                     throw new ArgumentOutOfRangeException(nameof(device), device, "distributed runs use the CPU or CUDA");
