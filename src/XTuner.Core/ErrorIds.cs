@@ -23,6 +23,7 @@ namespace XTuner.Core
         public const string RendezvousFailed = "XTunerRendezvousFailed";
         public const string InvalidRankEnvironment = "XTunerInvalidRankEnvironment";
         public const string CollectiveFailed = "XTunerCollectiveFailed";
+        public const string CudaUnavailable = "XTunerCudaUnavailable";
         public const string WorkerNotFound = "XTunerWorkerNotFound";
         public const string RunNotFound = "XTunerRunNotFound";
         public const string SlurmSubmitFailed = "XTunerSlurmSubmitFailed";

@@ -105,11 +105,12 @@ namespace XTuner.Core.Launch
         /// the node's GPUs are all visible, 0 when the launcher gave each task its own single GPU (CUDA_VISIBLE_DEVICES
         /// per task, as <c>srun --gpus-per-task=1</c> does).
         /// </summary>
-        /// <exception cref="XTunerException">Fewer GPUs than ranks on this node.</exception>
+        /// <exception cref="XTunerException">No GPU (<see cref="ErrorIds.CudaUnavailable"/>), or fewer GPUs than ranks on this
+        /// node (<see cref="ErrorIds.InvalidWorldSize"/>).</exception>
         public int CudaDeviceIndex(int visibleDevices)
         {
             if (visibleDevices < 1)
-                throw new XTunerException(ErrorIds.InvalidWorldSize,
+                throw new XTunerException(ErrorIds.CudaUnavailable,
                     $"Rank {Rank} sees no CUDA device: check CUDA_VISIBLE_DEVICES and the driver, or train with --device cpu.");
             if (LocalRank < visibleDevices) return LocalRank;
             if (visibleDevices == 1) return 0;

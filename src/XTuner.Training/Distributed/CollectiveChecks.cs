@@ -322,7 +322,7 @@ namespace XTuner.Training.Distributed
         private static string Name(ReduceOp op) => op.ToString().ToLowerInvariant();
 
         /// <summary>"float32", "bfloat16", "int64": torch's names.</summary>
-        public static string DTypeName(ScalarType dtype) => dtype.ToString().ToLowerInvariant();
+        private static string DTypeName(ScalarType dtype) => dtype.ToString().ToLowerInvariant();
 
         private static string Milliseconds(TimeSpan time) => time.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture) + " ms";
 

@@ -16,7 +16,7 @@ namespace XTuner.Training.Distributed
         private static readonly Lazy<IntPtr> Library = new Lazy<IntPtr>(() =>
             NativeLibrary.TryLoad("libcuda.so.1", out var handle)
                 ? handle
-                : throw new XTunerException(ErrorIds.CollectiveFailed, "The NVIDIA driver library libcuda.so.1 could not be loaded: is this a GPU machine?"));
+                : throw new XTunerException(ErrorIds.CudaUnavailable, "The NVIDIA driver library libcuda.so.1 could not be loaded: is this a GPU machine?"));
 
         public static void SetCurrentDevice(int index)
         {

@@ -61,14 +61,6 @@ namespace XTuner.Training.Distributed
             if (env == null) throw new ArgumentNullException(nameof(env));
             if (timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "the timeout must be positive");
             var rankDevice = RankDevice(env, device);
-            bool forceNccl = communicatorForOneRank && device == DeviceType.CUDA;
-            if (env.WorldSize == 1 && !forceNccl)
-            {
-                var alone = new DistributedRuntime(env, rankDevice, timeout, null, null, false);
-                alone.World = alone.CreateGroup(new[] { 0 }, "world")!;
-                return alone;
-            }
-
             TcpStore? store = null;
             PeerMesh? mesh = null;
             try
@@ -76,10 +68,10 @@ namespace XTuner.Training.Distributed
                 if (env.WorldSize > 1)
                 {
                     store = TcpStore.Connect(env, timeout);
-                    if (device == DeviceType.CPU) mesh = new PeerMesh(store, timeout);
+                    if (device == DeviceType.CPU) mesh = new PeerMesh(store, timeout, spansNodes: env.LocalWorldSize < env.WorldSize);
                     store.Barrier("init", timeout);
                 }
-                var runtime = new DistributedRuntime(env, rankDevice, timeout, store, mesh, forceNccl);
+                var runtime = new DistributedRuntime(env, rankDevice, timeout, store, mesh, communicatorForOneRank && device == DeviceType.CUDA);
                 runtime.World = runtime.CreateGroup(Enumerable.Range(0, env.WorldSize).ToArray(), "world")!;
                 return runtime;
             }
@@ -165,6 +157,8 @@ namespace XTuner.Training.Distributed
             return group;
         }
 
+        private static string FirstLine(string text) => text.Split('\n')[0].Trim().TrimEnd('.', ':');
+
         private static Device RankDevice(RankEnvironment env, DeviceType device)
         {
             switch (device)
@@ -172,10 +166,19 @@ namespace XTuner.Training.Distributed
                 case DeviceType.CPU:
                     return torch.CPU;
                 case DeviceType.CUDA:
-                    torch.InitializeDeviceType(DeviceType.CUDA);
+                    try
+                    {
+                        torch.InitializeDeviceType(DeviceType.CUDA);
+                    }
+                    catch (InvalidOperationException e)
+                    {
+                        throw new XTunerException(ErrorIds.CudaUnavailable,
+                            $"Rank {env.Rank} asked for CUDA, but libtorch's CUDA backend did not load ({FirstLine(e.Message)}): run with a CUDA " +
+                            "libtorch (a CUDA PyTorch install or TorchSharp-cuda), or use --device cpu.", e);
+                    }
                     if (!torch.cuda.is_available())
-                        throw new XTunerException(ErrorIds.CollectiveFailed,
-                            $"Rank {env.Rank} asked for CUDA, but libtorch sees no CUDA device: check the driver, CUDA_VISIBLE_DEVICES and the CUDA libtorch, or use --device cpu.");
+                        throw new XTunerException(ErrorIds.CudaUnavailable,
+                            $"Rank {env.Rank} asked for CUDA, but libtorch sees no CUDA device: check the driver and CUDA_VISIBLE_DEVICES, or use --device cpu.");
                     return new Device(DeviceType.CUDA, env.CudaDeviceIndex(torch.cuda.device_count()));
                 default:
                     throw new ArgumentOutOfRangeException(nameof(device), device, "distributed runs use the CPU or CUDA");

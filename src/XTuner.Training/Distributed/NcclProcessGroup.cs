@@ -59,7 +59,17 @@ namespace XTuner.Training.Distributed
             }
             else
             {
-                id = NcclUniqueId.FromArray(RequireStore(store).Get(key));
+                var waiting = RequireStore(store);
+                try
+                {
+                    id = NcclUniqueId.FromArray(waiting.Get(key));
+                }
+                catch (XTunerException e) when (e.ErrorId == ErrorIds.RendezvousTimeout)
+                {
+                    throw new XTunerException(ErrorIds.RendezvousTimeout,
+                        $"rank {ranks[0]} (member 0 of group {name}) did not create the group's NCCL communicator within " +
+                        $"{SocketExtensions.Seconds(waiting.Timeout)}: it may have failed or be stuck; its log says why.", e);
+                }
             }
             CudaDriver.SetCurrentDevice(device.index);
             IntPtr comm;
@@ -69,11 +79,12 @@ namespace XTuner.Training.Distributed
 
         protected override DeviceType DeviceType => DeviceType.CUDA;
 
-        protected override void CheckDevice(Tensor tensor, string parameter, string operation)
+        protected override void CheckSupported(Tensor tensor, string parameter, string operation)
         {
             if (tensor.device_index != _device.index)
                 throw new ArgumentException($"{operation} on group {Description}: {parameter} is on {tensor.device}, but this rank's " +
                                             $"communicator is on {_device}.", parameter);
+            DataType(tensor);
         }
 
         public override void Dispose()

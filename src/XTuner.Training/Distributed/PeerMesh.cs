@@ -30,15 +30,15 @@ namespace XTuner.Training.Distributed
         private readonly Dictionary<int, PeerConnection> _peers = new Dictionary<int, PeerConnection>();
         private bool _disposed;
 
-        public PeerMesh(TcpStore store, TimeSpan timeout)
+        /// <summary>Listens and publishes this rank's address; <paramref name="spansNodes"/>: some ranks run on other hosts.</summary>
+        public PeerMesh(TcpStore store, TimeSpan timeout, bool spansNodes)
         {
             _store = store;
             _timeout = timeout;
             _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             _listener.Bind(new IPEndPoint(IPAddress.Any, 0));
             _listener.Listen(1024);
-            // The address this rank reaches rank 0 from is on a network every rank shares with rank 0.
-            var endpoint = new IPEndPoint(store.LocalAddress, ((IPEndPoint)_listener.LocalEndPoint!).Port);
+            var endpoint = new IPEndPoint(PublicAddress(store.LocalAddress, spansNodes), ((IPEndPoint)_listener.LocalEndPoint!).Port);
             new Thread(AcceptLoop) { IsBackground = true, Name = "xtuner-peer-accept" }.Start();
             store.Set(AddressKey(store.Rank), endpoint.ToString());
         }
@@ -70,6 +70,18 @@ namespace XTuner.Training.Distributed
             }
             _listener.Dispose();
             foreach (var peer in peers) peer.Dispose();
+        }
+
+        /// <summary>
+        /// The address this rank reaches rank 0 from is on a network that every rank shares with rank 0. On rank 0's own
+        /// host that route is loopback (MASTER_ADDR names this host, and Debian maps its name to 127.0.1.1), which
+        /// ranks on other hosts cannot use: publish this host's first other IPv4 address instead.
+        /// </summary>
+        private static IPAddress PublicAddress(IPAddress towardsRank0, bool spansNodes)
+        {
+            if (!spansNodes || !IPAddress.IsLoopback(towardsRank0)) return towardsRank0;
+            return Dns.GetHostAddresses(Dns.GetHostName())
+                .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a)) ?? towardsRank0;
         }
 
         private static string AddressKey(int rank) => "peer/" + rank.ToString(CultureInfo.InvariantCulture);

@@ -147,11 +147,11 @@ namespace XTuner.Training.Distributed
             if (tensor.device_type != DeviceType)
                 throw new ArgumentException($"{operation} on group {Description}: {parameter} is on {tensor.device}, but this group " +
                                             $"communicates {DeviceType} tensors.", parameter);
-            CheckDevice(tensor, parameter, operation);
+            CheckSupported(tensor, parameter, operation);
         }
 
-        /// <summary>Backends that are bound to one device index check it here.</summary>
-        protected virtual void CheckDevice(Tensor tensor, string parameter, string operation)
+        /// <summary>Backends bound to one device index, or to fewer dtypes, check it here, before anything is sent.</summary>
+        protected virtual void CheckSupported(Tensor tensor, string parameter, string operation)
         {
         }
 

@@ -48,7 +48,7 @@ namespace XTuner.Training.Distributed
         public TimeSpan Timeout { get; }
 
         /// <summary>This host's address on the route to rank 0: the address the other ranks can reach this one at.</summary>
-        public IPAddress LocalAddress => ((IPEndPoint)_socket.LocalEndPoint!).Address;
+        internal IPAddress LocalAddress => ((IPEndPoint)_socket.LocalEndPoint!).Address;
 
         /// <summary>
         /// Rank 0 starts serving the store on MASTER_PORT; every rank then connects to MASTER_ADDR:MASTER_PORT,

@@ -244,6 +244,13 @@ namespace XTuner.Core.Tests.Launch
         }
 
         [Fact]
+        public void NoGpuAtAllIsCudaUnavailable()
+        {
+            var e = Assert.Throws<XTunerException>(() => RankEnvironment.Single.CudaDeviceIndex(0));
+            Assert.Equal(ErrorIds.CudaUnavailable, e.ErrorId);
+        }
+
+        [Fact]
         public void TooFewGpusForTheNodesRanksIsAnError()
         {
             var env = new RankEnvironment(3, 4, 3, 4, 0, "h", 1, RankLauncher.Torchrun);

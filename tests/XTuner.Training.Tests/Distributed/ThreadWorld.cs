@@ -32,7 +32,6 @@ namespace XTuner.Training.Tests.Distributed
                     errors[r] = e;
                 }
             }) { IsBackground = true, Name = "rank " + r }).ToList();
-            torch.set_num_threads(1);
             threads.ForEach(t => t.Start());
             var deadline = DateTime.UtcNow + limit + TimeSpan.FromSeconds(10);
             foreach (var thread in threads)
