@@ -7,15 +7,15 @@ using Xunit;
 namespace XTuner.PowerShell.Tests.Pester
 {
     /// <summary>
-    /// The Pester suite (tests/*.Tests.ps1): every It is one test case, plus one case per file for failures outside any It.
+    /// The Pester suite (*.Tests.ps1 under tests/): every It is one test case, plus one case per file for failures outside any It.
     /// Cases come from discovery; each file then runs once and the cases read its results.
     /// </summary>
     public sealed class PesterSuite
     {
         public static IEnumerable<object[]> Its() =>
-            Repository.PesterFiles.SelectMany(file => PesterFile.Discover(file).Tests.Select(t => t.Name)
+            Repository.PesterFiles.SelectMany(file => PesterFile.Discover(Path.Combine(Repository.TestsDirectory, file)).Tests.Select(t => t.Name)
                 .Append(PesterFile.ContainerName)
-                .Select(name => new object[] { Path.GetFileName(file), name }));
+                .Select(name => new object[] { file, name }));
 
         [Theory]
         [MemberData(nameof(Its))]
