@@ -66,6 +66,22 @@ Describe 'Export-XTunerConfig' {
         "$folder/configs/tiny-llama-sp2.yaml" | Should -Exist
     }
 
+    It 'writes NAME.yaml into a folder named with a trailing /, creating it' {
+        Get-XTunerConfig tiny-llama | Export-XTunerConfig -Path ./new-folder/
+        "$folder/new-folder/tiny-llama.yaml" | Should -Exist
+    }
+
+    It 'writes the other configs when one cannot be written: XTunerConfigFileWriteFailed, and no partial file' {
+        $null = [System.IO.Directory]::CreateDirectory("$folder/out/tiny-llama.yaml")
+        $files = Get-XTunerConfig tiny* | Export-XTunerConfig -Path ./out -PassThru -ErrorVariable errors -ErrorAction SilentlyContinue
+        $files.Name | Should -Be 'tiny-llama-sp2.yaml'
+        $errors | Should -HaveCount 1
+        $errors[0].FullyQualifiedErrorId | Should -Be 'XTunerConfigFileWriteFailed,XTuner.PowerShell.Commands.ExportXTunerConfigCommand'
+        $errors[0].CategoryInfo.Category | Should -Be 'WriteError'
+        $errors[0].TargetObject | Should -Be ([System.IO.Path]::Combine($folder, 'out', 'tiny-llama.yaml'))
+        [System.IO.Directory]::GetFiles("$folder/out") | Should -Be @([System.IO.Path]::Combine($folder, 'out', 'tiny-llama-sp2.yaml'))
+    }
+
     It 'leaves no temporary file behind' {
         Get-XTunerConfig tiny-llama | Export-XTunerConfig -Path ./tiny.yaml
         [System.IO.Directory]::GetFiles($folder) | Should -Be @([System.IO.Path]::Combine($folder, 'tiny.yaml'))

@@ -55,6 +55,17 @@ namespace XTuner.PowerShell.Tests.Cmdlets
         }
 
         [Fact]
+        public void A_file_that_cannot_be_written_is_a_WriteError_on_that_file()
+        {
+            var blocker = System.IO.Path.Combine(_ps.Folder, "blocker");
+            System.IO.File.WriteAllText(blocker, "a file where a folder is needed");
+            var error = SingleError("Get-XTunerConfig tiny-llama | Export-XTunerConfig -Path $Folder/blocker/tiny.yaml");
+            Assert.Equal("XTunerConfigFileWriteFailed,XTuner.PowerShell.Commands.ExportXTunerConfigCommand", error.FullyQualifiedErrorId);
+            Assert.Equal(ErrorCategory.WriteError, error.CategoryInfo.Category);
+            Assert.Equal(System.IO.Path.Combine(blocker, "tiny.yaml"), error.TargetObject);
+        }
+
+        [Fact]
         public void ErrorAction_Stop_makes_them_terminating_with_the_same_id()
         {
             var result = _ps.Run("Get-XTunerConfig no-such-config -ErrorAction Stop; 'not reached'");
