@@ -26,8 +26,10 @@ namespace XTuner.BuildTools
                 }
                 if (args.Length == 4 && args[0] == "help")
                 {
-                    HelpWriter.Write(args[1], args[2], args[3]);
-                    return 0;
+                    // One MSBuild error per missing piece of help, so that all of them are fixed in one go.
+                    var problems = HelpWriter.Write(args[1], args[2], args[3]);
+                    foreach (var problem in problems) Console.Error.WriteLine("error XTUNER002: " + problem);
+                    return problems.Count == 0 ? 0 : 1;
                 }
                 Console.Error.WriteLine("usage: XTuner.BuildTools glibcxx-compat [--always] FILE... | help ASSEMBLY XMLDOC OUTPUT");
                 return 2;

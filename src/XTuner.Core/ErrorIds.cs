@@ -12,6 +12,7 @@ namespace XTuner.Core
         public const string ConfigNotFound = "XTunerConfigNotFound";
         public const string ConfigFileNotFound = "XTunerConfigFileNotFound";
         public const string ConfigFileExists = "XTunerConfigFileExists";
+        public const string ConfigFileWriteFailed = "XTunerConfigFileWriteFailed";
         public const string InvalidSequenceParallelSize = "XTunerInvalidSequenceParallelSize";
         public const string InvalidWorldSize = "XTunerInvalidWorldSize";
         public const string SequenceTooLong = "XTunerSequenceTooLong";

@@ -185,7 +185,7 @@ namespace XTuner.PowerShell
             foreach (var (parameter, key) in KeyOf)
             {
                 if (!bound.TryGetValue(parameter, out var value)) continue;
-                ConfigYaml.SetValue(config, key, Normalise(parameter, value));
+                ConfigYaml.SetValue(config, key, Normalise(parameter, value), "-" + parameter);
             }
             if (Option != null)
             {

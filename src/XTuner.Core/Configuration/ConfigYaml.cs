@@ -38,18 +38,24 @@ namespace XTuner.Core.Configuration
             return config;
         }
 
-        /// <summary>Sets one key from text, as <c>--cfg-options key=value</c> does. The text is read as YAML.</summary>
-        public static void SetOption(XTunerConfig config, string dottedKey, string valueText)
+        /// <summary>
+        /// Sets one key from text, as <c>--cfg-options key=value</c> does. The text is read as YAML.
+        /// <paramref name="source"/> names the setting in messages (default <c>--cfg-options KEY</c>).
+        /// </summary>
+        public static void SetOption(XTunerConfig config, string dottedKey, string valueText, string? source = null)
         {
-            var reader = new Reader("--cfg-options " + dottedKey);
+            var reader = new Reader(source ?? "--cfg-options " + dottedKey);
             var node = reader.LoadNode(valueText);
             reader.AssignByPath(config, dottedKey, node ?? new YamlScalarNode(""));
-            if (reader.Findings.Count > 0) throw new XTunerConfigException(reader.Findings);
+            if (reader.Findings.Count == 0) return;
+            // A line and column inside a one-line value locate nothing; the source alone says where the value came from.
+            foreach (var finding in reader.Findings) finding.Line = finding.Column = 0;
+            throw new XTunerConfigException(reader.Findings);
         }
 
-        /// <summary>Sets one key from a .NET value (PowerShell's -Option hashtable).</summary>
-        public static void SetValue(XTunerConfig config, string dottedKey, object? value) =>
-            SetOption(config, dottedKey, ToYamlText(value));
+        /// <summary>Sets one key from a .NET value; messages name it as <paramref name="source"/> (default: PowerShell's -Option).</summary>
+        public static void SetValue(XTunerConfig config, string dottedKey, object? value, string source = "-Option") =>
+            SetOption(config, dottedKey, ToYamlText(value), source);
 
         /// <summary>Applies <c>key=value</c> pairs in order.</summary>
         public static void ApplyOptions(XTunerConfig config, IEnumerable<string> assignments)
@@ -107,16 +113,24 @@ namespace XTuner.Core.Configuration
             return sb.ToString();
         }
 
-        /// <summary>Writes the config to a file atomically (temp file, then rename).</summary>
+        /// <summary>Writes the config to a file atomically (temp file, then rename): whole or not at all.</summary>
         public static void Save(XTunerConfig config, string path)
         {
             var full = Path.GetFullPath(path);
             var dir = Path.GetDirectoryName(full);
             if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
             var tmp = full + ".tmp-" + Guid.NewGuid().ToString("N").Substring(0, 8);
-            File.WriteAllText(tmp, Serialize(config), new UTF8Encoding(false));
-            if (File.Exists(full)) File.Delete(full);
-            File.Move(tmp, full);
+            try
+            {
+                File.WriteAllText(tmp, Serialize(config), new UTF8Encoding(false));
+                // Replace renames over the old file, so it is never missing or half written.
+                if (File.Exists(full)) File.Replace(tmp, full, null);
+                else File.Move(tmp, full);
+            }
+            finally
+            {
+                if (File.Exists(tmp)) File.Delete(tmp);
+            }
         }
 
         private static bool HasContent(ConfigField field, object? value)

@@ -7,8 +7,8 @@ namespace XTuner.PowerShell.Commands
 {
     /// <summary>Writes configurations to YAML files with XTuner's key names.</summary>
     /// <remarks>
-    /// <para>Export-XTunerConfig writes each config from the pipeline as YAML (the format xtuner train and Get-XTunerConfig -Path read). When -Path is an existing folder, each config is written there as NAME.yaml. Files are written whole or not at all (a temporary file is renamed into place).</para>
-    /// <para>An existing file is not replaced unless -Force is given (ErrorId XTunerConfigFileExists). -WhatIf shows what would be written; -PassThru returns the file.</para>
+    /// <para>Export-XTunerConfig writes each config from the pipeline as YAML (the format xtuner train and Get-XTunerConfig -Path read). When -Path is an existing folder, or ends with / or \ (the folder is then created), each config is written there as NAME.yaml. Files are written whole or not at all (a temporary file is renamed into place).</para>
+    /// <para>An existing file is not replaced unless -Force is given (ErrorId XTunerConfigFileExists); a file that cannot be written is ErrorId XTunerConfigFileWriteFailed. Both are non-terminating: the other configs of the pipeline are still written. -WhatIf shows what would be written; -PassThru returns the file.</para>
     /// </remarks>
     /// <example>
     /// <code>New-XTunerConfig -Template tiny-llama | Set-SequenceParallel -Size 2 | Export-XTunerConfig -Path ./my.yaml</code>
@@ -43,7 +43,9 @@ namespace XTuner.PowerShell.Commands
         protected override void ProcessRecord()
         {
             var target = ResolvePath(Path!);
-            if (Directory.Exists(target))
+            // "configs/" names a folder even before it exists.
+            bool namesFolder = Path!.EndsWith("/", System.StringComparison.Ordinal) || Path.EndsWith("\\", System.StringComparison.Ordinal);
+            if (namesFolder || Directory.Exists(target))
                 target = System.IO.Path.Combine(target, (Config!.Name ?? "xtuner") + ".yaml");
             if (File.Exists(target) && !Force.IsPresent)
             {
@@ -52,7 +54,15 @@ namespace XTuner.PowerShell.Commands
                 return;
             }
             if (!ShouldProcess(target, $"Write config '{Config}'")) return;
-            ConfigYaml.Save(Config!, target);
+            try
+            {
+                ConfigYaml.Save(Config!, target);
+            }
+            catch (System.Exception e) when (e is IOException || e is System.UnauthorizedAccessException)
+            {
+                WriteError(new ErrorRecord(e, ErrorIds.ConfigFileWriteFailed, ErrorCategory.WriteError, target));
+                return;
+            }
             if (PassThru.IsPresent) WriteObject(new FileInfo(target));
         }
     }

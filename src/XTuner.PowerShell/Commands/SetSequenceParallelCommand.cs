@@ -8,7 +8,8 @@ namespace XTuner.PowerShell.Commands
     /// <summary>Sets the sequence-parallel size of configurations in the pipeline, after checking it against the model.</summary>
     /// <remarks>
     /// <para>Sequence parallelism (DeepSpeed-Ulysses style) splits every sequence across -Size ranks, so the activation memory of each GPU falls with the size while training stays exactly the same: the loss is the global token mean and gradients are summed over all ranks.</para>
-    /// <para>The size must divide the world size (nodes x GPUs per node) and the model's attention heads. An invalid size is a non-terminating error with ErrorId XTunerInvalidSequenceParallelSize whose message names the heads, the size and the sizes that work; the config is then not passed on. Heads that the size does not divide can be padded with -HeadPadding (exact, at some extra attention work).</para>
+    /// <para>A config with a single rank (nodes 1, gpus_per_node 1, as tiny-llama and New-XTunerConfig's defaults) gets -Size ranks on its one node: gpus_per_node becomes the size. Otherwise the size must divide the world size (nodes x GPUs per node); -GpusPerNode changes the ranks per node.</para>
+    /// <para>The size must also divide the model's attention heads. A size that does not fit is a non-terminating error with ErrorId XTunerInvalidSequenceParallelSize whose message names the size, the heads (or world size) and the sizes that work; the config is then not passed on. Heads that the size does not divide can be padded with -HeadPadding (exact, at some extra attention work).</para>
     /// <para>Each input is copied: the config you pipe in is not changed.</para>
     /// </remarks>
     /// <example>
@@ -46,7 +47,16 @@ namespace XTuner.PowerShell.Commands
         protected override void ProcessRecord()
         {
             var config = Config!.Clone();
-            if (MyInvocation.BoundParameters.ContainsKey(nameof(GpusPerNode))) config.GpusPerNode = GpusPerNode;
+            if (MyInvocation.BoundParameters.ContainsKey(nameof(GpusPerNode)))
+            {
+                config.GpusPerNode = GpusPerNode;
+            }
+            else if (config.WorldSize == 1 && Size > 1)
+            {
+                // One rank is no layout to keep: splitting each sequence over Size ranks needs Size ranks on that node.
+                config.GpusPerNode = Size;
+                WriteVerbose($"gpus_per_node set to {Size}: sequence_parallel_size {Size} needs {Size} ranks and the config had one.");
+            }
             if (HeadPadding.IsPresent) config.SequenceParallelHeadPadding = true;
             var findings = ConfigValidator.ValidateSequenceParallel(config, Size, BaseDirectoryOf(config));
             var errors = findings.Where(f => f.Severity == FindingSeverity.Error).ToList();

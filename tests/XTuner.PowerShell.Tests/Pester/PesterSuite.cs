@@ -1,0 +1,35 @@
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using XTuner.PowerShell.Tests.Hosting;
+using Xunit;
+
+namespace XTuner.PowerShell.Tests.Pester
+{
+    /// <summary>
+    /// The Pester suite (*.Tests.ps1 under tests/): every It is one test case, plus one case per file for failures outside any It.
+    /// Cases come from discovery; each file then runs once and the cases read its results.
+    /// </summary>
+    public sealed class PesterSuite
+    {
+        public static IEnumerable<object[]> Its() =>
+            Repository.PesterFiles.SelectMany(file => PesterFile.Discover(Path.Combine(Repository.TestsDirectory, file)).Tests.Select(t => t.Name)
+                .Append(PesterFile.ContainerName)
+                .Select(name => new object[] { file, name }));
+
+        [Theory]
+        [MemberData(nameof(Its))]
+        public void It(string file, string name)
+        {
+            var run = PesterFile.Run(Path.Combine(Repository.TestsDirectory, file));
+            if (name == PesterFile.ContainerName)
+            {
+                Assert.True(run.Errors.Count == 0, string.Join("\n\n", run.Errors));
+                Assert.True(run.Tests.Count > 0, $"{file} declares no It.");
+                return;
+            }
+            var test = run[name];
+            Assert.True(test.Passed, $"{test.Result}: {test.Message}");
+        }
+    }
+}
