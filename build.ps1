@@ -60,7 +60,7 @@ try {
         $workerArgs = @('publish', 'src/XTuner.Cli/XTuner.Cli.csproj', '-c', $Configuration, '-r', 'linux-x64',
             "--self-contained:$($SelfContained.IsPresent.ToString().ToLowerInvariant())", '-o', (Join-Path $bin 'xtuner'))
         Invoke-Dotnet @workerArgs
-        Copy-Item -Path (Join-Path $PSScriptRoot 'bin/en-US') -Destination $bin -Recurse
+        Copy-Item -Path (Join-Path $PSScriptRoot 'en-US') -Destination $module -Recurse
         Copy-Item -Path (Join-Path $PSScriptRoot 'module') -Destination $module -Recurse
         Copy-Item -Path (Join-Path $PSScriptRoot 'XTuner.psd1') -Destination $module
         Get-ChildItem $bin -Filter '*.pdb' -Recurse | Remove-Item
