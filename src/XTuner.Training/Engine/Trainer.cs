@@ -33,6 +33,9 @@ namespace XTuner.Training.Engine
         private const long LossChunkBytes = 1L << 30;
         private const double DefaultPeakTflops = 989.0;
 
+        /// <summary>Diagnostics: rank 0 writes each step's reduced gradients and updated parameters here (exactness tests).</summary>
+        public const string DumpEnvironmentVariable = "XTUNER_DUMP_DIR";
+
         private readonly XTunerConfig _config;
         private readonly RankEnvironment _env;
         private readonly TrainOptions _options;
@@ -134,6 +137,16 @@ namespace XTuner.Training.Engine
                 optimizer.Bind(model);
             }
             bool sharded = zeroStage >= 1 && world.Size > 1;
+            var dumpDir = Environment.GetEnvironmentVariable(DumpEnvironmentVariable);
+            int dumpStep = 0;
+            if (!string.IsNullOrEmpty(dumpDir))
+            {
+                Directory.CreateDirectory(dumpDir);
+                optimizer.OnReducedGradients = grads =>
+                {
+                    if (IsRankZero) SafetensorsWriter.Write(Path.Combine(dumpDir, $"grads-step{dumpStep}.safetensors"), grads);
+                };
+            }
             var checkpoints = new TrainingCheckpoints(workDir, config.SaveTotalLimit);
             int startStep = 0;
             if (resumeFrom != null)
@@ -190,7 +203,11 @@ namespace XTuner.Training.Engine
                 }
 
                 double lr = schedule.At(step);
+                dumpStep = step + 1;
                 double gradNorm = optimizer.StepAll(lr);
+                if (!string.IsNullOrEmpty(dumpDir) && IsRankZero)
+                    SafetensorsWriter.Write(Path.Combine(dumpDir, $"params-step{step + 1}.safetensors"),
+                        model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter)).ToList(), ScalarType.Float32);
                 memory.Sample();
                 // One small all-reduce carries the loss and whether any rank was asked to checkpoint (SIGUSR1).
                 using var summary = cat(new[] { lossSum, tensor(new[] { _checkpointRequested ? 1.0 : 0.0 }, ScalarType.Float64, device) });
