@@ -83,7 +83,7 @@ namespace XTuner.Training.Engine
         public Action<IReadOnlyList<KeyValuePair<string, Tensor>>>? OnReducedGradients { get; set; }
 
         /// <summary>Points the slots at the model's current parameters (after it moved or changed dtype).</summary>
-        public void Bind(DecoderModel model)
+        private void Bind(DecoderModel model)
         {
             var byName = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
             foreach (var slot in _units.SelectMany(u => u.Slots)) slot.Parameter = byName[slot.Name];

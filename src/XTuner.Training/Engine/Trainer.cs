@@ -117,25 +117,21 @@ namespace XTuner.Training.Engine
             if (config.ZeroStage == 3)
                 reporter?.Info("zero_stage 3 (parameter sharding) is not implemented yet: training with ZeRO stage 2 (gradients and optimizer states sharded; parameters replicated).");
 
+            var computeType = config.DType == TrainingDType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
             torch.manual_seed(config.Seed);
-            using var model = new DecoderModel(spec, device, ScalarType.Float32);
+            // Built in the compute dtype: the float32 master copy comes from these values (no float32 model transient).
+            using var model = new DecoderModel(spec, device, computeType);
             if (resolved.CheckpointDirectory != null) HfCheckpoint.Load(model, resolved.CheckpointDirectory);
             model.ActivationCheckpointing = config.ActivationCheckpointing;
             if (layout.SequenceParallelSize > 1)
                 model.AttentionKernel = new UlyssesAttention(_groups.SequenceParallel, spec.NumAttentionHeads!.Value,
                     spec.NumKeyValueHeads ?? spec.NumAttentionHeads!.Value, config.SequenceParallelHeadPadding);
-            var computeType = config.DType == TrainingDType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
             var settings = new OptimizerSettings
             {
                 Beta1 = config.Betas[0], Beta2 = config.Betas[1], WeightDecay = config.WeightDecay, MaxNorm = config.MaxNorm,
             };
             int zeroStage = EffectiveZeroStage();
             using var optimizer = new ShardedOptimizer(model, world, zeroStage, settings, accumulateInFloat32: computeType != ScalarType.Float32 && accum > 1);
-            if (computeType != ScalarType.Float32)
-            {
-                model.to(computeType);
-                optimizer.Bind(model);
-            }
             bool sharded = zeroStage >= 1 && world.Size > 1;
             var dumpDir = Environment.GetEnvironmentVariable(DumpEnvironmentVariable);
             int dumpStep = 0;
