@@ -20,7 +20,7 @@ namespace XTuner.Training.Tests.Models
             var positions = arange(16).unsqueeze(0);
             var hidden = model.Forward(ids, positions);
             Assert.Equal(0, AutogradOutputCache.Held<LayerCheckpoint>());
-            hidden.sum().backward();
+            model.Logits(hidden).sum().backward();
             Assert.All(model.parameters(), p => Assert.NotNull(p.grad));
         }
     }
