@@ -25,8 +25,8 @@ namespace XTuner.Core.Launch
         };
 
         /// <summary>
-        /// Names the launching process in every rank's environment, so that <see cref="RunControl"/> can tell a rank
-        /// from an unrelated process that was given its pid later.
+        /// Names the launching process in every rank's environment: a rank exits when it is gone, and
+        /// <see cref="RunControl"/> tells a rank from an unrelated process that was given its pid later.
         /// </summary>
         public const string LauncherPidVariable = "XTUNER_LAUNCHER_PID";
 
