@@ -36,7 +36,7 @@ namespace XTuner.PowerShell.Commands
     /// </example>
     [Cmdlet(VerbsLifecycle.Start, "XTunerTraining", SupportsShouldProcess = true, DefaultParameterSetName = ConfigSet)]
     [OutputType(typeof(XTunerRun), typeof(XTunerTrainingJob))]
-    public sealed class StartXTunerTrainingCommand : XTunerCmdlet
+    public sealed class StartXTunerTrainingCommand : XTunerCmdlet, IDisposable
     {
         private const string ConfigSet = "Config";
         private const string NameSet = "Name";
@@ -123,6 +123,7 @@ namespace XTuner.PowerShell.Commands
                 if (launcher == LauncherKind.Slurm) StartOnSlurm(config);
                 plan = LaunchPlanner.PlanLocal(config, options, out var warnings);
                 WriteWarnings(warnings);
+                // Read-only, so that -WhatIf also reports a work dir that is taken (PrepareWorkDir checks again).
                 WorkDirs.CheckCanStart(plan.WorkDir, options.Resume);
             }
             catch (XTunerConfigException e)
@@ -153,7 +154,8 @@ namespace XTuner.PowerShell.Commands
         /// <summary>Ctrl+C: the pipeline thread stops the ranks (see <see cref="Train"/>).</summary>
         protected override void StopProcessing() => _cancel.Cancel();
 
-        protected override void EndProcessing() => _cancel.Dispose();
+        /// <summary>PowerShell disposes the command when its pipeline ends; StopProcessing may come until then.</summary>
+        public void Dispose() => _cancel.Dispose();
 
         private XTunerConfig ReadConfig()
         {
