@@ -33,7 +33,7 @@ namespace XTuner.PowerShell
                 WriteWarning(w.ToString());
         }
 
-        internal static ErrorCategory CategoryOf(string errorId)
+        protected static ErrorCategory CategoryOf(string errorId)
         {
             switch (errorId)
             {

@@ -60,14 +60,14 @@ namespace XTuner.Core.Launch
                 bool launcherAlive = run.LauncherProcessId > 0 && ProcessSignals.IsAlive(run.LauncherProcessId);
                 if (launcherAlive) WaitUntil(() => LiveRanks(run).Count == 0, grace + LauncherAllowance);
                 Terminate(LiveRanks(run), grace);
-                // The launcher records the end itself; one that is gone, or did not in time, cannot.
-                var after = XTunerRun.Load(workDir) ?? run;
-                if (launcherAlive && WaitUntil(() => !IsActive(XTunerRun.Load(workDir) ?? after), LauncherAllowance))
-                    return XTunerRun.Load(workDir) ?? after;
-                after.State = RunState.Stopped;
-                after.EndTime = DateTime.UtcNow;
-                after.Save();
-                return XTunerRun.Load(workDir) ?? after;
+                // A launcher that is still there records the end itself; one that is gone, or does not in time, cannot.
+                if (launcherAlive && WaitUntil(() => !IsActive(XTunerRun.Load(workDir) ?? run), LauncherAllowance))
+                    return XTunerRun.Load(workDir) ?? run;
+                var stopped = XTunerRun.Load(workDir) ?? run;
+                stopped.State = RunState.Stopped;
+                stopped.EndTime = DateTime.UtcNow;
+                stopped.Save();
+                return stopped;
             }
             finally
             {
@@ -76,7 +76,7 @@ namespace XTuner.Core.Launch
         }
 
         /// <summary>SIGTERM to each process, then SIGKILL to those still alive after <paramref name="grace"/>; waits until all are gone.</summary>
-        public static void Terminate(IReadOnlyList<int> pids, TimeSpan grace)
+        private static void Terminate(IReadOnlyList<int> pids, TimeSpan grace)
         {
             if (pids.Count == 0) return;
             foreach (var pid in pids)

@@ -257,7 +257,10 @@ namespace XTuner.PowerShell.Commands
             {
                 ThrowTerminatingError(RecordOf(e, plan.WorkDir));
             }
-            if (PassThru.IsPresent) WriteObject(XTunerRun.Load(plan.WorkDir) ?? launcher.Run);
+            var run = XTunerRun.Load(plan.WorkDir) ?? launcher.Run;
+            if (run.State == RunState.Stopped)
+                WriteWarning($"The run in {plan.WorkDir} was stopped at step {run.Step} (Stop-XTunerTraining).");
+            if (PassThru.IsPresent) WriteObject(run);
         }
     }
 }

@@ -121,6 +121,31 @@ namespace XTuner.PowerShell.Tests.Cmdlets
             Assert.Equal("Stopped", RunFile.State(workDir));
         }
 
+        [Fact]
+        public void Stop_XTunerTraining_from_another_runspace_ends_a_foreground_run_with_a_warning_not_an_error()
+        {
+            Environment.SetEnvironmentVariable("XTUNER_FAKE_MODE", "hang");
+            var workDir = WorkDir("stopped-elsewhere");
+            using var ps = Shell("Get-XTunerConfig tiny-llama-sp2 | Start-XTunerTraining -WorkDir $args[0] -PassThru", workDir);
+            var invocation = ps.BeginInvoke();
+            var pids = RunFile.WaitForRanks(workDir, 2);
+
+            using (var other = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2()))
+            {
+                other.Open();
+                using var stop = System.Management.Automation.PowerShell.Create();
+                stop.Runspace = other;
+                stop.AddScript("Import-Module $args[0]; Stop-XTunerTraining -WorkDir $args[1]").AddArgument(Repository.Manifest).AddArgument(workDir).Invoke();
+                Assert.False(stop.HadErrors, string.Join("\n", stop.Streams.Error));
+            }
+
+            var run = Assert.Single(ps.EndInvoke(invocation));
+            Assert.False(ps.HadErrors, string.Join("\n", ps.Streams.Error));
+            Assert.Equal("Stopped", run.Properties["State"].Value.ToString());
+            Assert.Contains(ps.Streams.Warning, w => w.Message.Contains("was stopped at step 0"));
+            Assert.All(pids, pid => Assert.False(RunFile.IsAlive(pid), $"rank process {pid} is still alive"));
+        }
+
         public void Dispose()
         {
             _runspace.Dispose();
