@@ -118,6 +118,8 @@ namespace XTuner.Training.Engine
             var sumOfSquares = zeros(1, ScalarType.Float32, device);
             for (int u = 0; u < _units.Count; u++)
             {
+                // Each unit's float32 gradient is as large as a layer: free it before the next one.
+                using var unitScope = NewDisposeScope();
                 var unit = _units[u];
                 var flat = FlatGradient(unit);
                 if (_accumulated[u] is Tensor acc)
@@ -129,19 +131,18 @@ namespace XTuner.Training.Engine
                 {
                     var shard = empty(unit.ShardLength, ScalarType.Float32, device);
                     _world.ReduceScatter(shard, flat);
+                    sumOfSquares.add_(shard.dot(shard));
                     _shardGrad[u]?.Dispose();
-                    _shardGrad[u] = shard.MoveToOuterDisposeScope();
-                    sumOfSquares.add_(shard.square().sum());
+                    _shardGrad[u] = shard.DetachFromDisposeScope();
                 }
                 else
                 {
                     if (_world.Size > 1) _world.AllReduce(flat);
-                    sumOfSquares.add_(flat.square().sum());
+                    sumOfSquares.add_(flat.dot(flat));
                     // Reduced gradients go back into .grad (the model's dtype) until the step below reads them.
                     foreach (var slot in unit.Slots)
-                        slot.Parameter!.grad!.copy_(flat.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
+                        slot.Parameter!.grad?.copy_(flat.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
                 }
-                flat.Dispose();
             }
             if (ZeroStage == 2 && _world.Size > 1) _world.AllReduce(sumOfSquares);
             if (OnReducedGradients != null) ReportGradients();
