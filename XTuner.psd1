@@ -18,6 +18,9 @@
         'Set-XTunerConfig'
         'Export-XTunerConfig'
         'Test-XTunerConfig'
+        'Start-XTunerTraining'
+        'Get-XTunerRun'
+        'Stop-XTunerTraining'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()
