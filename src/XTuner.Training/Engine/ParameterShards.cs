@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using XTuner.Training.Distributed;
+using TorchSharp;
 using XTuner.Training.Models;
 using static TorchSharp.torch;
 
@@ -15,7 +16,7 @@ namespace XTuner.Training.Engine
     /// the first micro-batch of a step to the optimizer step. Needs activation checkpointing (the recompute is when a
     /// layer's parameters are gathered again).
     /// </summary>
-    internal sealed class ParameterShards : ILayerParameterHooks, IDisposable
+    public sealed class ParameterShards : ILayerParameterHooks, IDisposable
     {
         private readonly IProcessGroup _world;
         private readonly IReadOnlyList<ParameterUnit> _units;
@@ -25,29 +26,96 @@ namespace XTuner.Training.Engine
         private readonly int[] _layerUnit;
         private readonly Tensor _released;
 
-        /// <summary>Takes this rank's shard of every unit from the (full) parameters, then releases them.</summary>
-        public ParameterShards(IReadOnlyList<ParameterUnit> units, IProcessGroup world)
+        /// <summary>
+        /// Shards laid out as <paramref name="units"/> (from a model built on the meta device), zero until
+        /// <see cref="TakeLayer"/> and <see cref="TakeRemaining"/> fill them from the model as it is built.
+        /// </summary>
+        public ParameterShards(IReadOnlyList<ParameterUnit> units, IProcessGroup world, ScalarType dtype, Device device)
         {
             _world = world;
             _units = units;
-            var first = units[0].Slots[0].Parameter!;
-            _released = empty(0, first.dtype, first.device);
-            _shards = new Tensor[units.Count];
-            _accumulated = new Tensor[units.Count];
+            _released = empty(0, dtype, device);
+            _shards = units.Select(u => zeros(u.ShardLength, dtype, device)).ToArray();
+            _accumulated = units.Select(u => zeros(u.ShardLength, ScalarType.Float32, device)).ToArray();
             _gathered = new Tensor?[units.Count];
             var layers = units.Select((u, i) => (u, i)).Where(x => x.u.Name.StartsWith("layers.", StringComparison.Ordinal)).ToList();
             _layerUnit = new int[layers.Count];
             foreach (var (u, i) in layers) _layerUnit[int.Parse(u.Name.Substring("layers.".Length))] = i;
-            using var noGrad = no_grad();
-            for (int u = 0; u < units.Count; u++)
+        }
+
+        public IReadOnlyList<ParameterUnit> Units => _units;
+
+        /// <summary>This rank's shard of unit <paramref name="u"/>'s parameters (compute dtype).</summary>
+        public Tensor Shard(int u) => _shards[u];
+
+        /// <summary>Every parameter's name and full shape, as a checkpoint must hold them.</summary>
+        public IReadOnlyList<(string Name, long[] Shape)> ExpectedShapes =>
+            _units.SelectMany(u => u.Slots).Select(s => (s.Name, s.Shape)).ToList();
+
+        /// <summary>Keeps this rank's shard of a freshly built layer and releases its parameters (the model's onLayerBuilt).</summary>
+        public void TakeLayer(int layer, nn.Module module)
+        {
+            var unit = _units[_layerUnit[layer]];
+            var prefix = unit.Slots[0].Name.Substring(0, unit.Slots[0].Name.IndexOf($"layers.{layer}.", StringComparison.Ordinal) + $"layers.{layer}.".Length);
+            var byName = module.named_parameters().ToDictionary(p => prefix + p.name, p => p.parameter);
+            foreach (var slot in unit.Slots) slot.Parameter = byName[slot.Name];
+            TakeShard(_layerUnit[layer]);
+        }
+
+        /// <summary>Binds every unit to the finished model and shards what is still whole (embeddings, head).</summary>
+        public void TakeRemaining(DecoderModel model)
+        {
+            var byName = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            for (int u = 0; u < _units.Count; u++)
             {
-                var unit = units[u];
-                _shards[u] = zeros(unit.ShardLength, first.dtype, first.device);
-                foreach (var (slot, slotStart, shardStart, length) in unit.SlotsInShard())
-                    _shards[u].narrow(0, shardStart, length).copy_(slot.Parameter!.flatten().narrow(0, slotStart, length));
-                _accumulated[u] = zeros(unit.ShardLength, ScalarType.Float32, first.device);
-                Release(u);
+                foreach (var slot in _units[u].Slots) slot.Parameter = byName[slot.Name];
+                if (!_units[u].Name.StartsWith("layers.", StringComparison.Ordinal)) TakeShard(u);
             }
+        }
+
+        /// <summary>Fills this rank's shards from a checkpoint, one parameter at a time.</summary>
+        public void Load(IO.HfCheckpoint.CheckpointReader reader)
+        {
+            using var noGrad = no_grad();
+            for (int u = 0; u < _units.Count; u++)
+            {
+                foreach (var (slot, slotStart, shardStart, length) in _units[u].SlotsInShard())
+                {
+                    using var whole = empty(slot.Shape, _shards[u].dtype, _shards[u].device);
+                    reader.ReadInto(slot.Name, whole);
+                    _shards[u].narrow(0, shardStart, length).copy_(whole.flatten().narrow(0, slotStart, length));
+                }
+            }
+        }
+
+        /// <summary>
+        /// Collective: gathers the units one at a time; with <paramref name="keep"/> (rank 0) returns every parameter as a
+        /// host copy in state_dict order, so exporting never needs the whole model on a device.
+        /// </summary>
+        public List<KeyValuePair<string, Tensor>> GatherToHost(bool keep)
+        {
+            var result = new List<KeyValuePair<string, Tensor>>();
+            for (int u = 0; u < _units.Count; u++)
+            {
+                bool wasGathered = _gathered[u] is not null;
+                Gather(u);
+                if (keep)
+                    foreach (var slot in _units[u].Slots)
+                    {
+                        var p = slot.Parameter!.detach();
+                        result.Add(new KeyValuePair<string, Tensor>(slot.Name, p.device.type == TorchSharp.DeviceType.CPU ? p.clone() : p.cpu()));
+                    }
+                if (!wasGathered) Release(u);
+            }
+            return result;
+        }
+
+        private void TakeShard(int u)
+        {
+            using var noGrad = no_grad();
+            foreach (var (slot, slotStart, shardStart, length) in _units[u].SlotsInShard())
+                _shards[u].narrow(0, shardStart, length).copy_(slot.Parameter!.flatten().narrow(0, slotStart, length));
+            Release(u);
         }
 
         /// <summary>This micro-batch's and earlier micro-batches' gradients of unit <paramref name="u"/>: this rank's shard, float32.</summary>

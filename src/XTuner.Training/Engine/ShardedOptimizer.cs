@@ -40,7 +40,11 @@ namespace XTuner.Training.Engine
         private readonly bool _sharded;
         private readonly ParameterShards? _parameterShards;
 
-        public ShardedOptimizer(DecoderModel model, IProcessGroup world, int zeroStage, OptimizerSettings settings, bool accumulateInFloat32)
+
+        /// <param name="parameterShards">ZeRO-3's parameter shards (required for stage 3, null otherwise): the model was
+        /// built through them, so its parameters are already sharded and the master weights come from the shards.</param>
+        public ShardedOptimizer(DecoderModel model, IProcessGroup world, int zeroStage, OptimizerSettings settings, bool accumulateInFloat32,
+            ParameterShards? parameterShards = null)
         {
             if (zeroStage < 0 || zeroStage > 3)
                 throw new ArgumentOutOfRangeException(nameof(zeroStage), zeroStage, "ZeRO stages are 0 to 3.");
@@ -48,9 +52,19 @@ namespace XTuner.Training.Engine
             _settings = settings;
             ZeroStage = zeroStage;
             _sharded = zeroStage >= 1 && world.Size > 1;
-            var named = model.named_parameters().Select(p => (p.name, p.parameter.shape)).ToList();
-            _units = ParameterUnit.Partition(named, ParameterGroups.NoDecay, _sharded ? world.Size : 1, _sharded ? world.Rank : 0);
-            Bind(model);
+            if ((zeroStage == 3) != (parameterShards != null))
+                throw new ArgumentException("ZeRO-3 needs the parameter shards the model was built through, and only ZeRO-3 has them.", nameof(parameterShards));
+            _parameterShards = parameterShards;
+            if (parameterShards != null)
+            {
+                _units = parameterShards.Units.ToList();
+            }
+            else
+            {
+                var named = model.named_parameters().Select(p => (p.name, p.parameter.shape)).ToList();
+                _units = ParameterUnit.Partition(named, ParameterGroups.NoDecay, _sharded ? world.Size : 1, _sharded ? world.Rank : 0);
+                Bind(model);
+            }
             int n = _units.Count;
             _master = new Tensor[n];
             _expAvg = new Tensor[n];
@@ -63,13 +77,15 @@ namespace XTuner.Training.Engine
             {
                 var unit = _units[u];
                 _master[u] = zeros(unit.ShardLength, ScalarType.Float32, device);
-                foreach (var (slot, slotStart, shardStart, length) in unit.SlotsInShard())
-                    _master[u].narrow(0, shardStart, length).copy_(slot.Parameter!.flatten().narrow(0, slotStart, length));
+                if (parameterShards != null)
+                    _master[u].copy_(parameterShards.Shard(u));
+                else
+                    foreach (var (slot, slotStart, shardStart, length) in unit.SlotsInShard())
+                        _master[u].narrow(0, shardStart, length).copy_(slot.Parameter!.flatten().narrow(0, slotStart, length));
                 _expAvg[u] = zeros(unit.ShardLength, ScalarType.Float32, device);
                 _expAvgSq[u] = zeros(unit.ShardLength, ScalarType.Float32, device);
                 if (accumulateInFloat32 && zeroStage < 3) _accumulated[u] = zeros(unit.PaddedNumel, ScalarType.Float32, device);
             }
-            if (zeroStage == 3) _parameterShards = new ParameterShards(_units, world);
         }
 
         /// <summary>What the model must call around its layers (ZeRO-3); null below stage 3.</summary>

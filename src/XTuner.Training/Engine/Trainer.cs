@@ -116,10 +116,25 @@ namespace XTuner.Training.Engine
             reporter?.Info($"data: {stats}; {sampler.BatchesPerEpoch} batches per epoch; {totalSteps} steps of {config.BatchSize * layout.DataParallelSize * accum} sequences");
 
             var computeType = config.DType == TrainingDType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+            int zeroStage = config.ZeroStage;
+            // ZeRO-3 lays out the shards from a model on the meta device, then keeps each layer's shard as it is built.
+            using var shards = zeroStage == 3 ? ShardLayout(spec, computeType, device, world) : null;
             torch.manual_seed(config.Seed);
             // Built in the compute dtype: the float32 master copy comes from these values (no float32 model transient).
-            using var model = new DecoderModel(spec, device, computeType);
-            if (resolved.CheckpointDirectory != null) HfCheckpoint.Load(model, resolved.CheckpointDirectory);
+            using var model = new DecoderModel(spec, device, computeType, shards != null ? shards.TakeLayer : null);
+            if (shards != null)
+            {
+                shards.TakeRemaining(model);
+                if (resolved.CheckpointDirectory != null)
+                {
+                    using var reader = HfCheckpoint.Open(model, resolved.CheckpointDirectory, shards.ExpectedShapes);
+                    shards.Load(reader);
+                }
+            }
+            else if (resolved.CheckpointDirectory != null)
+            {
+                HfCheckpoint.Load(model, resolved.CheckpointDirectory);
+            }
             model.ActivationCheckpointing = config.ActivationCheckpointing;
             if (layout.SequenceParallelSize > 1)
                 model.AttentionKernel = new UlyssesAttention(_groups.SequenceParallel, spec.NumAttentionHeads!.Value,
@@ -128,8 +143,8 @@ namespace XTuner.Training.Engine
             {
                 Beta1 = config.Betas[0], Beta2 = config.Betas[1], WeightDecay = config.WeightDecay, MaxNorm = config.MaxNorm,
             };
-            int zeroStage = config.ZeroStage;
-            using var optimizer = new ShardedOptimizer(model, world, zeroStage, settings, accumulateInFloat32: computeType != ScalarType.Float32 && accum > 1);
+            using var optimizer = new ShardedOptimizer(model, world, zeroStage, settings,
+                accumulateInFloat32: computeType != ScalarType.Float32 && accum > 1, parameterShards: shards);
             model.LayerHooks = optimizer.LayerHooks;
             bool sharded = zeroStage >= 1 && world.Size > 1;
             var dumpDir = Environment.GetEnvironmentVariable(DumpEnvironmentVariable);
@@ -249,17 +264,31 @@ namespace XTuner.Training.Engine
             }
 
             var export = Path.Combine(workDir, "hf");
-            optimizer.GatherParameters();
-            if (IsRankZero)
+            if (shards != null)
+            {
+                // Unit by unit to rank 0's host memory: the whole model never sits on one device.
+                var host = shards.GatherToHost(keep: IsRankZero);
+                if (IsRankZero) HfCheckpoint.Save(host, spec, export, computeType);
+                foreach (var t in host) t.Value.Dispose();
+            }
+            else if (IsRankZero)
             {
                 HfCheckpoint.Save(model, spec, export, saveDtype: computeType);
-                tokenizer?.SaveTo(export);
             }
-            optimizer.ReleaseParameters();
+            if (IsRankZero) tokenizer?.SaveTo(export);
             world.Barrier();
             // Every rank's own peak, in its log (metrics carry rank 0's): memory per rank against the SP size.
             _options.Console.WriteLine(string.Format(System.Globalization.CultureInfo.InvariantCulture, "rank {0} peak memory {1:F3} GiB", _env.Rank, memory.PeakGib));
             reporter?.Done(export);
+        }
+
+        /// <summary>ZeRO-3's shard layout over the world, from the model's parameter names and shapes on the meta device.</summary>
+        private static ParameterShards ShardLayout(ModelSpec spec, ScalarType dtype, Device device, IProcessGroup world)
+        {
+            using var meta = new DecoderModel(spec, new Device("meta"), dtype);
+            var units = ParameterUnit.Partition(meta.named_parameters().Select(p => (p.name, p.parameter.shape)).ToList(),
+                Optim.ParameterGroups.NoDecay, world.Size, world.Rank);
+            return new ParameterShards(units, world, dtype, device);
         }
 
         /// <summary>The checkpoint to resume from, or null for a fresh start (refused over an earlier run's checkpoints).</summary>

@@ -27,23 +27,55 @@ namespace XTuner.Training.IO
         /// </summary>
         public static void Load(DecoderModel model, string directory)
         {
+            var parameters = model.named_parameters().ToList();
+            using var reader = Open(model, directory, parameters.Select(p => (p.name, p.parameter.shape)).ToList());
+            foreach (var (name, parameter) in parameters)
+                reader.ReadInto(name, parameter);
+        }
+
+        /// <summary>
+        /// Opens a checkpoint for reading tensors one at a time (ZeRO-3 loads unit by unit), after checking it holds
+        /// exactly <paramref name="expected"/> (names and shapes of the model's parameters).
+        /// </summary>
+        public static CheckpointReader Open(DecoderModel model, string directory, IReadOnlyList<(string Name, long[] Shape)> expected)
+        {
             var files = OpenCheckpoint(directory);
             try
             {
-                var parameters = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter, StringComparer.Ordinal);
                 var stored = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
                 foreach (var file in files)
                 {
                     foreach (var name in file.Tensors.Keys)
                         stored[name] = file;
                 }
-                Validate(model, directory, parameters, stored);
-                foreach (var (name, parameter) in parameters)
-                    stored[name].ReadInto(name, parameter);
+                Validate(model, directory, expected.ToDictionary(e => e.Name, e => e.Shape, StringComparer.Ordinal), stored);
+                return new CheckpointReader(files, stored);
             }
-            finally
+            catch
             {
                 foreach (var file in files)
+                    file.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Reads a checkpoint's tensors by name into destinations of the same shape (any dtype and device).</summary>
+        public sealed class CheckpointReader : IDisposable
+        {
+            private readonly List<SafetensorsFile> _files;
+            private readonly Dictionary<string, SafetensorsFile> _stored;
+
+            internal CheckpointReader(List<SafetensorsFile> files, Dictionary<string, SafetensorsFile> stored)
+            {
+                _files = files;
+                _stored = stored;
+            }
+
+            public void ReadInto(string name, Tensor destination) => _stored[name].ReadInto(name, destination);
+
+            public void Dispose()
+            {
+                foreach (var file in _files)
                     file.Dispose();
             }
         }
@@ -54,7 +86,12 @@ namespace XTuner.Training.IO
         /// replaces as a whole: everything is written into a temporary sibling folder first and renamed into place, so
         /// an interrupted save leaves the previous checkpoint intact.
         /// </summary>
-        public static void Save(DecoderModel model, ModelSpec spec, string directory, long maxShardBytes = DefaultMaxShardBytes, ScalarType? saveDtype = null)
+        public static void Save(DecoderModel model, ModelSpec spec, string directory, long maxShardBytes = DefaultMaxShardBytes, ScalarType? saveDtype = null) =>
+            Save(model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter)).ToList(), spec, directory,
+                saveDtype ?? model.LmHeadWeight.dtype, maxShardBytes);
+
+        /// <summary>Saves named tensors (the model's parameters, in state_dict order) as a checkpoint, as above.</summary>
+        public static void Save(IReadOnlyList<KeyValuePair<string, Tensor>> parameters, ModelSpec spec, string directory, ScalarType dtype, long maxShardBytes = DefaultMaxShardBytes)
         {
             if (maxShardBytes < 1)
                 throw new ArgumentOutOfRangeException(nameof(maxShardBytes), maxShardBytes, "Shards hold at least one byte.");
@@ -65,8 +102,6 @@ namespace XTuner.Training.IO
             Directory.CreateDirectory(staging);
             try
             {
-                var parameters = model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter)).ToList();
-                var dtype = saveDtype ?? model.LmHeadWeight.dtype;
                 File.WriteAllText(Path.Combine(staging, "config.json"), HfModelConfig.Write(spec, torchDtype: TorchDtypeName(dtype)));
                 File.WriteAllText(Path.Combine(staging, "generation_config.json"),
                     new JsonObject { ["_from_model_config"] = true }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -106,13 +141,13 @@ namespace XTuner.Training.IO
             return files;
         }
 
-        private static void Validate(DecoderModel model, string directory, IReadOnlyDictionary<string, Tensor> parameters, IReadOnlyDictionary<string, SafetensorsFile> stored)
+        private static void Validate(DecoderModel model, string directory, IReadOnlyDictionary<string, long[]> parameters, IReadOnlyDictionary<string, SafetensorsFile> stored)
         {
             var missing = parameters.Keys.Where(name => !stored.ContainsKey(name)).ToList();
             var unexpected = stored.Keys.Where(name => !parameters.ContainsKey(name) && !Ignorable(model, name)).ToList();
             var mismatched = parameters
-                .Where(p => stored.TryGetValue(p.Key, out var file) && !file.Tensors[p.Key].Shape.SequenceEqual(p.Value.shape))
-                .Select(p => $"{p.Key} [{string.Join(", ", stored[p.Key].Tensors[p.Key].Shape)}] (model [{string.Join(", ", p.Value.shape)}])")
+                .Where(p => stored.TryGetValue(p.Key, out var file) && !file.Tensors[p.Key].Shape.SequenceEqual(p.Value))
+                .Select(p => $"{p.Key} [{string.Join(", ", stored[p.Key].Tensors[p.Key].Shape)}] (model [{string.Join(", ", p.Value)}])")
                 .ToList();
             if (missing.Count == 0 && unexpected.Count == 0 && mismatched.Count == 0)
                 return;

@@ -15,14 +15,19 @@ namespace XTuner.Training.Models
         private readonly ModuleList<DecoderLayer> layers;
         private readonly nn.Module<Tensor, Tensor> norm;
 
-        public DecoderBody(DecoderShape shape, Device device, ScalarType dtype) : base(nameof(DecoderBody))
+        public DecoderBody(DecoderShape shape, Device device, ScalarType dtype, System.Action<int, nn.Module>? onLayerBuilt) : base(nameof(DecoderBody))
         {
             var embedding = new TokenEmbedding(shape.VocabSize, shape.HiddenSize, device, dtype);
             if (shape.Architecture == ModelArchitecture.InternLM2)
                 tok_embeddings = embedding;
             else
                 embed_tokens = embedding;
-            layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, shape.Layers).Select(_ => CreateLayer(shape, device, dtype)).ToArray());
+            layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, shape.Layers).Select(i =>
+            {
+                var layer = CreateLayer(shape, device, dtype);
+                onLayerBuilt?.Invoke(i, layer);
+                return layer;
+            }).ToArray());
             norm = shape.Architecture == ModelArchitecture.Cohere
                 ? new CohereLayerNorm(new[] { shape.HiddenSize }, shape.NormEps, device, dtype)
                 : new RmsNorm(shape.HiddenSize, shape.NormEps, device, dtype);

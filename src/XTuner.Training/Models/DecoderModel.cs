@@ -25,14 +25,18 @@ namespace XTuner.Training.Models
         /// biases 0), drawn from torch's global generator: seed it with torch.manual_seed first. On the meta device no
         /// memory is allocated.
         /// </summary>
-        public DecoderModel(ModelSpec spec, Device? device = null, ScalarType dtype = ScalarType.Float32) : base(nameof(DecoderModel))
+        /// <param name="onLayerBuilt">
+        /// Called with each decoder layer right after it is built and initialised, before the next is allocated: ZeRO-3
+        /// keeps its shard and releases the rest, so the whole model never sits in one device's memory.
+        /// </param>
+        public DecoderModel(ModelSpec spec, Device? device = null, ScalarType dtype = ScalarType.Float32, Action<int, nn.Module>? onLayerBuilt = null) : base(nameof(DecoderModel))
         {
             if (!is_floating_point(dtype))
                 throw new ArgumentException($"Model weights must be floating point, not {dtype}.", nameof(dtype));
             device ??= CPU;
             _shape = DecoderShape.From(spec);
             _rotary = new RotaryEmbedding(spec, _shape.Attention.HeadDim, _shape.RotaryLayout);
-            model = new DecoderBody(_shape, device, dtype);
+            model = new DecoderBody(_shape, device, dtype, onLayerBuilt);
             if (!_shape.TiedEmbeddings)
             {
                 var head = new LinearLayer(_shape.HiddenSize, _shape.VocabSize, false, device, dtype);

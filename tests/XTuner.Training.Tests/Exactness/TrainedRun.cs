@@ -14,7 +14,7 @@ namespace XTuner.Training.Tests.Exactness
     /// <summary>The knobs the exactness tests turn on a tiny float32 Llama trained for a few steps.</summary>
     public sealed record RunShape(int World = 1, int SequenceParallel = 1, int BatchSize = 1, int Accumulation = 1,
         int MaxLength = 128, int Heads = 8, int KeyValueHeads = 2, bool HeadPadding = false, bool Checkpointing = false,
-        int ZeroStage = 0, int Steps = 3, int SaveSteps = 0, string Architecture = "llama", int SaveTotalLimit = -1)
+        int ZeroStage = 0, int Steps = 3, int SaveSteps = 0, string Architecture = "llama", int SaveTotalLimit = -1, string? Pretrained = null)
     {
         /// <summary>What each family adds to the shared shape (q/k/v biases, q/k norms, logit scale, tied embeddings).</summary>
         private string ArchitectureKeys => Architecture switch
@@ -25,7 +25,7 @@ namespace XTuner.Training.Tests.Exactness
         };
 
         public string Yaml(string name) => $@"name: {name}
-random_init: true
+{(Pretrained == null ? "random_init: true" : $"pretrained_model_name_or_path: {Pretrained}")}
 model:
   architecture: {Architecture}
 {ArchitectureKeys}  hidden_size: {Heads * 8}
