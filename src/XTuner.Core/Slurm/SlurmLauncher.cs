@@ -149,6 +149,8 @@ namespace XTuner.Core.Slurm
                 Arguments = string.Join(" ", new[] { "-c", "exec /bin/bash \"$0\" >>\"$1\" 2>>\"$2\"", plan.ScriptPath, job.OutputFile, job.ErrorFile }
                     .Select(QuoteArgument)),
             };
+            // srun joins the allocation named here (a plan may name one other than this process's).
+            info.Environment["SLURM_JOB_ID"] = id;
             using var process = Process.Start(info)!;
             bool stopped = false;
             using (cancel.Register(() =>
