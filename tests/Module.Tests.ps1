@@ -78,5 +78,6 @@ Describe 'XTuner.psd1' {
         $views = ([xml][System.IO.File]::ReadAllText($module.ExportedFormatFiles[0])).Configuration.ViewDefinitions.View.ViewSelectedBy.TypeName
         $views | Should -Contain 'XTuner.Core.Configuration.XTunerConfig'
         $views | Should -Contain 'XTuner.Core.Configuration.ConfigFinding'
+        $views | Should -Contain 'XTuner.Core.Slurm.XTunerJob'
     }
 }

@@ -97,12 +97,13 @@ namespace XTuner.Core.Slurm
             SlurmClient? client = null)
         {
             client ??= new SlurmClient();
-            if (plan.AllocationJobId == null) client.Find("sbatch");
-            else client.Find("srun");
+            // PowerShell turns $null into "" when it sets a string property.
+            bool inAllocation = !string.IsNullOrWhiteSpace(plan.AllocationJobId);
+            client.Find(inAllocation ? "srun" : "sbatch");
             CheckNoActiveJob(plan.WorkDir, client);
             LaunchPlanner.PrepareWorkDir(plan.WorkDir, plan.Config, plan.ConfigPath, plan.Resume || plan.ResumeFrom != null);
             File.WriteAllText(plan.ScriptPath, plan.Script);
-            if (plan.AllocationJobId != null) return RunInAllocation(plan, onUpdate, cancel);
+            if (inAllocation) return RunInAllocation(plan, onUpdate, cancel);
 
             var jobId = client.Submit(plan.ScriptPath, plan.WorkDir);
             var job = new XTunerJob
@@ -122,7 +123,7 @@ namespace XTuner.Core.Slurm
 
         private static XTunerJob RunInAllocation(SlurmPlan plan, Action<XTunerJob>? onUpdate, CancellationToken cancel)
         {
-            var id = plan.AllocationJobId!;
+            var id = plan.AllocationJobId!.Trim();
             var job = new XTunerJob
             {
                 JobId = id,
