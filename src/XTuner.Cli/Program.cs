@@ -58,9 +58,11 @@ namespace XTuner.Cli
                 Console.Error.WriteLine($"xtuner {command.Name}: error [{e.ErrorId}]: {e.Message}");
                 return 1;
             }
-            catch (IOException e)
+            catch (Exception e)
             {
-                Console.Error.WriteLine($"xtuner {command.Name}: error: {e.Message}");
+                // Anything else (libtorch errors such as CUDA out of memory, IO): its message, and the trace on request.
+                Console.Error.WriteLine($"xtuner {command.Name}: error: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+                if (Environment.GetEnvironmentVariable("XTUNER_DEBUG") == "1") Console.Error.WriteLine(e);
                 return 1;
             }
         }

@@ -76,8 +76,14 @@ namespace XTuner.Training.Engine
 
         public IReadOnlyList<ParameterUnit> Units => _units;
 
+        /// <summary>
+        /// Diagnostics: called on every rank with each parameter's full gradient summed over the world, before
+        /// clipping (tests compare them with one process; under ZeRO-2 the shards are gathered for it).
+        /// </summary>
+        public Action<IReadOnlyList<KeyValuePair<string, Tensor>>>? OnReducedGradients { get; set; }
+
         /// <summary>Points the slots at the model's current parameters (after it moved or changed dtype).</summary>
-        public void Bind(DecoderModel model)
+        private void Bind(DecoderModel model)
         {
             var byName = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
             foreach (var slot in _units.SelectMany(u => u.Slots)) slot.Parameter = byName[slot.Name];
@@ -112,6 +118,8 @@ namespace XTuner.Training.Engine
             var sumOfSquares = zeros(1, ScalarType.Float32, device);
             for (int u = 0; u < _units.Count; u++)
             {
+                // Each unit's float32 gradient is as large as a layer: free it before the next one.
+                using var unitScope = NewDisposeScope();
                 var unit = _units[u];
                 var flat = FlatGradient(unit);
                 if (_accumulated[u] is Tensor acc)
@@ -123,21 +131,21 @@ namespace XTuner.Training.Engine
                 {
                     var shard = empty(unit.ShardLength, ScalarType.Float32, device);
                     _world.ReduceScatter(shard, flat);
+                    sumOfSquares.add_(shard.dot(shard));
                     _shardGrad[u]?.Dispose();
-                    _shardGrad[u] = shard.MoveToOuterDisposeScope();
-                    sumOfSquares.add_(shard.square().sum());
+                    _shardGrad[u] = shard.DetachFromDisposeScope();
                 }
                 else
                 {
                     if (_world.Size > 1) _world.AllReduce(flat);
-                    sumOfSquares.add_(flat.square().sum());
+                    sumOfSquares.add_(flat.dot(flat));
                     // Reduced gradients go back into .grad (the model's dtype) until the step below reads them.
                     foreach (var slot in unit.Slots)
-                        slot.Parameter!.grad!.copy_(flat.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
+                        slot.Parameter!.grad?.copy_(flat.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
                 }
-                flat.Dispose();
             }
             if (ZeroStage == 2 && _world.Size > 1) _world.AllReduce(sumOfSquares);
+            if (OnReducedGradients != null) ReportGradients();
             double norm = Math.Sqrt(sumOfSquares.item<float>());
             double scale = _settings.MaxNorm > 0 && norm > _settings.MaxNorm ? _settings.MaxNorm / (norm + 1e-6) : 1.0;
 
@@ -161,6 +169,26 @@ namespace XTuner.Training.Engine
                 _shardGrad[u] = null;
             }
             return norm;
+        }
+
+        private void ReportGradients()
+        {
+            using var scope = NewDisposeScope();
+            var grads = new List<KeyValuePair<string, Tensor>>();
+            for (int u = 0; u < _units.Count; u++)
+            {
+                var unit = _units[u];
+                Tensor? full = null;
+                if (_shardGrad[u] is Tensor shard)
+                {
+                    full = empty(unit.PaddedNumel, ScalarType.Float32, shard.device);
+                    _world.AllGather(full, shard);
+                }
+                foreach (var slot in unit.Slots)
+                    grads.Add(new KeyValuePair<string, Tensor>(slot.Name,
+                        full is null ? slot.Parameter!.grad!.to(ScalarType.Float32) : full.narrow(0, slot.Offset, slot.Numel).view(slot.Shape)));
+            }
+            OnReducedGradients!(grads);
         }
 
         /// <summary>Copies master weights into the model's parameters (all-gathering shards under ZeRO).</summary>

@@ -15,8 +15,12 @@ namespace XTuner.Training.Models
         public override string Name => nameof(LayerCheckpoint);
 
         /// <summary>Runs <paramref name="layer"/> on <paramref name="hidden"/>, which must require grad.</summary>
-        public static Tensor Apply(DecoderLayer layer, Tensor hidden, RotaryTables rope, IAttentionKernel kernel) =>
-            apply(hidden, rope.Cos, rope.Sin, new Plan(layer, rope.Layout, kernel));
+        public static Tensor Apply(DecoderLayer layer, Tensor hidden, RotaryTables rope, IAttentionKernel kernel)
+        {
+            var output = apply(hidden, rope.Cos, rope.Sin, new Plan(layer, rope.Layout, kernel));
+            AutogradOutputCache.Release<LayerCheckpoint>();
+            return output;
+        }
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {

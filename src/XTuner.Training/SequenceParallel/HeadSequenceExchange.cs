@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using XTuner.Training.Distributed;
+using XTuner.Training.Models;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.SequenceParallel
@@ -41,7 +42,12 @@ namespace XTuner.Training.SequenceParallel
     {
         public override string Name => nameof(GatherSequence);
 
-        public static Tensor Apply(Tensor x, IProcessGroup group) => apply(x, group);
+        public static Tensor Apply(Tensor x, IProcessGroup group)
+        {
+            var output = apply(x, group);
+            AutogradOutputCache.Release<GatherSequence>();
+            return output;
+        }
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
@@ -50,8 +56,12 @@ namespace XTuner.Training.SequenceParallel
             return HeadSequenceExchange.ToFullSequence((Tensor)vars[0], group);
         }
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
-            new List<Tensor> { HeadSequenceExchange.ToLocalChunk(gradOutput, (IProcessGroup)ctx.get_data("group")), null! };
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            var grad = HeadSequenceExchange.ToLocalChunk(gradOutput, (IProcessGroup)ctx.get_data("group"));
+            gradOutput.Dispose();
+            return AutogradHandoff.Return(new[] { grad, null });
+        }
     }
 
     /// <summary>Autograd wrapper of <see cref="HeadSequenceExchange.ToLocalChunk"/>: backward is the inverse exchange.</summary>
@@ -59,7 +69,12 @@ namespace XTuner.Training.SequenceParallel
     {
         public override string Name => nameof(ScatterSequence);
 
-        public static Tensor Apply(Tensor y, IProcessGroup group) => apply(y, group);
+        public static Tensor Apply(Tensor y, IProcessGroup group)
+        {
+            var output = apply(y, group);
+            AutogradOutputCache.Release<ScatterSequence>();
+            return output;
+        }
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
@@ -68,7 +83,11 @@ namespace XTuner.Training.SequenceParallel
             return HeadSequenceExchange.ToLocalChunk((Tensor)vars[0], group);
         }
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
-            new List<Tensor> { HeadSequenceExchange.ToFullSequence(gradOutput, (IProcessGroup)ctx.get_data("group")), null! };
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            var grad = HeadSequenceExchange.ToFullSequence(gradOutput, (IProcessGroup)ctx.get_data("group"));
+            gradOutput.Dispose();
+            return AutogradHandoff.Return(new[] { grad, null });
+        }
     }
 }

@@ -1,0 +1,75 @@
+using System;
+using System.Globalization;
+using System.IO;
+using XTuner.Core.Runs;
+using XTuner.Training.Metrics;
+
+namespace XTuner.Training.Engine
+{
+    /// <summary>
+    /// Rank 0's outputs: a console line every logging interval, every step to metrics.jsonl and TensorBoard, and,
+    /// for a launcher that asked (XTUNER_EVENTS=1), structured events on stdout.
+    /// </summary>
+    public sealed class RunReporter : IDisposable
+    {
+        private readonly string _workDir;
+        private readonly TextWriter _console;
+        private readonly bool _events;
+        private readonly int _loggingInterval;
+        private readonly TensorBoardWriter _tensorBoard;
+
+        public RunReporter(string workDir, TextWriter console, bool events, int loggingInterval)
+        {
+            _workDir = workDir;
+            _console = console;
+            _events = events;
+            _loggingInterval = Math.Max(1, loggingInterval);
+            Directory.CreateDirectory(workDir);
+            _tensorBoard = new TensorBoardWriter(Path.Combine(workDir, "tensorboard"));
+        }
+
+        public void Info(string line) => _console.WriteLine(line);
+
+        public void Started(int totalSteps, int startStep)
+        {
+            if (_events) _console.WriteLine(new RunEvent { Kind = "start", TotalSteps = totalSteps, Message = startStep > 0 ? $"resumed at step {startStep}" : null }.ToLine());
+        }
+
+        public void Step(XTunerStep s)
+        {
+            MetricsFile.Append(_workDir, s);
+            _tensorBoard.Scalar("train/loss", s.Loss, s.Step);
+            _tensorBoard.Scalar("train/lr", s.Lr, s.Step);
+            _tensorBoard.Scalar("train/grad_norm", s.GradNorm, s.Step);
+            _tensorBoard.Scalar("train/tokens_per_sec_per_gpu", s.TokensPerSecondPerGpu, s.Step);
+            _tensorBoard.Scalar("train/max_memory_gib", s.MaxMemoryGib, s.Step);
+            if (s.Mfu is double mfu) _tensorBoard.Scalar("train/mfu", mfu, s.Step);
+            if (_events) _console.WriteLine(new RunEvent { Kind = "step", Metrics = s, TotalSteps = s.TotalSteps }.ToLine());
+            if (s.Step == 1 || s.Step % _loggingInterval == 0 || s.Step == s.TotalSteps)
+                _console.WriteLine(Format(s));
+        }
+
+        public void Checkpoint(string path)
+        {
+            _console.WriteLine($"checkpoint saved: {path}");
+            if (_events) _console.WriteLine(new RunEvent { Kind = "checkpoint", Path = path }.ToLine());
+        }
+
+        public void Done(string modelDirectory)
+        {
+            _console.WriteLine($"training finished; Hugging Face model written to {modelDirectory}");
+            if (_events) _console.WriteLine(new RunEvent { Kind = "done", Path = modelDirectory }.ToLine());
+        }
+
+        public static string Format(XTunerStep s)
+        {
+            var c = CultureInfo.InvariantCulture;
+            var eta = TimeSpan.FromSeconds(Math.Round(s.EtaSeconds));
+            return string.Format(c, "step {0}/{1}  loss {2:F4}  lr {3:0.00e+00}  grad_norm {4:F3}  tokens/s/gpu {5:N0}  step {6:F2} s{7}  mem {8:F2} GiB  eta {9}",
+                s.Step, s.TotalSteps, s.Loss, s.Lr, s.GradNorm, s.TokensPerSecondPerGpu, s.StepTimeSeconds,
+                s.Mfu is double m ? string.Format(c, "  mfu {0:P1}", m) : "", s.MaxMemoryGib, eta.ToString(eta.TotalHours >= 1 ? @"h\:mm\:ss" : @"m\:ss", c));
+        }
+
+        public void Dispose() => _tensorBoard.Dispose();
+    }
+}

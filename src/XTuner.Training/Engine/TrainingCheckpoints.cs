@@ -1,0 +1,114 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using XTuner.Core;
+using XTuner.Core.Launch;
+using XTuner.Training.Distributed;
+using XTuner.Training.IO;
+
+namespace XTuner.Training.Engine
+{
+    /// <summary>What a checkpoint records besides tensors.</summary>
+    public sealed class TrainerState
+    {
+        [JsonPropertyName("step")] public int Step { get; set; }
+        [JsonPropertyName("total_steps")] public int TotalSteps { get; set; }
+        [JsonPropertyName("world_size")] public int WorldSize { get; set; }
+        [JsonPropertyName("zero_stage")] public int ZeroStage { get; set; }
+        [JsonPropertyName("sequence_parallel_size")] public int SequenceParallelSize { get; set; }
+        [JsonPropertyName("name")] public string? Name { get; set; }
+        [JsonPropertyName("saved")] public DateTime Saved { get; set; }
+    }
+
+    /// <summary>
+    /// Checkpoints under <c>work_dir/checkpoints/step-NNNNNN</c>: every rank writes its optimizer shard (master weights
+    /// and moments; rank 0 alone when nothing is sharded) into a <c>.tmp</c> folder, and rank 0 renames it into place
+    /// once all have finished, so a crash never leaves a checkpoint that looks complete. The data position follows
+    /// from the step, so resuming replays exactly the batches an uninterrupted run would have seen.
+    /// </summary>
+    public sealed class TrainingCheckpoints
+    {
+        private const string StateFile = "trainer_state.json";
+        private readonly string _root;
+        private readonly int _totalLimit;
+
+        public TrainingCheckpoints(string workDir, int saveTotalLimit)
+        {
+            _root = Path.Combine(workDir, WorkDirs.CheckpointFolder);
+            _totalLimit = saveTotalLimit;
+        }
+
+        /// <summary>The newest complete checkpoint in a work dir, or null.</summary>
+        public static string? Latest(string workDir)
+        {
+            var root = Path.Combine(workDir, WorkDirs.CheckpointFolder);
+            if (!Directory.Exists(root)) return null;
+            return Directory.GetDirectories(root, "step-*")
+                .Where(d => !d.EndsWith(".tmp", StringComparison.Ordinal) && File.Exists(Path.Combine(d, StateFile)))
+                .OrderBy(d => d, StringComparer.Ordinal)
+                .LastOrDefault();
+        }
+
+        /// <summary>Collective: every rank of <paramref name="world"/> calls it at the same step.</summary>
+        public string Save(TrainerState state, ShardedOptimizer optimizer, IProcessGroup world, bool sharded)
+        {
+            var final = Path.Combine(_root, $"step-{state.Step:D6}");
+            var tmp = final + ".tmp";
+            if (world.Rank == 0)
+            {
+                if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+                Directory.CreateDirectory(tmp);
+            }
+            world.Barrier();
+            if (sharded || world.Rank == 0)
+            {
+                var file = sharded ? $"optimizer-rank{world.Rank:D5}.safetensors" : "optimizer.safetensors";
+                SafetensorsWriter.Write(Path.Combine(tmp, file), optimizer.StateTensors(),
+                    metadata: new Dictionary<string, string> { ["step"] = state.Step.ToString(), ["rank"] = world.Rank.ToString() });
+            }
+            world.Barrier();
+            if (world.Rank == 0)
+            {
+                File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
+                if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+                Directory.Move(tmp, final);
+                Prune();
+            }
+            world.Barrier();
+            return final;
+        }
+
+        /// <summary>Restores the optimizer (and through it the model) from a checkpoint; returns its state.</summary>
+        public static TrainerState Load(string directory, ShardedOptimizer optimizer, int rank, int worldSize, bool sharded)
+        {
+            var statePath = Path.Combine(directory, StateFile);
+            if (!File.Exists(statePath))
+                throw new XTunerException(ErrorIds.PathNotFound, $"{directory} is not a checkpoint (no {StateFile}).");
+            var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))
+                        ?? throw new XTunerException(ErrorIds.InvalidConfig, $"{statePath} is empty.");
+            if (state.WorldSize != worldSize || state.ZeroStage != optimizer.ZeroStage && sharded)
+                throw new XTunerException(ErrorIds.InvalidConfig,
+                    $"{directory} was saved by {state.WorldSize} ranks with zero_stage {state.ZeroStage}; this run has {worldSize} ranks and zero_stage {optimizer.ZeroStage}. Resume with the same layout.");
+            var file = Path.Combine(directory, sharded ? $"optimizer-rank{rank:D5}.safetensors" : "optimizer.safetensors");
+            if (!File.Exists(file))
+                throw new XTunerException(ErrorIds.PathNotFound, $"{file} is missing: the checkpoint is incomplete.");
+            using var tensors = SafetensorsFile.Open(file);
+            optimizer.LoadState(tensors, state.Step);
+            return state;
+        }
+
+        private void Prune()
+        {
+            if (_totalLimit < 1) return;
+            var complete = Directory.GetDirectories(_root, "step-*")
+                .Where(d => !d.EndsWith(".tmp", StringComparison.Ordinal))
+                .OrderBy(d => d, StringComparer.Ordinal)
+                .ToList();
+            foreach (var old in complete.Take(Math.Max(0, complete.Count - _totalLimit)))
+                Directory.Delete(old, recursive: true);
+        }
+    }
+}
