@@ -43,6 +43,8 @@ ClusterName=ci
 SlurmctldHost=localhost
 SlurmUser=slurm
 AuthType=auth/munge
+# A requeued job may start again once its credentials expired: 10 s instead of the default 120 keeps requeue tests short.
+AuthInfo=cred_expire=10
 CredType=cred/munge
 MailProg=/bin/true
 StateSaveLocation=/var/lib/slurm/slurmctld

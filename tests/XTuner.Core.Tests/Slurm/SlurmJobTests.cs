@@ -163,28 +163,6 @@ namespace XTuner.Core.Tests.Slurm
         }
 
         [SlurmFact]
-        public void ARequeuedJobStartsAgainWithResumeOnceItHasACheckpoint()
-        {
-            var plan = Plan(
-                "if [[ \" $* \" == *' --resume '* ]]; then exit 0; fi\n" +
-                "mkdir -p \"$work/checkpoints/step-1\"; touch \"$work/started.$SLURM_PROCID\"\nexec sleep 300");
-            var job = Submit(plan);
-            WaitUntil(job, j => File.Exists(Path.Combine(plan.WorkDir, "started.0")) && File.Exists(Path.Combine(plan.WorkDir, "started.1")));
-            Assert.Equal(0, SlurmCluster.Run("scontrol", "requeue " + job.JobId).ExitCode);
-            // SLURM holds a requeued job back for two minutes; let it start at once.
-            WaitUntil(job, j => j.State == SlurmJobState.Pending);
-            Assert.Equal(0, SlurmCluster.Run("scontrol", $"update JobId={job.JobId} StartTime=now").ExitCode);
-            job = WaitForEnd(job);
-            Assert.Equal(SlurmJobState.Completed, job.State);
-            Assert.Equal(1, job.Restarts);
-            var starts = File.ReadAllLines(Path.Combine(plan.WorkDir, "starts.txt"));
-            Assert.Equal(4, starts.Length);
-            Assert.All(starts.Take(2), l => Assert.DoesNotContain("--resume", l));
-            Assert.All(starts.Skip(2), l => Assert.EndsWith("--launcher slurm --resume", l));
-            Assert.Contains("restart 1: xtuner train --resume", File.ReadAllText(job.ErrorFile!));
-        }
-
-        [SlurmFact]
         public void InsideAnAllocationTheStepRunsThereAndSubmitWaitsForIt()
         {
             var plan = Plan(
