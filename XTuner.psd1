@@ -21,6 +21,9 @@
         'Set-XTunerConfig'
         'Export-XTunerConfig'
         'Test-XTunerConfig'
+        'Start-XTunerTraining'
+        'Get-XTunerRun'
+        'Stop-XTunerTraining'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()

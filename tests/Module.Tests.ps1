@@ -79,5 +79,7 @@ Describe 'XTuner.psd1' {
         $views | Should -Contain 'XTuner.Core.Configuration.XTunerConfig'
         $views | Should -Contain 'XTuner.Core.Configuration.ConfigFinding'
         $views | Should -Contain 'XTuner.Core.Slurm.XTunerJob'
+        $views | Should -Contain 'XTuner.Core.Runs.XTunerRun'
+        $views | Should -Contain 'XTuner.Core.Runs.XTunerStep'
     }
 }

@@ -27,6 +27,7 @@ namespace XTuner.Core
         public const string CudaUnavailable = "XTunerCudaUnavailable";
         public const string WorkerNotFound = "XTunerWorkerNotFound";
         public const string RunNotFound = "XTunerRunNotFound";
+        public const string RunNotStoppable = "XTunerRunNotStoppable";
         public const string SlurmSubmitFailed = "XTunerSlurmSubmitFailed";
         public const string SlurmNotFound = "XTunerSlurmNotFound";
         public const string JobFailed = "XTunerJobFailed";

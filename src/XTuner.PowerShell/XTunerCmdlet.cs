@@ -24,6 +24,9 @@ namespace XTuner.PowerShell
         protected void WriteConfigError(XTunerConfigException e, object? target) =>
             WriteError(new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), target));
 
+        /// <summary>A Core failure as an error record under its own id.</summary>
+        internal static ErrorRecord RecordOf(XTunerException e, object? target) => new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), target);
+
         protected void WriteWarnings(IEnumerable<ConfigFinding> findings)
         {
             foreach (var w in findings.Where(f => f.Severity == FindingSeverity.Warning))
@@ -45,6 +48,8 @@ namespace XTuner.PowerShell
                     return ErrorCategory.ObjectNotFound;
                 case ErrorIds.ConfigFileExists:
                     return ErrorCategory.ResourceExists;
+                case ErrorIds.RunNotStoppable:
+                    return ErrorCategory.InvalidOperation;
                 case ErrorIds.RankFailed:
                 case ErrorIds.JobFailed:
                 case ErrorIds.SlurmSubmitFailed:

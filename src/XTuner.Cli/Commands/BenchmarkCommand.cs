@@ -55,8 +55,8 @@ namespace XTuner.Cli.Commands
             var root = args.Get("--work-dir") ?? Path.Combine(Path.GetTempPath(), "xtuner-benchmark-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss"));
             var runner = new Runner(configSource, config, args, steps, root, args.Get("--output"));
             output.WriteLine($"Benchmark of {config.Name} ({config.ModelName}), {steps} steps per length, runs in {root}");
-            output.WriteLine("| length | SP | ranks | step time (s) | tokens/s/GPU | MFU | peak GiB | result |");
-            output.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+            output.WriteLine("| length | SP | ranks | step time (s) | tokens/s/GPU | MFU | peak GiB (rank 0) | peak GiB per rank | result |");
+            output.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             int longest = 0;
             foreach (var length in lengths)
             {
@@ -137,7 +137,10 @@ namespace XTuner.Cli.Commands
                 argv.AddRange(options);
                 var (exitCode, text) = RunSelf(argv);
                 var metrics = MetricsFile.Read(workDir).Where(s => s.Step > 1).ToList();
-                int sp = _config.SequenceParallelSize;
+                var effective = _config.Clone();
+                ConfigYaml.ApplyOptions(effective, _args.GetAll("--cfg-options"));
+                int sp = effective.SequenceParallelSize;
+                var perRank = PeakPerRank(workDir, text);
                 bool oom = text.IndexOf("out of memory", StringComparison.OrdinalIgnoreCase) >= 0;
                 string row;
                 if (exitCode == 0 && metrics.Count > 0)
@@ -147,16 +150,30 @@ namespace XTuner.Cli.Commands
                     var mfu = metrics.All(m => m.Mfu.HasValue) ? metrics.Average(m => m.Mfu!.Value) : (double?)null;
                     double mem = metrics.Max(m => m.MaxMemoryGib);
                     int ranks = (int)Math.Round(metrics[0].Tokens / Math.Max(1e-9, metrics[0].TokensPerSecondPerGpu * metrics[0].StepTimeSeconds));
-                    row = string.Format(CultureInfo.InvariantCulture, "| {0} | {1} | {2} | {3:F2} | {4:N0} | {5} | {6:F1} | ok |",
-                        Human(length), sp, ranks, stepTime, tps, mfu is double m ? m.ToString("P1", CultureInfo.InvariantCulture) : "-", mem);
+                    row = string.Format(CultureInfo.InvariantCulture, "| {0} | {1} | {2} | {3:F2} | {4:N0} | {5} | {6:F2} | {7} | ok |",
+                        Human(length), sp, ranks, stepTime, tps, mfu is double m ? m.ToString("P1", CultureInfo.InvariantCulture) : "-", mem, perRank);
                     Append(length, true, stepTime, tps, mfu, mem);
                     return (true, false, row);
                 }
                 var reason = oom ? "out of memory" : $"failed (exit {exitCode}; see {workDir}/logs or below)";
-                row = $"| {Human(length)} | {sp} | | | | | | {reason} |";
+                row = $"| {Human(length)} | {sp} | | | | | | | {reason} |";
                 if (!oom) Console.Error.WriteLine(string.Join(Environment.NewLine, text.Split('\n').Reverse().Take(15).Reverse()));
                 Append(length, false, null, null, null, null);
                 return (false, oom, row);
+            }
+
+            /// <summary>"rank N peak memory X GiB" lines from each rank's log (or the single process's output).</summary>
+            private static string PeakPerRank(string workDir, string output)
+            {
+                var logs = Directory.Exists(Path.Combine(workDir, "logs"))
+                    ? Directory.GetFiles(Path.Combine(workDir, "logs"), "rank*.log").Select(File.ReadAllText)
+                    : new[] { output };
+                var peaks = logs.SelectMany(t => t.Split('\n'))
+                    .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^rank (\d+) peak memory ([0-9.]+) GiB"))
+                    .Where(m => m.Success)
+                    .OrderBy(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))
+                    .Select(m => double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture).ToString("F2", CultureInfo.InvariantCulture));
+                return string.Join(" / ", peaks);
             }
 
             private void Append(int length, bool ok, double? stepTime, double? tps, double? mfu, double? mem)

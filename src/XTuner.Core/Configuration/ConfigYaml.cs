@@ -57,6 +57,9 @@ namespace XTuner.Core.Configuration
         public static void SetValue(XTunerConfig config, string dottedKey, object? value, string source = "-Option") =>
             SetOption(config, dottedKey, ToYamlText(value), source);
 
+        /// <summary>A .NET value as a <c>key=value</c> assignment for <see cref="ApplyOptions"/> (what -Option means to Start-XTunerTraining).</summary>
+        public static string ToAssignment(string dottedKey, object? value) => dottedKey + "=" + ToYamlText(value);
+
         /// <summary>Applies <c>key=value</c> pairs in order.</summary>
         public static void ApplyOptions(XTunerConfig config, IEnumerable<string> assignments)
         {

@@ -73,6 +73,9 @@ namespace XTuner.Core.Launch
             return sb.ToString();
         }
 
+        /// <summary>The plan as <see cref="Describe"/> writes it (how PowerShell shows it in an information record).</summary>
+        public override string ToString() => Describe();
+
         private static string Groups(IReadOnlyList<IReadOnlyList<int>> groups) =>
             string.Join(" ", groups.Select(g => "{" + string.Join(",", g) + "}"));
     }

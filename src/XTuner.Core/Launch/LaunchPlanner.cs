@@ -24,6 +24,12 @@ namespace XTuner.Core.Launch
             ["NVSHMEM_DISABLE_NVLS"] = "1",
         };
 
+        /// <summary>
+        /// Names the launching process in every rank's environment: a rank exits when it is gone, and
+        /// <see cref="RunControl"/> tells a rank from an unrelated process that was given its pid later.
+        /// </summary>
+        public const string LauncherPidVariable = "XTUNER_LAUNCHER_PID";
+
         /// <summary>The config with overrides applied and paths made absolute, validated. Throws with every error.</summary>
         public static XTunerConfig Prepare(XTunerConfig source, LaunchOptions options, out IReadOnlyList<ConfigFinding> warnings)
         {
@@ -44,9 +50,12 @@ namespace XTuner.Core.Launch
         }
 
         /// <summary>Plans one process per rank on this machine.</summary>
-        public static LaunchPlan PlanLocal(XTunerConfig source, LaunchOptions options)
+        public static LaunchPlan PlanLocal(XTunerConfig source, LaunchOptions options) => PlanLocal(source, options, out _);
+
+        /// <summary>Plans one process per rank on this machine; <paramref name="warnings"/> are the config's warnings.</summary>
+        public static LaunchPlan PlanLocal(XTunerConfig source, LaunchOptions options, out IReadOnlyList<ConfigFinding> warnings)
         {
-            var config = Prepare(source, options, out _);
+            var config = Prepare(source, options, out warnings);
             if (config.Nodes != 1)
                 throw new XTunerConfigException(new ConfigFinding(FindingSeverity.Error, "nodes",
                     $"nodes {config.Nodes}: the local launcher runs on one machine; use -Launcher Slurm (xtuner train --launcher slurm) for several nodes, or set nodes: 1.",
@@ -73,7 +82,7 @@ namespace XTuner.Core.Launch
             plan.SharedEnvironment["MASTER_PORT"] = port.ToString();
             plan.SharedEnvironment["WORLD_SIZE"] = config.WorldSize.ToString();
             plan.SharedEnvironment["LOCAL_WORLD_SIZE"] = config.GpusPerNode.ToString();
-            plan.SharedEnvironment["XTUNER_LAUNCHER_PID"] = System.Diagnostics.Process.GetCurrentProcess().Id.ToString();
+            plan.SharedEnvironment[LauncherPidVariable] = System.Diagnostics.Process.GetCurrentProcess().Id.ToString();
             if (config.Device == DeviceKind.Cpu)
                 plan.SharedEnvironment["OMP_NUM_THREADS"] = Math.Max(1, Environment.ProcessorCount / config.GpusPerNode).ToString();
             foreach (var pair in PassedThroughEnvironment()) plan.SharedEnvironment[pair.Key] = pair.Value;

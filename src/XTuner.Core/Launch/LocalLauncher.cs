@@ -30,11 +30,15 @@ namespace XTuner.Core.Launch
     /// <summary>
     /// Starts one xtuner process per rank on this machine and watches them. If a rank fails, the others are stopped
     /// within seconds and the failure names the rank, its exit code and its last log lines. <see cref="Stop"/> (Ctrl+C,
-    /// Stop-XTunerTraining) and <see cref="Dispose"/> leave no rank process behind.
+    /// Stop-Job) and <see cref="Dispose"/> leave no rank process behind; another process asks for a stop through the
+    /// work dir (<see cref="RunControl"/>, Stop-XTunerTraining).
     /// </summary>
     public sealed class LocalLauncher : IDisposable
     {
         private static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
+
+        /// <summary>Work dirs of the runs this process is launching (run.json cannot tell: they share its launcher pid).</summary>
+        private static readonly ConcurrentDictionary<string, LocalLauncher> Active = new ConcurrentDictionary<string, LocalLauncher>(StringComparer.Ordinal);
         private readonly LaunchPlan _plan;
         private readonly List<RankProcess> _ranks = new List<RankProcess>();
         private readonly object _lock = new object();
@@ -70,9 +74,34 @@ namespace XTuner.Core.Launch
         /// <summary>Why the run failed, once it has.</summary>
         public XTunerException? Failure { get; private set; }
 
+        /// <summary>Whether a launcher of this process is running ranks in <paramref name="workDir"/>.</summary>
+        public static bool IsRunningIn(string workDir) => Active.ContainsKey(Path.GetFullPath(workDir));
+
         public void Start()
         {
+            var key = Path.GetFullPath(_plan.WorkDir);
+            if (!Active.TryAdd(key, this))
+                throw new XTunerException(ErrorIds.InvalidConfig, $"A run of this session is already going in {_plan.WorkDir}; stop it, or choose another work dir.");
+            try
+            {
+                StartRanks();
+            }
+            catch
+            {
+                Active.TryRemove(key, out _);
+                throw;
+            }
+            Run.State = RunState.Running;
+            Run.Save();
+            _monitor = new Thread(Monitor) { IsBackground = true, Name = "xtuner-launcher" };
+            _monitor.Start();
+        }
+
+        private void StartRanks()
+        {
             Directory.CreateDirectory(Path.Combine(_plan.WorkDir, "logs"));
+            // A request left by an earlier run's stop must not end this one.
+            File.Delete(StopFile);
             Run.StartTime = DateTime.UtcNow;
             foreach (var spec in _plan.Ranks)
             {
@@ -97,10 +126,6 @@ namespace XTuner.Core.Launch
                 KillAll();
                 throw new XTunerException(ErrorIds.WorkerNotFound, $"Could not start the worker '{_plan.Worker}': {e.Message}", e);
             }
-            Run.State = RunState.Running;
-            Run.Save();
-            _monitor = new Thread(Monitor) { IsBackground = true, Name = "xtuner-launcher" };
-            _monitor.Start();
         }
 
         private void OnRankZeroLine(RankProcess rank, string line)
@@ -110,12 +135,20 @@ namespace XTuner.Core.Launch
             else if (_echo) Messages.Add(new LauncherMessage(rank.Rank, null, line));
         }
 
+        private string StopFile => Path.Combine(_plan.WorkDir, RunControl.StopFileName);
+
         private void Monitor()
         {
             while (true)
             {
+                if (!_stopRequested && File.Exists(StopFile))
+                {
+                    _stopRequested = true;
+                    StopRanks();
+                }
                 var failed = _ranks.FirstOrDefault(r => r.HasExited && r.ExitCode != 0);
-                if (failed != null && !_stopRequested)
+                // RunControl writes its request before it signals a rank: a rank ended by it is never a failure.
+                if (failed != null && !_stopRequested && !File.Exists(StopFile))
                 {
                     Failure = RankFailure(failed);
                     StopRanks();
@@ -135,7 +168,9 @@ namespace XTuner.Core.Launch
         {
             var tail = rank.Tail();
             var lines = string.Join(Environment.NewLine, tail.Skip(Math.Max(0, tail.Length - 15)).Select(l => "    " + l));
-            return new XTunerException(ErrorIds.RankFailed,
+            // A rank reports a rendezvous timeout as "error [XTunerRendezvousTimeout]"; that says more than "it failed".
+            var id = tail.Any(l => l.Contains("[" + ErrorIds.RendezvousTimeout + "]")) ? ErrorIds.RendezvousTimeout : ErrorIds.RankFailed;
+            return new XTunerException(id,
                 $"Rank {rank.Rank} exited with code {rank.ExitCode}{Describe(rank.ExitCode)}; the other ranks were stopped. Last lines of {rank.LogPath}:{Environment.NewLine}{lines}");
         }
 
@@ -147,12 +182,17 @@ namespace XTuner.Core.Launch
             lock (_lock)
             {
                 if (Finished.IsSet) return;
-                foreach (var r in _ranks) Run.Ranks[r.Rank].ExitCode = r.ExitCode;
-                Run.State = state;
-                Run.EndTime = DateTime.UtcNow;
-                Run.Error = Failure?.Message;
-                Run.ErrorId = Failure?.ErrorId;
-                Run.Save();
+                // A launcher that never started has no run to record, and the work dir may be another launcher's.
+                if (_monitor != null)
+                {
+                    foreach (var r in _ranks) Run.Ranks[r.Rank].ExitCode = r.ExitCode;
+                    Run.State = state;
+                    Run.EndTime = DateTime.UtcNow;
+                    Run.Error = Failure?.Message;
+                    Run.ErrorId = Failure?.ErrorId;
+                    Run.Save();
+                    ((ICollection<KeyValuePair<string, LocalLauncher>>)Active).Remove(new KeyValuePair<string, LocalLauncher>(Path.GetFullPath(_plan.WorkDir), this));
+                }
                 Messages.CompleteAdding();
                 Finished.Set();
             }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.IO;
 using System.Runtime.InteropServices;
 
 namespace XTuner.Core.Launch
@@ -20,16 +21,50 @@ namespace XTuner.Core.Launch
             return Kill(pid, SigTerm) == 0;
         }
 
-        /// <summary>Whether a process with this id exists (signal 0 probes without sending).</summary>
+        /// <summary>Ends a process at once (SIGKILL); false when the signal could not be sent.</summary>
+        public static bool ForceKill(int pid)
+        {
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Linux) || RuntimeInformation.IsOSPlatform(OSPlatform.OSX))
+                return Kill(pid, SigKill) == 0;
+            try
+            {
+                Process.GetProcessById(pid).Kill();
+                return true;
+            }
+            catch (System.Exception e) when (e is System.ArgumentException || e is System.InvalidOperationException || e is System.ComponentModel.Win32Exception)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>
+        /// Whether a process with this id exists and has not exited (signal 0 probes without sending). A zombie (exited,
+        /// not yet reaped by its parent) counts as gone: an orphaned rank in a container without an init may stay one.
+        /// </summary>
         public static bool IsAlive(int pid)
         {
             if (RuntimeInformation.IsOSPlatform(OSPlatform.Linux) || RuntimeInformation.IsOSPlatform(OSPlatform.OSX))
-                return Kill(pid, 0) == 0 || Marshal.GetLastWin32Error() == 1; // EPERM: exists, not ours
+                return (Kill(pid, 0) == 0 || Marshal.GetLastWin32Error() == 1) && !IsZombie(pid); // EPERM: exists, not ours
             try
             {
                 return !Process.GetProcessById(pid).HasExited;
             }
             catch (System.ArgumentException)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>Linux only (<c>/proc/PID/stat</c>, state after the parenthesised name); elsewhere false.</summary>
+        private static bool IsZombie(int pid)
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                int close = stat.LastIndexOf(')');
+                return close > 0 && close + 2 < stat.Length && stat[close + 2] == 'Z';
+            }
+            catch (System.Exception e) when (e is IOException || e is System.UnauthorizedAccessException)
             {
                 return false;
             }

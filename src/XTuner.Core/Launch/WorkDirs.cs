@@ -19,6 +19,9 @@ namespace XTuner.Core.Launch
         /// </summary>
         public static void CheckCanStart(string workDir, bool resume)
         {
+            if (LocalLauncher.IsRunningIn(workDir))
+                throw new XTunerException(ErrorIds.InvalidConfig,
+                    $"A run of this session is already going in {workDir}; stop it (Stop-XTunerTraining -WorkDir {workDir}, Stop-Job), or choose another work dir.");
             var run = XTunerRun.Load(workDir);
             if (run != null && (run.State == RunState.Running || run.State == RunState.Starting) &&
                 run.LauncherProcessId > 0 && run.Host == System.Environment.MachineName &&

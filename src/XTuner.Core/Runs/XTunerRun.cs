@@ -111,10 +111,19 @@ namespace XTuner.Core.Runs
         {
             Directory.CreateDirectory(WorkDir);
             var path = Path.Combine(WorkDir, FileName);
-            var tmp = path + ".tmp";
-            File.WriteAllText(tmp, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }), new UTF8Encoding(false));
-            if (File.Exists(path)) File.Delete(path);
-            File.Move(tmp, path);
+            // Another process (Get-XTunerRun, Stop-XTunerTraining) may read or write it meanwhile: a file of our own,
+            // renamed over the old one, is never missing or half written.
+            var tmp = path + ".tmp-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+            try
+            {
+                File.WriteAllText(tmp, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }), new UTF8Encoding(false));
+                if (File.Exists(path)) File.Replace(tmp, path, null);
+                else File.Move(tmp, path);
+            }
+            finally
+            {
+                if (File.Exists(tmp)) File.Delete(tmp);
+            }
         }
 
         /// <summary>Reads a run's state and latest metrics; null when the folder holds no run.</summary>

@@ -10,11 +10,9 @@ namespace XTuner.Training.Engine
     /// </summary>
     public static class LauncherWatch
     {
-        public const string EnvironmentVariable = "XTUNER_LAUNCHER_PID";
-
         public static void Start()
         {
-            if (!int.TryParse(Environment.GetEnvironmentVariable(EnvironmentVariable), out var pid) || pid <= 0) return;
+            if (!int.TryParse(Environment.GetEnvironmentVariable(LaunchPlanner.LauncherPidVariable), out var pid) || pid <= 0) return;
             var thread = new Thread(() =>
             {
                 while (ProcessSignals.IsAlive(pid)) Thread.Sleep(1000);

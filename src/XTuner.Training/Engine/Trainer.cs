@@ -250,6 +250,8 @@ namespace XTuner.Training.Engine
                 tokenizer?.SaveTo(export);
             }
             world.Barrier();
+            // Every rank's own peak, in its log (metrics carry rank 0's): memory per rank against the SP size.
+            _options.Console.WriteLine(string.Format(System.Globalization.CultureInfo.InvariantCulture, "rank {0} peak memory {1:F3} GiB", _env.Rank, memory.PeakGib));
             reporter?.Done(export);
         }
 

@@ -82,6 +82,35 @@ namespace XTuner.Core.Tests.Launch
         }
 
         [Fact]
+        public void ARankThatReportsARendezvousTimeoutIsNamedForIt()
+        {
+            var plan = Plan("if [ \"$RANK\" = 1 ]; then echo 'xtuner train: error [XTunerRendezvousTimeout]: rank 0 did not open the store' >&2; exit 1; fi; exec sleep 60", 2);
+            using var launcher = new LocalLauncher(plan);
+            launcher.Start();
+            var e = Assert.Throws<XTunerException>(() => launcher.WaitForExit(CancellationToken.None));
+            Assert.Equal(ErrorIds.RendezvousTimeout, e.ErrorId);
+            Assert.Contains("Rank 1 exited with code 1", e.Message);
+            Assert.Equal(ErrorIds.RendezvousTimeout, XTunerRun.Load(plan.WorkDir)!.ErrorId);
+        }
+
+        [Fact]
+        public void OneWorkDirTakesOneRunOfThisProcessAtATime()
+        {
+            var plan = Plan("exec sleep 60", 1);
+            using var first = new LocalLauncher(plan);
+            first.Start();
+            Assert.True(LocalLauncher.IsRunningIn(plan.WorkDir));
+            var refused = Assert.Throws<XTunerException>(() => WorkDirs.CheckCanStart(plan.WorkDir, resume: false));
+            Assert.Equal(ErrorIds.InvalidConfig, refused.ErrorId);
+            using (var second = new LocalLauncher(plan))
+                Assert.Equal(ErrorIds.InvalidConfig, Assert.Throws<XTunerException>(() => second.Start()).ErrorId);
+            Assert.Equal(RunState.Running, XTunerRun.Load(plan.WorkDir)!.State);
+            first.Stop();
+            Assert.False(LocalLauncher.IsRunningIn(plan.WorkDir));
+            WorkDirs.CheckCanStart(plan.WorkDir, resume: false);
+        }
+
+        [Fact]
         public void AMissingWorkerIsAClearError()
         {
             var plan = Plan("", 1);

@@ -111,6 +111,14 @@ namespace XTuner.Training.Tests.Exactness
         public void HeadPaddingEqualsOneProcess() =>
             AssertSameTraining(new RunShape(World: 4, SequenceParallel: 4, Heads: 6, KeyValueHeads: 2, HeadPadding: true));
 
+        [Theory]
+        [InlineData("qwen2")]
+        [InlineData("internlm2")]
+        [InlineData("cohere")]
+        [InlineData("mistral")]
+        public void SequenceParallel2WithCheckpointingEqualsOneProcessForEveryArchitecture(string architecture) =>
+            AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, Checkpointing: true, Architecture: architecture));
+
         [Fact]
         public void DataParallel2EqualsOneProcessWithBatch2() =>
             AssertSameTraining(new RunShape(World: 2));

@@ -14,13 +14,21 @@ namespace XTuner.Training.Tests.Exactness
     /// <summary>The knobs the exactness tests turn on a tiny float32 Llama trained for a few steps.</summary>
     public sealed record RunShape(int World = 1, int SequenceParallel = 1, int BatchSize = 1, int Accumulation = 1,
         int MaxLength = 128, int Heads = 8, int KeyValueHeads = 2, bool HeadPadding = false, bool Checkpointing = false,
-        int ZeroStage = 0, int Steps = 3, int SaveSteps = 0)
+        int ZeroStage = 0, int Steps = 3, int SaveSteps = 0, string Architecture = "llama", int SaveTotalLimit = -1)
     {
+        /// <summary>What each family adds to the shared shape (q/k/v biases, q/k norms, logit scale, tied embeddings).</summary>
+        private string ArchitectureKeys => Architecture switch
+        {
+            "qwen2" => "  tie_word_embeddings: true\n",
+            "cohere" => "  use_qk_norm: true\n  logit_scale: 0.0625\n  tie_word_embeddings: true\n",
+            _ => "",
+        };
+
         public string Yaml(string name) => $@"name: {name}
 random_init: true
 model:
-  architecture: llama
-  hidden_size: {Heads * 8}
+  architecture: {Architecture}
+{ArchitectureKeys}  hidden_size: {Heads * 8}
   intermediate_size: 128
   num_hidden_layers: 2
   num_attention_heads: {Heads}
@@ -52,7 +60,7 @@ max_norm: 1.0
 seed: 7
 activation_checkpointing: {(Checkpointing ? "true" : "false")}
 save_steps: {SaveSteps}
-save_total_limit: -1
+save_total_limit: {SaveTotalLimit}
 logging_interval: 1
 ";
     }

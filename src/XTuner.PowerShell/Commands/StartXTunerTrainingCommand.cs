@@ -1,0 +1,266 @@
+using System;
+using System.Collections;
+using System.Management.Automation;
+using System.Threading;
+using XTuner.Core;
+using XTuner.Core.Catalogue;
+using XTuner.Core.Configuration;
+using XTuner.Core.Launch;
+using XTuner.Core.Runs;
+
+namespace XTuner.PowerShell.Commands
+{
+    /// <summary>Trains a model: starts one xtuner rank process per GPU (or CPU rank) and follows rank 0's progress.</summary>
+    /// <remarks>
+    /// <para>Start-XTunerTraining takes an XTunerConfig from the pipeline (Get-XTunerConfig, New-XTunerConfig, Set-SequenceParallel), a built-in config by -Name, or a YAML file by -Path. The parameters override the config for this run only: -SequenceParallelSize splits every sequence across that many ranks, -GpusPerNode sets the ranks on this machine, -MaxSteps, -Device and -WorkDir do what they say, and -Option sets any other key by its YAML name.</para>
+    /// <para>Before anything starts, the config is checked as Test-XTunerConfig checks it and turned into a launch plan: the ranks, their sequence-parallel and data-parallel groups, devices, environment and command. -WhatIf shows that plan and starts nothing; the plan is also written to the information stream (-InformationVariable) as a LaunchPlan object. A config that cannot run is a terminating error with the id of the problem, such as XTunerInvalidSequenceParallelSize.</para>
+    /// <para>The ranks write their logs to WORKDIR/logs/rankN.log, the metrics of every step to WORKDIR/metrics.jsonl and the run's state to WORKDIR/run.json; the config they read is saved as WORKDIR/config.yaml. A work dir that holds a running run, or checkpoints of an earlier one, is refused unless -Resume or -ResumeFrom continues it.</para>
+    /// <para>While training runs, a progress bar shows the step, the loss, tokens per second per GPU and the time left; -Verbose also shows rank 0's output. When a rank fails, the others are stopped and the error (XTunerRankFailed, or XTunerRendezvousTimeout when the ranks could not meet) names the rank, its exit code and the last lines of its log. Ctrl+C stops every rank.</para>
+    /// <para>-AsJob returns at once with a job: Receive-Job yields the run, Stop-Job stops every rank. -PassThru returns the run when training ends: its work dir, ranks, state and last metrics. -Launcher Slurm is not available yet.</para>
+    /// </remarks>
+    /// <example>
+    /// <code>Get-XTunerConfig tiny-llama-sp2 | Start-XTunerTraining -MaxSteps 20 -PassThru</code>
+    /// <para>Trains the tiny model for 20 steps on two CPU processes that split each sequence, and returns the run.</para>
+    /// </example>
+    /// <example>
+    /// <code>Get-XTunerConfig llama2-7b-full-32k-sp1 | Start-XTunerTraining -SequenceParallelSize 4 -WhatIf</code>
+    /// <para>Shows the launch plan with sequence parallelism across four GPUs, without starting anything.</para>
+    /// </example>
+    /// <example>
+    /// <code>$job = Start-XTunerTraining -Path ./my.yaml -WorkDir ./runs/my -AsJob; Receive-Job $job -Wait</code>
+    /// <para>Trains in the background; Receive-Job shows the progress and returns the run when it ends.</para>
+    /// </example>
+    /// <example>
+    /// <code>Start-XTunerTraining -Name tiny-llama -WorkDir ./runs/tiny -Resume -Option @{ max_steps = 120; lr = 1e-3 }</code>
+    /// <para>Continues the run in ./runs/tiny from its latest checkpoint, with two keys changed.</para>
+    /// </example>
+    [Cmdlet(VerbsLifecycle.Start, "XTunerTraining", SupportsShouldProcess = true, DefaultParameterSetName = ConfigSet)]
+    [OutputType(typeof(XTunerRun), typeof(XTunerTrainingJob))]
+    public sealed class StartXTunerTrainingCommand : XTunerCmdlet, IDisposable
+    {
+        private const string ConfigSet = "Config";
+        private const string NameSet = "Name";
+        private const string PathSet = "Path";
+
+        private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
+
+        /// <summary>The config to train (from the pipeline).</summary>
+        [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ConfigSet)]
+        [ValidateNotNull]
+        public XTunerConfig? Config { get; set; }
+
+        /// <summary>A built-in config to train (tab-completes; see Get-XTunerConfig).</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = NameSet)]
+        [ArgumentCompleter(typeof(CatalogueNameCompleter))]
+        [ValidateNotNullOrEmpty]
+        public string? Name { get; set; }
+
+        /// <summary>A YAML config file to train.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = PathSet)]
+        [ValidateNotNullOrEmpty]
+        public string? Path { get; set; }
+
+        /// <summary>Ranks that split each sequence (sequence_parallel_size); must divide the attention heads and the world size.</summary>
+        [Parameter]
+        [ValidateRange(1, int.MaxValue)]
+        public int SequenceParallelSize { get; set; }
+
+        /// <summary>Ranks on this machine (gpus_per_node): GPUs on CUDA, processes on CPU.</summary>
+        [Parameter]
+        [Alias("NProcPerNode")]
+        [ValidateRange(1, int.MaxValue)]
+        public int GpusPerNode { get; set; }
+
+        /// <summary>Cpu or Cuda.</summary>
+        [Parameter]
+        public DeviceKind Device { get; set; }
+
+        /// <summary>Folder for the run's config, logs, metrics, checkpoints and model (default: the config's work_dir, else work_dirs/NAME under the current location).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? WorkDir { get; set; }
+
+        /// <summary>Optimizer steps to train (max_steps).</summary>
+        [Parameter]
+        [ValidateRange(1, int.MaxValue)]
+        public int MaxSteps { get; set; }
+
+        /// <summary>Continue from the latest checkpoint in the work dir.</summary>
+        [Parameter]
+        public SwitchParameter Resume { get; set; }
+
+        /// <summary>Continue from this checkpoint folder (implies -Resume).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ResumeFrom { get; set; }
+
+        /// <summary>Any other keys for this run, by their YAML names (dotted for nested ones): @{ lr = 1e-3; save_steps = 50 }.</summary>
+        [Parameter]
+        public Hashtable? Option { get; set; }
+
+        /// <summary>Local (processes on this machine) or Slurm (not available yet). Default: the config's launcher.</summary>
+        [Parameter]
+        public LauncherKind Launcher { get; set; }
+
+        /// <summary>Return the run (XTunerRun) when training ends.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
+        /// <summary>Train in the background and return a job at once; Receive-Job yields the run, Stop-Job stops every rank.</summary>
+        [Parameter]
+        public SwitchParameter AsJob { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            XTunerConfig? config = null;
+            LaunchOptions options;
+            LaunchPlan plan;
+            try
+            {
+                config = ReadConfig();
+                options = Options();
+                var launcher = MyInvocation.BoundParameters.ContainsKey(nameof(Launcher)) ? Launcher : config.Launcher;
+                if (launcher == LauncherKind.Slurm) StartOnSlurm(config);
+                plan = LaunchPlanner.PlanLocal(config, options, out var warnings);
+                WriteWarnings(warnings);
+                // Read-only, so that -WhatIf also reports a work dir that is taken (PrepareWorkDir checks again).
+                WorkDirs.CheckCanStart(plan.WorkDir, options.Resume);
+            }
+            catch (XTunerConfigException e)
+            {
+                ThrowTerminatingError(new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), (object?)config ?? Name ?? Path));
+                return;
+            }
+            catch (XTunerException e)
+            {
+                ThrowTerminatingError(RecordOf(e, config));
+                return;
+            }
+
+            WriteInformation(new InformationRecord(plan, MyInvocation.MyCommand.Name) { Tags = { "LaunchPlan" } });
+            if (!ShouldProcess(plan.Describe(), $"Start {plan.Ranks.Count} rank(s) of '{plan.Config.Name}' in {plan.WorkDir}?", "Start training")) return;
+            try
+            {
+                LaunchPlanner.PrepareWorkDir(plan, options.Resume);
+            }
+            catch (XTunerException e)
+            {
+                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
+            }
+            if (AsJob.IsPresent) StartJob(plan);
+            else Train(plan);
+        }
+
+        /// <summary>Ctrl+C: the pipeline thread stops the ranks (see <see cref="Train"/>).</summary>
+        protected override void StopProcessing() => _cancel.Cancel();
+
+        /// <summary>PowerShell disposes the command when its pipeline ends; StopProcessing may come until then.</summary>
+        public void Dispose() => _cancel.Dispose();
+
+        private XTunerConfig ReadConfig()
+        {
+            switch (ParameterSetName)
+            {
+                case NameSet:
+                    return ConfigCatalogue.Get(Name!);
+                case PathSet:
+                    return ConfigYaml.Load(ResolvePath(Path!));
+                default:
+                    return Config!;
+            }
+        }
+
+        private LaunchOptions Options()
+        {
+            var bound = MyInvocation.BoundParameters;
+            var options = new LaunchOptions
+            {
+                BaseDirectory = CurrentDirectory,
+                WorkDir = WorkDir != null ? ResolvePath(WorkDir) : null,
+                Resume = Resume.IsPresent || ResumeFrom != null,
+                ResumeFrom = ResumeFrom != null ? ResolvePath(ResumeFrom) : null,
+                Events = true,
+            };
+            if (bound.ContainsKey(nameof(SequenceParallelSize))) options.SequenceParallelSize = SequenceParallelSize;
+            if (bound.ContainsKey(nameof(GpusPerNode))) options.GpusPerNode = GpusPerNode;
+            if (bound.ContainsKey(nameof(Device))) options.Device = Device;
+            if (bound.ContainsKey(nameof(MaxSteps))) options.MaxSteps = MaxSteps;
+            if (Option != null)
+            {
+                foreach (DictionaryEntry entry in Option)
+                {
+                    var value = entry.Value is PSObject pso ? pso.BaseObject : entry.Value;
+                    options.ConfigOptions.Add(ConfigYaml.ToAssignment(entry.Key.ToString(), value));
+                }
+            }
+            return options;
+        }
+
+        /// <summary>The SLURM launcher is built separately; until it is wired here, asking for it is a clear error.</summary>
+        private void StartOnSlurm(XTunerConfig config) =>
+            ThrowTerminatingError(new ErrorRecord(
+                new NotSupportedException($"-Launcher Slurm is not available in this version of the module yet; train '{config.Name}' with -Launcher Local, or submit it with xtuner train --launcher slurm where that is available."),
+                ErrorIds.SlurmNotFound, ErrorCategory.NotImplemented, config));
+
+        private void StartJob(LaunchPlan plan)
+        {
+            var job = new XTunerTrainingJob($"{MyInvocation.MyCommand.Name} {plan.Config.Name}", plan);
+            try
+            {
+                job.Start();
+            }
+            catch (XTunerException e)
+            {
+                job.Dispose();
+                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
+            }
+            JobRepository.Add(job);
+            WriteObject(job);
+        }
+
+        /// <summary>
+        /// Runs the ranks in the foreground. Rank 0's events arrive on the launcher's threads; they are written here, on
+        /// the pipeline thread, the only one PowerShell lets write. Ctrl+C cancels the wait, and this thread stops the ranks.
+        /// </summary>
+        private void Train(LaunchPlan plan)
+        {
+            using var launcher = new LocalLauncher(plan, echoRankZero: true);
+            try
+            {
+                launcher.Start();
+            }
+            catch (XTunerException e)
+            {
+                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
+            }
+            var progress = new TrainingProgress(plan);
+            try
+            {
+                foreach (var message in launcher.Messages.GetConsumingEnumerable(_cancel.Token))
+                {
+                    if (message.Line != null) WriteVerbose(message.Line);
+                    else if (message.Event?.Kind == "checkpoint") WriteVerbose($"Checkpoint saved: {message.Event.Path}");
+                    else if (message.Event != null && progress.Update(message.Event) is ProgressRecord record) WriteProgress(record);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                launcher.Stop();
+                throw new PipelineStoppedException();
+            }
+            WriteProgress(progress.Completed());
+            try
+            {
+                launcher.WaitForExit(_cancel.Token);
+            }
+            catch (XTunerException e)
+            {
+                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
+            }
+            var run = XTunerRun.Load(plan.WorkDir) ?? launcher.Run;
+            if (run.State == RunState.Stopped)
+                WriteWarning($"The run in {plan.WorkDir} was stopped at step {run.Step} (Stop-XTunerTraining).");
+            if (PassThru.IsPresent) WriteObject(run);
+        }
+    }
+}

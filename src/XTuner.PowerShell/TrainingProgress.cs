@@ -1,0 +1,60 @@
+using System;
+using System.Globalization;
+using System.Management.Automation;
+using XTuner.Core.Launch;
+using XTuner.Core.Runs;
+
+namespace XTuner.PowerShell
+{
+    /// <summary>The progress bar of a training run, from rank 0's events: step N of T, loss, tokens/s per GPU and the time left.</summary>
+    internal sealed class TrainingProgress
+    {
+        private const int ActivityId = 0x7854;
+        private readonly string _activity;
+        private int _totalSteps;
+
+        public TrainingProgress(LaunchPlan plan)
+        {
+            _activity = $"Training {plan.Config.Name} ({plan.Ranks.Count} rank(s), sequence parallel {plan.Config.SequenceParallelSize})";
+            _totalSteps = plan.Config.MaxSteps ?? 0;
+        }
+
+        /// <summary>The latest status in words (a job's StatusMessage).</summary>
+        public string Status { get; private set; } = "starting";
+
+        /// <summary>The record to write for an event, or null for events that do not move the bar.</summary>
+        public ProgressRecord? Update(RunEvent e)
+        {
+            if (e.TotalSteps is int total && total > 0) _totalSteps = total;
+            switch (e.Kind)
+            {
+                case "start":
+                    Status = "starting";
+                    return Record(Status, 0, -1);
+                case "step" when e.Metrics != null:
+                    var m = e.Metrics;
+                    if (m.TotalSteps > 0) _totalSteps = m.TotalSteps;
+                    var eta = m.EtaSeconds;
+                    Status = string.Format(CultureInfo.InvariantCulture, "step {0} of {1}, loss {2:0.0000}, {3:N0} tokens/s/GPU, ETA {4}",
+                        m.Step, _totalSteps, m.Loss, m.TokensPerSecondPerGpu, FormatSeconds(eta));
+                    return Record(Status, _totalSteps > 0 ? Math.Min(100, m.Step * 100 / _totalSteps) : -1, (int)Math.Round(eta));
+                default:
+                    return null;
+            }
+        }
+
+        /// <summary>Removes the bar.</summary>
+        public ProgressRecord Completed()
+        {
+            var record = Record(Status, 100, 0);
+            record.RecordType = ProgressRecordType.Completed;
+            return record;
+        }
+
+        private ProgressRecord Record(string status, int percent, int secondsRemaining) =>
+            new ProgressRecord(ActivityId, _activity, status) { PercentComplete = percent, SecondsRemaining = secondsRemaining };
+
+        private static string FormatSeconds(double seconds) =>
+            TimeSpan.FromSeconds(Math.Round(seconds)).ToString(seconds >= 3600 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,54 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using XTuner.Training.IO;
+using XTuner.Training.Tests.Distributed;
+using Xunit;
+
+namespace XTuner.Training.Tests.Cli
+{
+    [Collection(DistributedCollection.Name)]
+    public class EvaluateCommandTests
+    {
+        [Theory]
+        [InlineData("tiny-llama")]
+        [InlineData("tiny-qwen2")]
+        [InlineData("tiny-cohere-qknorm")]
+        public void LossOfAFixtureCheckpointEqualsTransformers(string fixture)
+        {
+            var dir = Path.Combine(AppContext.BaseDirectory, "data", "hf-tiny", fixture);
+            using var reference = SafetensorsFile.Open(Path.Combine(dir, "reference.safetensors"));
+            var ids = reference.Read("input_ids");
+            var labels = reference.Read("labels");
+            var expected = reference.Read("loss").item<float>();
+            var data = Path.Combine(Path.GetTempPath(), $"xtuner-eval-{Guid.NewGuid():N}.jsonl");
+            File.WriteAllLines(data, Enumerable.Range(0, (int)ids.shape[0]).Select(r => JsonSerializer.Serialize(new
+            {
+                input_ids = ids[r].data<long>().ToArray(),
+                labels = labels[r].data<long>().ToArray(),
+            })));
+
+            var result = RankProcesses.Run(new Dictionary<int, Dictionary<string, string>> { [0] = new Dictionary<string, string>() },
+                TimeSpan.FromMinutes(2), "evaluate", dir, "--data", data)[0];
+
+            Assert.True(result.ExitCode == 0, result.ToString());
+            using var json = JsonDocument.Parse(result.Output.Trim().Split('\n').Last());
+            var loss = json.RootElement.GetProperty("loss").GetDouble();
+            Assert.InRange(Math.Abs(loss - expected) / expected, 0, 1e-5);
+            // Labels != -100 after the causal shift: 47 + 47 minus the ignored ones (row 0: 1..4, row 1: 40..47).
+            Assert.Equal(labels.narrow(1, 1, labels.shape[1] - 1).ne(-100).sum().item<long>(), json.RootElement.GetProperty("tokens").GetInt64());
+        }
+
+        [Fact]
+        public void AMissingModelIsAClearError()
+        {
+            var result = RankProcesses.Run(new Dictionary<int, Dictionary<string, string>> { [0] = new Dictionary<string, string>() },
+                TimeSpan.FromMinutes(1), "evaluate", "/nonexistent/model", "--data", "/nonexistent/data.jsonl")[0];
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("XTunerModelNotFound", result.Error);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using XTuner.Training.Tests.Distributed;
+using Xunit;
+
+namespace XTuner.Training.Tests.Cli
+{
+    [Collection(DistributedCollection.Name)]
+    public class TrainCommandTests
+    {
+        private static RankResult Train(Dictionary<string, string> env, params string[] args) =>
+            RankProcesses.Run(new Dictionary<int, Dictionary<string, string>> { [0] = env }, TimeSpan.FromMinutes(2), args)[0];
+
+        [Fact]
+        public void CudaWithoutACudaLibTorchSaysWhatToSet()
+        {
+            var empty = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "xtuner-no-libtorch-" + Guid.NewGuid().ToString("N"))).FullName;
+            var result = Train(new Dictionary<string, string> { ["XTUNER_LIBTORCH_DIR"] = empty },
+                "train", "tiny-llama", "--device", "cuda", "--max-steps", "1", "--work-dir", Path.Combine(empty, "run"));
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains($"XTUNER_LIBTORCH_DIR={empty} holds no libtorch_cuda.so", result.Error);
+        }
+
+        [Fact]
+        public void UnknownConfigsAndOptionsAreUsageErrors()
+        {
+            var unknown = Train(new Dictionary<string, string>(), "train", "tiny-lama");
+            Assert.Equal(1, unknown.ExitCode);
+            Assert.Contains("[XTunerConfigNotFound]", unknown.Error);
+            Assert.Contains("Did you mean 'tiny-llama'?", unknown.Error);
+            var option = Train(new Dictionary<string, string>(), "train", "tiny-llama", "--max-step", "3");
+            Assert.Equal(2, option.ExitCode);
+            Assert.Contains("did you mean '--max-steps'?", option.Error);
+            var key = Train(new Dictionary<string, string>(), "train", "tiny-llama", "--cfg-options", "max_lenght=8");
+            Assert.Equal(1, key.ExitCode);
+            Assert.Contains("Did you mean 'max_length'?", key.Error);
+        }
+
+        [Fact]
+        public void AnInvalidSequenceParallelSizeNamesTheHeadsAndTheSize()
+        {
+            var result = Train(new Dictionary<string, string>(), "train", "tiny-llama", "--nproc-per-node", "3", "--cfg-options", "sequence_parallel_size=3");
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("[XTunerInvalidSequenceParallelSize]", result.Error);
+            Assert.Contains("sequence_parallel_size 3 does not divide the model's 8 attention heads", result.Error);
+        }
+    }
+}

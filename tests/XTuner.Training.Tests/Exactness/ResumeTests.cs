@@ -1,0 +1,50 @@
+using System.IO;
+using System.Linq;
+using XTuner.Training.Tests.Distributed;
+using Xunit;
+
+namespace XTuner.Training.Tests.Exactness
+{
+    /// <summary>A run resumed from a checkpoint continues with the same losses as the uninterrupted run.</summary>
+    [Collection(DistributedCollection.Name)]
+    public class ResumeTests
+    {
+        [Theory]
+        [InlineData(1, 0)]
+        [InlineData(2, 2)]
+        public void ResumingReplaysTheSameLosses(int world, int zeroStage)
+        {
+            var shape = new RunShape(World: world, ZeroStage: zeroStage, Steps: 6, SaveSteps: 3);
+            var full = TrainedRun.Train(shape);
+            Assert.True(Directory.Exists(Path.Combine(full.WorkDir, "checkpoints", "step-000003")));
+            Assert.True(Directory.Exists(Path.Combine(full.WorkDir, "checkpoints", "step-000006")));
+
+            // An interrupted run: its work dir holds what existed after step 3.
+            var interrupted = Path.Combine(Path.GetDirectoryName(full.WorkDir)!, "interrupted");
+            CopyDirectory(Path.Combine(full.WorkDir, "checkpoints", "step-000003"), Path.Combine(interrupted, "checkpoints", "step-000003"));
+            File.WriteAllLines(Path.Combine(interrupted, "metrics.jsonl"), File.ReadAllLines(Path.Combine(full.WorkDir, "metrics.jsonl")).Take(3));
+
+            var resumed = TrainedRun.Train(shape, interrupted, "--resume");
+            Assert.Contains("resumed from", resumed.Output);
+            Assert.Equal(6, resumed.Steps.Count);
+            for (int i = 0; i < 6; i++)
+                Assert.Equal(full.Steps[i].Loss, resumed.Steps[i].Loss, 6);
+            Assert.Equal(full.Steps[5].GradNorm, resumed.Steps[5].GradNorm, 6);
+        }
+
+        [Fact]
+        public void AFreshStartOverEarlierCheckpointsIsRefused()
+        {
+            var shape = new RunShape(Steps: 2, SaveSteps: 1);
+            var first = TrainedRun.Train(shape);
+            var e = Assert.ThrowsAny<System.Exception>(() => TrainedRun.Train(shape, first.WorkDir));
+            Assert.Contains("holds checkpoints of an earlier run", e.Message);
+        }
+
+        private static void CopyDirectory(string from, string to)
+        {
+            Directory.CreateDirectory(to);
+            foreach (var f in Directory.GetFiles(from)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+        }
+    }
+}
