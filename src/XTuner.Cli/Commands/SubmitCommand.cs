@@ -76,7 +76,7 @@ namespace XTuner.Cli.Commands
                 return 0;
             }
             var report = new JobReport(output);
-            if (plan.AllocationJobId != null)
+            if (plan.InAllocation)
             {
                 output.WriteLine($"Inside SLURM allocation {plan.AllocationJobId}: running {plan.Ranks} rank(s) with srun; logs in {Path.Combine(plan.WorkDir, "logs")}");
                 using var cancel = new CancellationTokenSource();

@@ -97,13 +97,11 @@ namespace XTuner.Core.Slurm
             SlurmClient? client = null)
         {
             client ??= new SlurmClient();
-            // PowerShell turns $null into "" when it sets a string property.
-            bool inAllocation = !string.IsNullOrWhiteSpace(plan.AllocationJobId);
-            client.Find(inAllocation ? "srun" : "sbatch");
+            client.Find(plan.InAllocation ? "srun" : "sbatch");
             CheckNoActiveJob(plan.WorkDir, client);
             LaunchPlanner.PrepareWorkDir(plan.WorkDir, plan.Config, plan.ConfigPath, plan.Resume || plan.ResumeFrom != null);
             File.WriteAllText(plan.ScriptPath, plan.Script);
-            if (inAllocation) return RunInAllocation(plan, onUpdate, cancel);
+            if (plan.InAllocation) return RunInAllocation(plan, onUpdate, cancel);
 
             var jobId = client.Submit(plan.ScriptPath, plan.WorkDir);
             var job = new XTunerJob

@@ -57,6 +57,9 @@ namespace XTuner.Core.Slurm
         /// </summary>
         public string? AllocationJobId { get; set; }
 
+        /// <summary>Whether <see cref="SlurmLauncher.Submit"/> runs the step in <see cref="AllocationJobId"/> rather than submitting.</summary>
+        public bool InAllocation => !string.IsNullOrWhiteSpace(AllocationJobId);
+
         /// <summary>The sbatch script (bash); rendered from the properties above by <see cref="SbatchScript.Render"/>.</summary>
         public string Script { get; set; } = "";
 
