@@ -183,6 +183,24 @@ Describe 'training under SLURM (these need a cluster: .ci/slurm-setup.sh)' -Skip
         $message | Should -BeLike "*no-such-dir/data.jsonl*does not exist*"
     }
 
+    It 'delivers SIGUSR1 to the ranks (as --signal does before the time limit): they checkpoint and train on' {
+        # save_steps 0: no checkpoint but the one the signal asks for.
+        $job = Submit-Plan (New-TrainingPlan signalled 'max_steps=30', 'save_steps=0')
+        $deadline = [DateTime]::UtcNow.AddMinutes(2)
+        while (@([XTuner.Core.Runs.MetricsFile]::Read("$TestDrive/signalled")).Count -lt 2) {
+            if ([DateTime]::UtcNow -gt $deadline) { throw 'The job did not train.' }
+            [System.Threading.Thread]::Sleep(50)
+        }
+        # Without --batch (B: in --signal), scancel signals the job's steps: every rank, not the batch shell.
+        & scancel --signal=USR1 $job.JobId
+        $LASTEXITCODE | Should -Be 0
+        $done = $job | Wait-XTunerJob -Timeout 180 -PollInterval 0.5
+        "$($done.State)" | Should -Be 'Completed'
+        $done.Step | Should -Be 30
+        @([System.IO.Directory]::GetDirectories("$TestDrive/signalled/checkpoints", 'step-*')) | Should -HaveCount 1
+        [System.IO.File]::ReadAllText("$TestDrive/signalled/logs/rank0.log") | Should -BeLike '*checkpoint saved*'
+    }
+
     It 'resumes a requeued job from its checkpoint and ends with the losses of an uninterrupted run' {
         $job = Submit-Plan (New-TrainingPlan requeued 'max_steps=10', 'save_steps=1')
         $deadline = [DateTime]::UtcNow.AddMinutes(2)
