@@ -4,10 +4,11 @@
 .DESCRIPTION
     ./build.ps1            builds the solution; Import-Module ./XTuner.psd1 then works from the repository.
     ./build.ps1 -Test      also runs `dotnet test` and, when Pester 5 is installed, Invoke-Pester ./tests.
-    ./build.ps1 -Publish   lays out a self-contained module folder (cmdlets + the xtuner worker with its
-                           libtorch) under -OutputPath, to copy to another machine or a PSModulePath folder.
+    ./build.ps1 -Publish   lays out a self-contained module folder (cmdlets + the xtuner worker with its libtorch)
+                           at <OutputPath>/XTuner, to copy to another machine or into a PSModulePath folder.
+    Uses only PowerShell's core cmdlets and .NET, so it also runs where the full cmdlet set is absent.
 .EXAMPLE
-    ./build.ps1 -Publish -OutputPath ~/modules; Import-Module ~/modules/XTuner
+    ./build.ps1 -Publish -OutputPath ~/.local/share/powershell/Modules; Import-Module XTuner
 #>
 [CmdletBinding()]
 param(
@@ -22,51 +23,55 @@ param(
     [switch] $Publish,
 
     # Where -Publish writes the module folder.
-    [string] $OutputPath = (Join-Path $PSScriptRoot 'publish'),
+    [string] $OutputPath = [System.IO.Path]::Combine($PSScriptRoot, 'publish'),
 
     # Include the .NET runtime with the worker, for machines without .NET 10.
     [switch] $SelfContained
 )
 
 $ErrorActionPreference = 'Stop'
+$root = $PSScriptRoot
 
 function Invoke-Dotnet {
     & dotnet @args
     if ($LASTEXITCODE -ne 0) { throw "dotnet $($args -join ' ') failed with exit code $LASTEXITCODE" }
 }
 
-Push-Location $PSScriptRoot
-try {
-    Invoke-Dotnet build XTuner.sln -c $Configuration
-
-    if ($Test) {
-        Invoke-Dotnet test XTuner.sln -c $Configuration --no-build
-        $pester = Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version.Major -ge 5 } | Select-Object -First 1
-        if ($pester) {
-            Import-Module $pester
-            $result = Invoke-Pester -Path (Join-Path $PSScriptRoot 'tests') -PassThru
-            if ($result.FailedCount -gt 0) { throw "$($result.FailedCount) Pester test(s) failed" }
-        }
-        else {
-            Write-Verbose 'Pester 5 is not installed: the .Tests.ps1 files ran inside dotnet test only.'
-        }
+function Copy-Folder([string] $From, [string] $To) {
+    [System.IO.Directory]::CreateDirectory($To) | Out-Null
+    foreach ($file in [System.IO.Directory]::GetFiles($From)) {
+        [System.IO.File]::Copy($file, [System.IO.Path]::Combine($To, [System.IO.Path]::GetFileName($file)), $true)
     }
-
-    if ($Publish) {
-        $module = Join-Path $OutputPath 'XTuner'
-        if (Test-Path $module) { Remove-Item $module -Recurse -Force }
-        $bin = Join-Path $module 'bin'
-        Invoke-Dotnet publish src/XTuner.PowerShell/XTuner.PowerShell.csproj -c $Configuration -o $bin
-        $workerArgs = @('publish', 'src/XTuner.Cli/XTuner.Cli.csproj', '-c', $Configuration, '-r', 'linux-x64',
-            "--self-contained:$($SelfContained.IsPresent.ToString().ToLowerInvariant())", '-o', (Join-Path $bin 'xtuner'))
-        Invoke-Dotnet @workerArgs
-        Copy-Item -Path (Join-Path $PSScriptRoot 'en-US') -Destination $module -Recurse
-        Copy-Item -Path (Join-Path $PSScriptRoot 'module') -Destination $module -Recurse
-        Copy-Item -Path (Join-Path $PSScriptRoot 'XTuner.psd1') -Destination $module
-        Get-ChildItem $bin -Filter '*.pdb' -Recurse | Remove-Item
-        Write-Output (Get-Item $module)
+    foreach ($dir in [System.IO.Directory]::GetDirectories($From)) {
+        Copy-Folder $dir ([System.IO.Path]::Combine($To, [System.IO.Path]::GetFileName($dir)))
     }
 }
-finally {
-    Pop-Location
+
+Invoke-Dotnet build ([System.IO.Path]::Combine($root, 'XTuner.sln')) -c $Configuration
+
+if ($Test) {
+    Invoke-Dotnet test ([System.IO.Path]::Combine($root, 'XTuner.sln')) -c $Configuration --no-build
+    $pester = @(Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version.Major -ge 5 })
+    if ($pester.Count -gt 0) {
+        Import-Module $pester[0]
+        $result = Invoke-Pester -Path ([System.IO.Path]::Combine($root, 'tests')) -PassThru
+        if ($result.FailedCount -gt 0) { throw "$($result.FailedCount) Pester test(s) failed" }
+    }
+    else {
+        $PSCmdlet.WriteVerbose('Pester 5 is not installed: the .Tests.ps1 files ran inside dotnet test only.')
+    }
+}
+
+if ($Publish) {
+    $module = [System.IO.Path]::Combine([System.IO.Path]::GetFullPath($OutputPath), 'XTuner')
+    if ([System.IO.Directory]::Exists($module)) { [System.IO.Directory]::Delete($module, $true) }
+    $bin = [System.IO.Path]::Combine($module, 'bin')
+    Invoke-Dotnet publish ([System.IO.Path]::Combine($root, 'src/XTuner.PowerShell/XTuner.PowerShell.csproj')) -c $Configuration -o $bin
+    Invoke-Dotnet publish ([System.IO.Path]::Combine($root, 'src/XTuner.Cli/XTuner.Cli.csproj')) -c $Configuration -r linux-x64 `
+        "--self-contained:$($SelfContained.IsPresent.ToString().ToLowerInvariant())" -o ([System.IO.Path]::Combine($bin, 'xtuner'))
+    Copy-Folder ([System.IO.Path]::Combine($root, 'en-US')) ([System.IO.Path]::Combine($module, 'en-US'))
+    Copy-Folder ([System.IO.Path]::Combine($root, 'module')) ([System.IO.Path]::Combine($module, 'module'))
+    [System.IO.File]::Copy([System.IO.Path]::Combine($root, 'XTuner.psd1'), [System.IO.Path]::Combine($module, 'XTuner.psd1'), $true)
+    foreach ($pdb in [System.IO.Directory]::GetFiles($module, '*.pdb', [System.IO.SearchOption]::AllDirectories)) { [System.IO.File]::Delete($pdb) }
+    [System.IO.DirectoryInfo]::new($module)
 }

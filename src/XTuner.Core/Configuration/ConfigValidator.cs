@@ -75,6 +75,8 @@ namespace XTuner.Core.Configuration
             if (c.WarmupRatio < 0 || c.WarmupRatio >= 1) f.Add(Error("warmup_ratio", $"warmup_ratio must be in [0, 1), not {ConfigValues.FormatDouble(c.WarmupRatio)}."));
             if (c.MaxNorm < 0) f.Add(Error("max_norm", "max_norm must be 0 (no clipping) or more."));
             if (c.ZeroStage < 0 || c.ZeroStage > 3) f.Add(Error("zero_stage", $"zero_stage must be 0, 1, 2 or 3, not {c.ZeroStage}."));
+            if (c.ZeroStage == 3 && !c.ActivationCheckpointing)
+                f.Add(Error("zero_stage", "zero_stage 3 needs activation_checkpointing: true (each layer's parameters are gathered again for its recompute); or use zero_stage 2."));
         }
 
         private static void CheckModel(XTunerConfig c, ModelSpec spec, List<ConfigFinding> f)

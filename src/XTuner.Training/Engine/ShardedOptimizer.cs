@@ -22,11 +22,12 @@ namespace XTuner.Training.Engine
     }
 
     /// <summary>
-    /// Mixed-precision AdamW over the whole world with ZeRO stages 0-2. The model computes in its own dtype (float32 on
+    /// Mixed-precision AdamW over the whole world with ZeRO stages 0-3. The model computes in its own dtype (float32 on
     /// CPU, bfloat16 on CUDA); float32 master weights and both moments live in flat per-unit buffers. Gradients are
     /// SUMMED over the world (each rank back-propagated local loss / global token count, so the sum is the exact
     /// gradient of the global token-mean loss): all-reduced (stages 0, 1) or reduce-scattered (stage 2). Stage 1 and 2
-    /// keep only this rank's shard of master weights and moments and all-gather the updated weights.
+    /// keep only this rank's shard of master weights and moments and all-gather the updated weights; stage 3 also keeps
+    /// only a shard of the parameters themselves (<see cref="ParameterShards"/>).
     /// </summary>
     public sealed class ShardedOptimizer : IDisposable
     {
@@ -37,11 +38,12 @@ namespace XTuner.Training.Engine
         private readonly Tensor?[] _shardGrad;
         private readonly Tensor?[] _accumulated;
         private readonly bool _sharded;
+        private readonly ParameterShards? _parameterShards;
 
         public ShardedOptimizer(DecoderModel model, IProcessGroup world, int zeroStage, OptimizerSettings settings, bool accumulateInFloat32)
         {
-            if (zeroStage < 0 || zeroStage > 2)
-                throw new ArgumentOutOfRangeException(nameof(zeroStage), zeroStage, "ShardedOptimizer implements ZeRO stages 0, 1 and 2.");
+            if (zeroStage < 0 || zeroStage > 3)
+                throw new ArgumentOutOfRangeException(nameof(zeroStage), zeroStage, "ZeRO stages are 0 to 3.");
             _world = world;
             _settings = settings;
             ZeroStage = zeroStage;
@@ -65,9 +67,21 @@ namespace XTuner.Training.Engine
                     _master[u].narrow(0, shardStart, length).copy_(slot.Parameter!.flatten().narrow(0, slotStart, length));
                 _expAvg[u] = zeros(unit.ShardLength, ScalarType.Float32, device);
                 _expAvgSq[u] = zeros(unit.ShardLength, ScalarType.Float32, device);
-                if (accumulateInFloat32) _accumulated[u] = zeros(unit.PaddedNumel, ScalarType.Float32, device);
+                if (accumulateInFloat32 && zeroStage < 3) _accumulated[u] = zeros(unit.PaddedNumel, ScalarType.Float32, device);
             }
+            if (zeroStage == 3) _parameterShards = new ParameterShards(_units, world);
         }
+
+        /// <summary>What the model must call around its layers (ZeRO-3); null below stage 3.</summary>
+        public ILayerParameterHooks? LayerHooks => _parameterShards;
+
+        /// <summary>Before each micro-batch's forward (ZeRO-3 gathers the embeddings and head).</summary>
+        public void BeginMicroBatch() => _parameterShards?.BeginMicroBatch();
+
+        /// <summary>Makes every parameter whole (ZeRO-3) to export or inspect the model; collective. Pair with <see cref="ReleaseParameters"/>.</summary>
+        public void GatherParameters() => _parameterShards?.GatherAll();
+
+        public void ReleaseParameters() => _parameterShards?.ReleaseAll();
 
         public int ZeroStage { get; }
 
@@ -95,6 +109,11 @@ namespace XTuner.Training.Engine
         /// </summary>
         public void AccumulateMicroBatch()
         {
+            if (_parameterShards != null)
+            {
+                _parameterShards.EndMicroBatch();
+                return;
+            }
             if (_accumulated[0] is null) return;
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
@@ -116,7 +135,17 @@ namespace XTuner.Training.Engine
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var sumOfSquares = zeros(1, ScalarType.Float32, device);
-            for (int u = 0; u < _units.Count; u++)
+            if (_parameterShards != null)
+            {
+                _parameterShards.EndMicroBatch();
+                _parameterShards.ReleaseAll();
+            }
+            for (int u = 0; u < _units.Count && _parameterShards != null; u++)
+            {
+                var shard = _parameterShards.Accumulated(u);
+                sumOfSquares.add_(shard.dot(shard));
+            }
+            for (int u = 0; u < _units.Count && _parameterShards == null; u++)
             {
                 // Each unit's float32 gradient is as large as a layer: free it before the next one.
                 using var unitScope = NewDisposeScope();
@@ -144,7 +173,7 @@ namespace XTuner.Training.Engine
                         slot.Parameter!.grad?.copy_(flat.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
                 }
             }
-            if (ZeroStage == 2 && _world.Size > 1) _world.AllReduce(sumOfSquares);
+            if (ZeroStage >= 2 && _world.Size > 1) _world.AllReduce(sumOfSquares);
             if (OnReducedGradients != null) ReportGradients();
             double norm = Math.Sqrt(sumOfSquares.item<float>());
             double scale = _settings.MaxNorm > 0 && norm > _settings.MaxNorm ? _settings.MaxNorm / (norm + 1e-6) : 1.0;
@@ -155,7 +184,7 @@ namespace XTuner.Training.Engine
                 var unit = _units[u];
                 foreach (var (slot, slotStart, shardStart, length) in unit.SlotsInShard())
                 {
-                    var grad = _shardGrad[u] is Tensor sg
+                    var grad = ShardGradient(u) is Tensor sg
                         ? sg.narrow(0, shardStart, length)
                         : slot.Parameter!.grad!.flatten().narrow(0, slotStart, length);
                     if (scale != 1.0) grad = grad.mul(scale);
@@ -179,7 +208,7 @@ namespace XTuner.Training.Engine
             {
                 var unit = _units[u];
                 Tensor? full = null;
-                if (_shardGrad[u] is Tensor shard)
+                if (ShardGradient(u) is Tensor shard)
                 {
                     full = empty(unit.PaddedNumel, ScalarType.Float32, shard.device);
                     _world.AllGather(full, shard);
@@ -191,9 +220,17 @@ namespace XTuner.Training.Engine
             OnReducedGradients!(grads);
         }
 
+        /// <summary>This rank's shard of a unit's reduced gradient (ZeRO-2 and 3), or null when .grad holds the whole.</summary>
+        private Tensor? ShardGradient(int u) => _parameterShards?.Accumulated(u) ?? _shardGrad[u];
+
         /// <summary>Copies master weights into the model's parameters (all-gathering shards under ZeRO).</summary>
         private void RefreshParameters(int u)
         {
+            if (_parameterShards != null)
+            {
+                _parameterShards.Update(u, _master[u]);
+                return;
+            }
             var unit = _units[u];
             var dtype = unit.Slots[0].Parameter!.dtype;
             if (!_sharded)
@@ -253,6 +290,7 @@ namespace XTuner.Training.Engine
         {
             foreach (var t in _master.Concat(_expAvg).Concat(_expAvgSq)) t.Dispose();
             foreach (var t in _shardGrad.Concat(_accumulated)) t?.Dispose();
+            _parameterShards?.Dispose();
         }
     }
 }

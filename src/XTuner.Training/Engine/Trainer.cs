@@ -111,11 +111,9 @@ namespace XTuner.Training.Engine
             var schedule = new LearningRateSchedule(config.Lr, totalSteps, config.WarmupRatio);
             int padId = tokenizer?.PadTokenId ?? tokenizer?.EosTokenId ?? 0;
 
-            reporter?.Info($"xtuner {_env} | {layout} | {ConfigValues.FormatEnum(config.Device)} {ConfigValues.FormatEnum(config.DType)} | zero {EffectiveZeroStage()}");
+            reporter?.Info($"xtuner {_env} | {layout} | {ConfigValues.FormatEnum(config.Device)} {ConfigValues.FormatEnum(config.DType)} | zero {config.ZeroStage}");
             reporter?.Info($"model {config.ModelName}: {spec.ParameterCount:N0} parameters, {spec.NumHiddenLayers} layers, {spec.NumAttentionHeads} heads ({spec.NumKeyValueHeads} KV)");
             reporter?.Info($"data: {stats}; {sampler.BatchesPerEpoch} batches per epoch; {totalSteps} steps of {config.BatchSize * layout.DataParallelSize * accum} sequences");
-            if (config.ZeroStage == 3)
-                reporter?.Info("zero_stage 3 (parameter sharding) is not implemented yet: training with ZeRO stage 2 (gradients and optimizer states sharded; parameters replicated).");
 
             var computeType = config.DType == TrainingDType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
             torch.manual_seed(config.Seed);
@@ -130,8 +128,9 @@ namespace XTuner.Training.Engine
             {
                 Beta1 = config.Betas[0], Beta2 = config.Betas[1], WeightDecay = config.WeightDecay, MaxNorm = config.MaxNorm,
             };
-            int zeroStage = EffectiveZeroStage();
+            int zeroStage = config.ZeroStage;
             using var optimizer = new ShardedOptimizer(model, world, zeroStage, settings, accumulateInFloat32: computeType != ScalarType.Float32 && accum > 1);
+            model.LayerHooks = optimizer.LayerHooks;
             bool sharded = zeroStage >= 1 && world.Size > 1;
             var dumpDir = Environment.GetEnvironmentVariable(DumpEnvironmentVariable);
             int dumpStep = 0;
@@ -187,6 +186,7 @@ namespace XTuner.Training.Engine
                 {
                     using var scope = NewDisposeScope();
                     var c = chunks[j];
+                    optimizer.BeginMicroBatch();
                     var ids = tensor(c.InputIds, device: device).view(c.BatchSize, c.ChunkLength);
                     var positions = tensor(c.PositionIds, device: device).view(c.BatchSize, c.ChunkLength);
                     var targets = tensor(c.Targets, device: device);
@@ -201,9 +201,14 @@ namespace XTuner.Training.Engine
                 double lr = schedule.At(step);
                 dumpStep = step + 1;
                 double gradNorm = optimizer.StepAll(lr);
-                if (!string.IsNullOrEmpty(dumpDir) && IsRankZero)
-                    SafetensorsWriter.Write(Path.Combine(dumpDir, $"params-step{step + 1}.safetensors"),
-                        model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter)).ToList(), ScalarType.Float32);
+                if (!string.IsNullOrEmpty(dumpDir))
+                {
+                    optimizer.GatherParameters();
+                    if (IsRankZero)
+                        SafetensorsWriter.Write(Path.Combine(dumpDir, $"params-step{step + 1}.safetensors"),
+                            model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter)).ToList(), ScalarType.Float32);
+                    optimizer.ReleaseParameters();
+                }
                 memory.Sample();
                 // One small all-reduce carries the loss and whether any rank was asked to checkpoint (SIGUSR1).
                 using var summary = cat(new[] { lossSum, tensor(new[] { _checkpointRequested ? 1.0 : 0.0 }, ScalarType.Float64, device) });
@@ -244,18 +249,18 @@ namespace XTuner.Training.Engine
             }
 
             var export = Path.Combine(workDir, "hf");
+            optimizer.GatherParameters();
             if (IsRankZero)
             {
                 HfCheckpoint.Save(model, spec, export, saveDtype: computeType);
                 tokenizer?.SaveTo(export);
             }
+            optimizer.ReleaseParameters();
             world.Barrier();
             // Every rank's own peak, in its log (metrics carry rank 0's): memory per rank against the SP size.
             _options.Console.WriteLine(string.Format(System.Globalization.CultureInfo.InvariantCulture, "rank {0} peak memory {1:F3} GiB", _env.Rank, memory.PeakGib));
             reporter?.Done(export);
         }
-
-        private int EffectiveZeroStage() => Math.Min(_config.ZeroStage, 2);
 
         /// <summary>The checkpoint to resume from, or null for a fresh start (refused over an earlier run's checkpoints).</summary>
         private string? ResumeCheckpoint(string workDir)

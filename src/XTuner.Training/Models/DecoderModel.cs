@@ -59,6 +59,9 @@ namespace XTuner.Training.Models
         /// </summary>
         public bool ActivationCheckpointing { get; set; }
 
+        /// <summary>Called around every layer (ZeRO-3 gathers and releases parameters through it); none by default.</summary>
+        public ILayerParameterHooks? LayerHooks { get; set; }
+
         internal ModelArchitecture Architecture => _shape.Architecture;
 
         /// <summary>The state_dict name of the output projection, which a tied checkpoint may still carry.</summary>
@@ -80,11 +83,17 @@ namespace XTuner.Training.Models
             var rope = _rotary.Tables(positionIds, ropeSequenceLength, hidden.dtype);
             var kernel = AttentionKernel;
             var checkpoint = ActivationCheckpointing && is_grad_enabled();
+            var hooks = LayerHooks;
+            int index = 0;
             foreach (var layer in model.Layers)
             {
-                var next = checkpoint && hidden.requires_grad
-                    ? LayerCheckpoint.Apply(layer, hidden, rope, kernel)
+                hooks?.BeforeForward(index);
+                bool checkpointed = checkpoint && hidden.requires_grad;
+                var next = checkpointed
+                    ? LayerCheckpoint.Apply(layer, hidden, rope, kernel, index, hooks)
                     : layer.Forward(hidden, rope, kernel);
+                if (checkpointed) hooks?.AfterForward(index);
+                index++;
                 // Autograd keeps what backward needs; the wrapper would only pin memory until the step ends.
                 hidden.Dispose();
                 hidden = next;

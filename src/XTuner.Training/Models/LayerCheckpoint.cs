@@ -15,9 +15,9 @@ namespace XTuner.Training.Models
         public override string Name => nameof(LayerCheckpoint);
 
         /// <summary>Runs <paramref name="layer"/> on <paramref name="hidden"/>, which must require grad.</summary>
-        public static Tensor Apply(DecoderLayer layer, Tensor hidden, RotaryTables rope, IAttentionKernel kernel)
+        public static Tensor Apply(DecoderLayer layer, Tensor hidden, RotaryTables rope, IAttentionKernel kernel, int index = 0, ILayerParameterHooks? hooks = null)
         {
-            var output = apply(hidden, rope.Cos, rope.Sin, new Plan(layer, rope.Layout, kernel));
+            var output = apply(hidden, rope.Cos, rope.Sin, new Plan(layer, rope.Layout, kernel, index, hooks));
             AutogradOutputCache.Release<LayerCheckpoint>();
             return output;
         }
@@ -39,6 +39,7 @@ namespace XTuner.Training.Models
             var saved = ctx.get_saved_variables();
             var plan = (Plan)ctx.get_data(PlanKey);
             var input = saved[0].detach().requires_grad_();
+            plan.Hooks?.BeforeRecompute(plan.Index);
             using (enable_grad())
             {
                 var output = plan.Layer.Forward(input, new RotaryTables(saved[1], saved[2], plan.Layout), plan.Kernel);
@@ -46,11 +47,12 @@ namespace XTuner.Training.Models
                 // reentrant checkpoint; only the input gradient flows on through this node.
                 output.backward(new[] { gradOutput });
             }
+            plan.Hooks?.AfterBackward(plan.Index);
             // The engine made this wrapper for the call; dropping it now frees the activation-sized gradient early.
             gradOutput.Dispose();
             return AutogradHandoff.Return(new[] { input.grad, null, null, null });
         }
 
-        private sealed record Plan(DecoderLayer Layer, RotaryLayout Layout, IAttentionKernel Kernel);
+        private sealed record Plan(DecoderLayer Layer, RotaryLayout Layout, IAttentionKernel Kernel, int Index, ILayerParameterHooks? Hooks);
     }
 }

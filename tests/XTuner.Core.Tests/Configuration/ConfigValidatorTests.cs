@@ -141,6 +141,19 @@ namespace XTuner.Core.Tests.Configuration
         }
 
         [Fact]
+        public void ZeroStage3NeedsActivationCheckpointing()
+        {
+            var c = ConfigCatalogue.Get("tiny-llama");
+            c.ZeroStage = 3;
+            c.ActivationCheckpointing = false;
+            var e = Assert.Single(Errors(c));
+            Assert.Equal("zero_stage", e.Key);
+            Assert.Contains("activation_checkpointing: true", e.Message);
+            c.ActivationCheckpointing = true;
+            Assert.Empty(Errors(c));
+        }
+
+        [Fact]
         public void MissingDataFilesAreNamed()
         {
             var c = ConfigCatalogue.Get("tiny-llama");

@@ -242,6 +242,7 @@ function Format-Value($Value) {
         $shown = @(for ($i = 0; $i -lt [math]::Min($items.Count, 10); $i++) { Format-Value $items[$i] })
         return '@(' + ($shown -join ', ') + $(if ($items.Count -gt 10) { ', ...' }) + ')'
     }
-    if ($Value -is [System.IFormattable]) { return $Value.ToString($null, [cultureinfo]::InvariantCulture) }
+    # Through the interface: types such as [version] implement IFormattable explicitly.
+    if ($Value -is [System.IFormattable]) { return ([System.IFormattable]$Value).ToString($null, [cultureinfo]::InvariantCulture) }
     "$Value"
 }

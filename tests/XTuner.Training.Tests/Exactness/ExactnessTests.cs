@@ -136,5 +136,13 @@ namespace XTuner.Training.Tests.Exactness
         [InlineData(2)]
         public void ZeroShardingEqualsOneProcess(int stage) =>
             AssertSameTraining(new RunShape(World: 2, ZeroStage: stage));
+
+        [Fact]
+        public void ZeroStage3EqualsOneProcess() =>
+            AssertSameTraining(new RunShape(World: 2, ZeroStage: 3, Checkpointing: true));
+
+        [Fact]
+        public void ZeroStage3WithSequenceParallelAndAccumulationEqualsOneProcess() =>
+            AssertSameTraining(new RunShape(World: 4, SequenceParallel: 2, ZeroStage: 3, Checkpointing: true, Accumulation: 2));
     }
 }

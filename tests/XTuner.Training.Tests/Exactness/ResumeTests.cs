@@ -12,9 +12,10 @@ namespace XTuner.Training.Tests.Exactness
         [Theory]
         [InlineData(1, 0)]
         [InlineData(2, 2)]
+        [InlineData(2, 3)]
         public void ResumingReplaysTheSameLosses(int world, int zeroStage)
         {
-            var shape = new RunShape(World: world, ZeroStage: zeroStage, Steps: 6, SaveSteps: 3);
+            var shape = new RunShape(World: world, ZeroStage: zeroStage, Steps: 6, SaveSteps: 3, Checkpointing: zeroStage == 3);
             var full = TrainedRun.Train(shape);
             Assert.True(Directory.Exists(Path.Combine(full.WorkDir, "checkpoints", "step-000003")));
             Assert.True(Directory.Exists(Path.Combine(full.WorkDir, "checkpoints", "step-000006")));

@@ -1,0 +1,149 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using XTuner.Training.Distributed;
+using XTuner.Training.Models;
+using static TorchSharp.torch;
+
+namespace XTuner.Training.Engine
+{
+    /// <summary>
+    /// ZeRO-3 parameter sharding. Each rank keeps only its shard of every unit's parameters (in the compute dtype); a
+    /// decoder layer's full parameters are all-gathered just before it runs forward and again before its recompute in
+    /// backward, and released after. When a layer's backward is done its gradients are reduce-scattered into a float32
+    /// shard accumulator and freed. The embeddings and the final norm/head, used outside the layers, stay gathered from
+    /// the first micro-batch of a step to the optimizer step. Needs activation checkpointing (the recompute is when a
+    /// layer's parameters are gathered again).
+    /// </summary>
+    internal sealed class ParameterShards : ILayerParameterHooks, IDisposable
+    {
+        private readonly IProcessGroup _world;
+        private readonly IReadOnlyList<ParameterUnit> _units;
+        private readonly Tensor[] _shards;
+        private readonly Tensor[] _accumulated;
+        private readonly Tensor?[] _gathered;
+        private readonly int[] _layerUnit;
+        private readonly Tensor _released;
+
+        /// <summary>Takes this rank's shard of every unit from the (full) parameters, then releases them.</summary>
+        public ParameterShards(IReadOnlyList<ParameterUnit> units, IProcessGroup world)
+        {
+            _world = world;
+            _units = units;
+            var first = units[0].Slots[0].Parameter!;
+            _released = empty(0, first.dtype, first.device);
+            _shards = new Tensor[units.Count];
+            _accumulated = new Tensor[units.Count];
+            _gathered = new Tensor?[units.Count];
+            var layers = units.Select((u, i) => (u, i)).Where(x => x.u.Name.StartsWith("layers.", StringComparison.Ordinal)).ToList();
+            _layerUnit = new int[layers.Count];
+            foreach (var (u, i) in layers) _layerUnit[int.Parse(u.Name.Substring("layers.".Length))] = i;
+            using var noGrad = no_grad();
+            for (int u = 0; u < units.Count; u++)
+            {
+                var unit = units[u];
+                _shards[u] = zeros(unit.ShardLength, first.dtype, first.device);
+                foreach (var (slot, slotStart, shardStart, length) in unit.SlotsInShard())
+                    _shards[u].narrow(0, shardStart, length).copy_(slot.Parameter!.flatten().narrow(0, slotStart, length));
+                _accumulated[u] = zeros(unit.ShardLength, ScalarType.Float32, first.device);
+                Release(u);
+            }
+        }
+
+        /// <summary>This micro-batch's and earlier micro-batches' gradients of unit <paramref name="u"/>: this rank's shard, float32.</summary>
+        public Tensor Accumulated(int u) => _accumulated[u];
+
+        public void BeforeForward(int layer) => Gather(_layerUnit[layer]);
+
+        public void AfterForward(int layer) => Release(_layerUnit[layer]);
+
+        public void BeforeRecompute(int layer) => Gather(_layerUnit[layer]);
+
+        public void AfterBackward(int layer)
+        {
+            ReduceGradients(_layerUnit[layer]);
+            Release(_layerUnit[layer]);
+        }
+
+        /// <summary>Before a micro-batch: the units used outside the layers (embeddings, head) are gathered.</summary>
+        public void BeginMicroBatch()
+        {
+            for (int u = 0; u < _units.Count; u++)
+                if (!_units[u].Name.StartsWith("layers.", StringComparison.Ordinal)) Gather(u);
+        }
+
+        /// <summary>After a micro-batch's backward: gradients still on gathered units (embeddings, head) join the accumulators.</summary>
+        public void EndMicroBatch()
+        {
+            for (int u = 0; u < _units.Count; u++)
+                if (_gathered[u] is not null && _units[u].Slots.Any(s => s.Parameter!.grad is not null)) ReduceGradients(u);
+        }
+
+        /// <summary>Releases every gathered unit (before the optimizer step).</summary>
+        public void ReleaseAll()
+        {
+            for (int u = 0; u < _units.Count; u++) Release(u);
+        }
+
+        /// <summary>Gathers every unit (to export or inspect the whole model); pair with <see cref="ReleaseAll"/>.</summary>
+        public void GatherAll()
+        {
+            for (int u = 0; u < _units.Count; u++) Gather(u);
+        }
+
+        /// <summary>The new values of this rank's shard after an optimizer step.</summary>
+        public void Update(int u, Tensor master)
+        {
+            using var noGrad = no_grad();
+            _shards[u].copy_(master);
+            _accumulated[u].zero_();
+        }
+
+        private void Gather(int u)
+        {
+            if (_gathered[u] is not null) return;
+            var unit = _units[u];
+            var full = empty(unit.PaddedNumel, _shards[u].dtype, _shards[u].device);
+            _world.AllGather(full, _shards[u]);
+            using var noGrad = no_grad();
+            foreach (var slot in unit.Slots)
+                slot.Parameter!.set_(full.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
+            _gathered[u] = full;
+        }
+
+        private void Release(int u)
+        {
+            using var noGrad = no_grad();
+            foreach (var slot in _units[u].Slots)
+            {
+                slot.Parameter!.set_(_released);
+                slot.Parameter!.grad = null;
+            }
+            _gathered[u]?.Dispose();
+            _gathered[u] = null;
+        }
+
+        private void ReduceGradients(int u)
+        {
+            using var scope = NewDisposeScope();
+            var unit = _units[u];
+            var flat = zeros(unit.PaddedNumel, ScalarType.Float32, _shards[u].device);
+            foreach (var slot in unit.Slots)
+            {
+                var g = slot.Parameter!.grad;
+                if (g is not null) flat.narrow(0, slot.Offset, slot.Numel).copy_(g.flatten());
+                slot.Parameter!.grad = null;
+            }
+            var shard = empty(unit.ShardLength, ScalarType.Float32, flat.device);
+            _world.ReduceScatter(shard, flat);
+            _accumulated[u].add_(shard);
+        }
+
+        public void Dispose()
+        {
+            foreach (var t in _shards.Concat(_accumulated)) t.Dispose();
+            foreach (var t in _gathered) t?.Dispose();
+            _released.Dispose();
+        }
+    }
+}
