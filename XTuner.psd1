@@ -12,6 +12,9 @@
     FormatsToProcess       = @('module/XTuner.Format.ps1xml')
     TypesToProcess         = @('module/XTuner.Types.ps1xml')
     CmdletsToExport        = @(
+        'Get-XTunerJob'
+        'Wait-XTunerJob'
+        'Stop-XTunerJob'
         'Get-XTunerConfig'
         'New-XTunerConfig'
         'Set-SequenceParallel'

@@ -78,6 +78,7 @@ Describe 'XTuner.psd1' {
         $views = ([xml][System.IO.File]::ReadAllText($module.ExportedFormatFiles[0])).Configuration.ViewDefinitions.View.ViewSelectedBy.TypeName
         $views | Should -Contain 'XTuner.Core.Configuration.XTunerConfig'
         $views | Should -Contain 'XTuner.Core.Configuration.ConfigFinding'
+        $views | Should -Contain 'XTuner.Core.Slurm.XTunerJob'
         $views | Should -Contain 'XTuner.Core.Runs.XTunerRun'
         $views | Should -Contain 'XTuner.Core.Runs.XTunerStep'
     }

@@ -32,6 +32,7 @@ namespace XTuner.Core
         public const string SlurmNotFound = "XTunerSlurmNotFound";
         public const string JobFailed = "XTunerJobFailed";
         public const string JobNotFound = "XTunerJobNotFound";
+        public const string JobWaitTimeout = "XTunerJobWaitTimeout";
         public const string BadDataLine = "XTunerBadDataLine";
         public const string InvalidTokenizer = "XTunerInvalidTokenizer";
     }

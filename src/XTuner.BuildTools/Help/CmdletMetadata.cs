@@ -76,6 +76,8 @@ namespace XTuner.BuildTools.Help
             DefaultSet = cmdlet.DefaultParameterSetName;
             Parameters = ReadParameters(type, cmdlet);
             var named = Parameters.SelectMany(p => p.Sets.Keys).Where(s => s != ParameterAttribute.AllParameterSets).Distinct().ToList();
+            // A default set that no parameter names (Get-XTunerJob without arguments) is still a set of its own to PowerShell.
+            if (named.Count > 0 && DefaultSet != null && !named.Contains(DefaultSet)) named.Add(DefaultSet);
             // The default set comes first, as Get-Command and Get-Help list it.
             SetNames = named.Count == 0
                 ? new[] { ParameterAttribute.AllParameterSets }

@@ -85,11 +85,7 @@ namespace XTuner.Core.Launch
             plan.SharedEnvironment[LauncherPidVariable] = System.Diagnostics.Process.GetCurrentProcess().Id.ToString();
             if (config.Device == DeviceKind.Cpu)
                 plan.SharedEnvironment["OMP_NUM_THREADS"] = Math.Max(1, Environment.ProcessorCount / config.GpusPerNode).ToString();
-            foreach (var name in new[] { "XTUNER_LIBTORCH_DIR", "LD_LIBRARY_PATH", "PYTORCH_CUDA_ALLOC_CONF" })
-            {
-                var value = Environment.GetEnvironmentVariable(name);
-                if (!string.IsNullOrEmpty(value)) plan.SharedEnvironment[name] = value!;
-            }
+            foreach (var pair in PassedThroughEnvironment()) plan.SharedEnvironment[pair.Key] = pair.Value;
             for (int r = 0; r < config.WorldSize; r++)
             {
                 var rank = new RankSpec
@@ -108,11 +104,29 @@ namespace XTuner.Core.Launch
         }
 
         /// <summary>Writes the config the ranks read and checks the work dir may be used. Call just before starting.</summary>
-        public static void PrepareWorkDir(LaunchPlan plan, bool resume)
+        public static void PrepareWorkDir(LaunchPlan plan, bool resume) => PrepareWorkDir(plan.WorkDir, plan.Config, plan.ConfigPath, resume);
+
+        /// <summary>Checks <paramref name="workDir"/> may be used and writes <paramref name="config"/> where the ranks read it.</summary>
+        public static void PrepareWorkDir(string workDir, XTunerConfig config, string configPath, bool resume)
         {
-            WorkDirs.CheckCanStart(plan.WorkDir, resume);
-            Directory.CreateDirectory(plan.WorkDir);
-            ConfigYaml.Save(plan.Config, plan.ConfigPath);
+            WorkDirs.CheckCanStart(workDir, resume);
+            Directory.CreateDirectory(workDir);
+            ConfigYaml.Save(config, configPath);
+        }
+
+        /// <summary>
+        /// This process's settings that ranks need as they are, whatever launches them: where libtorch is (a CUDA
+        /// libtorch from a PyTorch install) and the CUDA allocator's settings. Only the variables that are set.
+        /// </summary>
+        public static IReadOnlyDictionary<string, string> PassedThroughEnvironment()
+        {
+            var passed = new Dictionary<string, string>();
+            foreach (var name in new[] { "XTUNER_LIBTORCH_DIR", "LD_LIBRARY_PATH", "PYTORCH_CUDA_ALLOC_CONF" })
+            {
+                var value = Environment.GetEnvironmentVariable(name);
+                if (!string.IsNullOrEmpty(value)) passed[name] = value!;
+            }
+            return passed;
         }
 
         private static void MakePathsAbsolute(XTunerConfig config, string baseDir)

@@ -4,7 +4,7 @@
 # The block whose body is running during discovery; $null outside discovery.
 $script:CurrentBlock = $null
 
-function New-Block([string] $Name, $Parent) {
+function New-Block([string] $Name, $Parent, [bool] $Skip = $false) {
     # Describe and Context names from the outermost; empty for the file's own block.
     [string[]] $path = @()
     if ($null -ne $Parent) { $path = @($Parent.Path) + $Name }
@@ -19,6 +19,8 @@ function New-Block([string] $Name, $Parent) {
         # Blocks and tests in the order the file declares them; the run phase keeps that order.
         Items      = [System.Collections.Generic.List[object]]::new()
         IsBlock    = $true
+        # -Skip on a Describe or Context skips every It below it, as in Pester.
+        Skip       = $Skip -or ($null -ne $Parent -and $Parent.Skip)
     }
 }
 
@@ -28,10 +30,10 @@ function Assert-Discovery([string] $Keyword) {
     }
 }
 
-function Add-Block([string] $Name, [scriptblock] $Fixture) {
+function Add-Block([string] $Name, [scriptblock] $Fixture, [bool] $Skip) {
     Assert-Discovery 'Describe'
     $parent = $script:CurrentBlock
-    $block = New-Block -Name $Name -Parent $parent
+    $block = New-Block -Name $Name -Parent $parent -Skip $Skip
     $parent.Items.Add($block)
     $script:CurrentBlock = $block
     try {
@@ -46,24 +48,27 @@ function Add-Block([string] $Name, [scriptblock] $Fixture) {
 function Describe {
     param(
         [Parameter(Mandatory, Position = 0)] [string] $Name,
-        [Parameter(Mandatory, Position = 1)] [scriptblock] $Fixture
+        [Parameter(Mandatory, Position = 1)] [scriptblock] $Fixture,
+        [switch] $Skip
     )
-    Add-Block -Name $Name -Fixture $Fixture
+    Add-Block -Name $Name -Fixture $Fixture -Skip $Skip.IsPresent
 }
 
 function Context {
     param(
         [Parameter(Mandatory, Position = 0)] [string] $Name,
-        [Parameter(Mandatory, Position = 1)] [scriptblock] $Fixture
+        [Parameter(Mandatory, Position = 1)] [scriptblock] $Fixture,
+        [switch] $Skip
     )
-    Add-Block -Name $Name -Fixture $Fixture
+    Add-Block -Name $Name -Fixture $Fixture -Skip $Skip.IsPresent
 }
 
 function It {
     param(
         [Parameter(Mandatory, Position = 0)] [string] $Name,
         [Parameter(Mandatory, Position = 1)] [scriptblock] $Test,
-        [Alias('ForEach')] [object[]] $TestCases
+        [Alias('ForEach')] [object[]] $TestCases,
+        [switch] $Skip
     )
     Assert-Discovery 'It'
     $block = $script:CurrentBlock
@@ -78,6 +83,7 @@ function It {
             Data        = $case
             HasData     = $PSBoundParameters.ContainsKey('TestCases')
             IsBlock     = $false
+            Skip        = $Skip.IsPresent -or $block.Skip
         })
     }
 }

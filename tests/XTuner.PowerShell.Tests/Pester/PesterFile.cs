@@ -25,6 +25,7 @@ namespace XTuner.PowerShell.Tests.Pester
         public const string ContainerName = "(file: discovery, AfterAll)";
 
         private static readonly ConcurrentDictionary<string, Lazy<PesterFile>> Runs = new ConcurrentDictionary<string, Lazy<PesterFile>>();
+        private static readonly ConcurrentDictionary<string, Lazy<PesterFile>> Discoveries = new ConcurrentDictionary<string, Lazy<PesterFile>>();
 
         private PesterFile(string path, IReadOnlyList<PesterTest> tests, IReadOnlyList<string> errors)
         {
@@ -44,8 +45,9 @@ namespace XTuner.PowerShell.Tests.Pester
         public PesterTest this[string name] =>
             Tests.FirstOrDefault(t => t.Name == name) ?? throw new KeyNotFoundException($"No It named '{name}' ran in {Path}; It names: {string.Join(", ", Tests.Select(t => t.Name))}.");
 
-        /// <summary>Discovery only: what the file declares, for xunit's test cases.</summary>
-        public static PesterFile Discover(string path) => Invoke(path, discoveryOnly: true);
+        /// <summary>Discovery only: what the file declares, for xunit's test cases (once per test process).</summary>
+        public static PesterFile Discover(string path) =>
+            Discoveries.GetOrAdd(System.IO.Path.GetFullPath(path), p => new Lazy<PesterFile>(() => Invoke(p, discoveryOnly: true))).Value;
 
         /// <summary>Discovers and runs the file, once per test process.</summary>
         public static PesterFile Run(string path) =>

@@ -12,13 +12,23 @@ namespace XTuner.PowerShell.Tests.Pester
     /// </summary>
     public sealed class PesterSuite
     {
+        /// <summary>The message of an It that its file skips (It -Skip, Describe -Skip): the file's condition says why.</summary>
+        public const string SkipReason = "Skipped by its test file (-Skip); the condition there, or the Describe's name, says what it needs.";
+
         public static IEnumerable<object[]> Its() =>
-            Repository.PesterFiles.SelectMany(file => PesterFile.Discover(Path.Combine(Repository.TestsDirectory, file)).Tests.Select(t => t.Name)
+            Repository.PesterFiles.SelectMany(file => PesterFile.Discover(Path.Combine(Repository.TestsDirectory, file)).Tests
+                .Where(t => t.Result != "Skipped").Select(t => t.Name)
                 .Append(PesterFile.ContainerName)
                 .Select(name => new object[] { file, name }));
 
+        public static IEnumerable<object[]> SkippedIts() =>
+            Repository.PesterFiles.SelectMany(file => PesterFile.Discover(Path.Combine(Repository.TestsDirectory, file)).Tests
+                .Where(t => t.Result == "Skipped")
+                .Select(t => new object[] { file, t.Name }));
+
         [Theory]
         [MemberData(nameof(Its))]
+        [MemberData(nameof(SkippedIts), Skip = SkipReason)]
         public void It(string file, string name)
         {
             var run = PesterFile.Run(Path.Combine(Repository.TestsDirectory, file));

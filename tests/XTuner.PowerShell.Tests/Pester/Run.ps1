@@ -45,7 +45,8 @@ function Invoke-PesterCompat {
     }
 
     if ($DiscoveryOnly -or $report.Errors.Count -gt 0) {
-        foreach ($test in Get-Test $root) { Add-Result -Test $test -Result 'NotRun' }
+        # -Skip is decided at discovery, as in Pester: discovery already knows which Its will be skipped.
+        foreach ($test in Get-Test $root) { Add-Result -Test $test -Result $(if ($test.Skip -and $report.Errors.Count -eq 0) { 'Skipped' } else { 'NotRun' }) }
         return $report
     }
 
@@ -78,6 +79,12 @@ function Invoke-Block($Block, [System.Collections.IDictionary] $Variables) {
 }
 
 function Invoke-BlockBody($Block) {
+    # A block whose Its are all skipped runs no setup either (Pester does the same): it may need what is missing.
+    $tests = @(Get-Test $Block)
+    if ($tests.Count -gt 0 -and @($tests | Where-Object { -not $_.Skip }).Count -eq 0) {
+        foreach ($test in $tests) { Add-Result -Test $test -Result 'Skipped' }
+        return
+    }
     $failure = $null
     foreach ($setup in $Block.BeforeAll) {
         try { $null = . $setup }
@@ -98,6 +105,10 @@ function Invoke-BlockBody($Block) {
 }
 
 function Invoke-Test($Test) {
+    if ($Test.Skip) {
+        Add-Result -Test $Test -Result 'Skipped'
+        return
+    }
     $variables = @{}
     if ($Test.HasData) {
         # Pester 5 defines each key of a test case as a variable, and $_ as the whole test case.

@@ -1,5 +1,5 @@
 # Checks of the Pester-compatible runner itself; RunnerSelfTests.cs runs this file and checks every result.
-# An It whose name starts with 'fails:' must fail; every other It must pass. Deliberately not named *.Tests.ps1,
+# An It whose name starts with 'fails:' must fail, one that starts with 'skipped:' must be skipped; every other It must pass. Deliberately not named *.Tests.ps1,
 # so that Invoke-Pester ./tests never runs these deliberate failures.
 
 BeforeDiscovery {
@@ -230,4 +230,29 @@ Describe 'Should' {
     It 'fails: Throw -ErrorId without the command part' { { Write-TestError -ErrorAction Stop } | Should -Throw -ErrorId 'TestErrorId' }
     It 'fails: Not Throw with an exception' { { throw 'boom' } | Should -Not -Throw }
     It 'fails: an assertion on a later pipeline item' { 1, 2 | Should -BeLessThan 2 }
+}
+
+Describe 'skipping' {
+    BeforeAll {
+        $setupRan = $true
+    }
+
+    It 'skipped: an It with -Skip' -Skip { throw 'a skipped It ran' }
+
+    It 'skipped: an It with -Skip:$true' -Skip:$true { throw 'a skipped It ran' }
+
+    It 'runs an It with -Skip:$false' -Skip:$false { $setupRan | Should -BeTrue }
+
+    Context 'a skipped Context' -Skip {
+        BeforeAll { throw 'the BeforeAll of a skipped block ran' }
+
+        It 'skipped: every It inside it' { throw 'a skipped It ran' }
+    }
+}
+
+Describe 'a skipped Describe' -Skip {
+    BeforeAll { throw 'the BeforeAll of a skipped block ran' }
+    AfterAll { throw 'the AfterAll of a skipped block ran' }
+
+    It 'skipped: its Its, and its setup does not run' { throw 'a skipped It ran' }
 }

@@ -1,0 +1,42 @@
+using System;
+using System.Globalization;
+using System.Management.Automation;
+using XTuner.Core.Slurm;
+
+namespace XTuner.PowerShell
+{
+    /// <summary>The progress bar of a SLURM job: its state while it waits, then rank 0's step, loss, tokens/s and time left.</summary>
+    internal sealed class JobProgress
+    {
+        private const int ActivityId = 0x784A;
+
+        public static ProgressRecord Update(XTunerJob job)
+        {
+            var state = job.StateText ?? job.State.ToString().ToUpperInvariant();
+            var activity = $"SLURM job {job.JobId} ({job.Name})";
+            var m = job.LastStep;
+            if (m == null || job.State == SlurmJobState.Pending)
+            {
+                var where = job.Reason != null && job.Reason != "None" ? $" ({job.Reason})" : job.Nodes != null ? $" on {job.Nodes}" : "";
+                return new ProgressRecord(ActivityId, activity, state + where) { PercentComplete = -1 };
+            }
+            var status = string.Format(CultureInfo.InvariantCulture, "{0} on {1}: step {2} of {3}, loss {4:0.0000}, {5:N0} tokens/s/GPU, ETA {6}",
+                state, job.Nodes, m.Step, m.TotalSteps, m.Loss, m.TokensPerSecondPerGpu, FormatSeconds(m.EtaSeconds));
+            return new ProgressRecord(ActivityId, activity, status)
+            {
+                PercentComplete = m.TotalSteps > 0 ? Math.Min(100, m.Step * 100 / m.TotalSteps) : -1,
+                SecondsRemaining = (int)Math.Round(m.EtaSeconds),
+            };
+        }
+
+        public static ProgressRecord Completed(XTunerJob job)
+        {
+            var record = Update(job);
+            record.RecordType = ProgressRecordType.Completed;
+            return record;
+        }
+
+        private static string FormatSeconds(double seconds) =>
+            TimeSpan.FromSeconds(Math.Round(seconds)).ToString(seconds >= 3600 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture);
+    }
+}
