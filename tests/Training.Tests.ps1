@@ -76,12 +76,11 @@ Describe 'Start-XTunerTraining -WhatIf' {
 }
 
 Describe 'Start-XTunerTraining refuses a config that cannot run' {
-    It 'refuses a sequence-parallel size that does not divide the heads: <Id>' -TestCases @(
+    It 'refuses what cannot run, starting nothing: <Id>' -TestCases @(
         @{ Id = 'XTunerInvalidSequenceParallelSize'; Arguments = @{ SequenceParallelSize = 3; GpusPerNode = 3 }; Message = "*sequence_parallel_size 3 does not divide the model's 8 attention heads*" }
         @{ Id = 'XTunerInvalidSequenceParallelSize'; Arguments = @{ SequenceParallelSize = 4 }; Message = '*sequence_parallel_size 4 does not divide the world size 2*' }
         @{ Id = 'XTunerInvalidWorldSize'; Arguments = @{ Option = @{ nodes = 2 } }; Message = '*nodes 2: the local launcher runs on one machine*' }
         @{ Id = 'XTunerUnknownConfigKey'; Arguments = @{ Option = @{ max_lenght = 64 } }; Message = '*max_lenght*' }
-        @{ Id = 'XTunerSlurmNotFound'; Arguments = @{ Launcher = 'Slurm' }; Message = '*-Launcher Slurm is not available*' }
     ) {
         { $tiny | Start-XTunerTraining @Arguments -WorkDir $TestDrive/refused } | Should -Throw -ErrorId "$Id,*" -ExpectedMessage $Message
         "$TestDrive/refused" | Should -Not -Exist

@@ -168,6 +168,23 @@ Describe 'training under SLURM (these need a cluster: .ci/slurm-setup.sh)' -Skip
         [System.IO.File]::ReadAllText("$($done.WorkDir)/logs/rank0.log") | Should -BeLike '*rank 0 of 2*slurm*step 3/3*'
     }
 
+    It 'Start-XTunerTraining -Launcher Slurm submits the job that Wait-XTunerJob sees complete, with the losses of a local run' {
+        $job = Get-XTunerConfig tiny-llama-sp2 | Start-XTunerTraining -Launcher Slurm -Device Cpu -MaxSteps 3 -WorkDir "$TestDrive/cmdlet-sp2"
+        $submitted.Add($job.JobId)
+        $job.Ranks | Should -Be 2
+        "$TestDrive/cmdlet-sp2/submit.sbatch" | Should -Exist
+        $done = $job | Wait-XTunerJob -Timeout 180 -PollInterval 0.5
+        "$($done.State)" | Should -Be 'Completed'
+        [XTuner.Core.Runs.MetricsFile]::Read($done.WorkDir).Loss | Should -Be (Get-LocalLosses local-sp2-cmdlet 3)
+    }
+
+    It 'Start-XTunerTraining -Launcher Slurm -WhatIf shows the sbatch script and submits nothing' {
+        $result = Get-XTunerConfig tiny-llama-sp2 | Start-XTunerTraining -Launcher Slurm -Device Cpu -WorkDir "$TestDrive/whatif" -WhatIf -InformationVariable info
+        $result | Should -BeNullOrEmpty
+        "$($info[0].MessageData)" | Should -BeLike '*#SBATCH --ntasks-per-node=2*srun*--launcher slurm*'
+        "$TestDrive/whatif/submit.sbatch" | Should -Not -Exist
+    }
+
     It 'ends a job whose data path does not exist with XTunerJobFailed naming the failing rank and its log' {
         $plan = New-TrainingPlan bad-data 'max_steps=3'
         # As if the data were missing on the compute nodes: the config the ranks read names a path that does not exist.

@@ -7,6 +7,7 @@ using XTuner.Core.Catalogue;
 using XTuner.Core.Configuration;
 using XTuner.Core.Launch;
 using XTuner.Core.Runs;
+using XTuner.Core.Slurm;
 
 namespace XTuner.PowerShell.Commands
 {
@@ -16,7 +17,7 @@ namespace XTuner.PowerShell.Commands
     /// <para>Before anything starts, the config is checked as Test-XTunerConfig checks it and turned into a launch plan: the ranks, their sequence-parallel and data-parallel groups, devices, environment and command. -WhatIf shows that plan and starts nothing; the plan is also written to the information stream (-InformationVariable) as a LaunchPlan object. A config that cannot run is a terminating error with the id of the problem, such as XTunerInvalidSequenceParallelSize.</para>
     /// <para>The ranks write their logs to WORKDIR/logs/rankN.log, the metrics of every step to WORKDIR/metrics.jsonl and the run's state to WORKDIR/run.json; the config they read is saved as WORKDIR/config.yaml. A work dir that holds a running run, or checkpoints of an earlier one, is refused unless -Resume or -ResumeFrom continues it.</para>
     /// <para>While training runs, a progress bar shows the step, the loss, tokens per second per GPU and the time left; -Verbose also shows rank 0's output. When a rank fails, the others are stopped and the error (XTunerRankFailed, or XTunerRendezvousTimeout when the ranks could not meet) names the rank, its exit code and the last lines of its log. Ctrl+C stops every rank.</para>
-    /// <para>-AsJob returns at once with a job: Receive-Job yields the run, Stop-Job stops every rank. -PassThru returns the run when training ends: its work dir, ranks, state and last metrics. -Launcher Slurm is not available yet.</para>
+    /// <para>-AsJob returns at once with a job: Receive-Job yields the run, Stop-Job stops every rank. -PassThru returns the run when training ends: its work dir, ranks, state and last metrics. -Launcher Slurm (or launcher: slurm in the config) submits a SLURM batch job instead (WORK_DIR/submit.sbatch; -WhatIf prints the script) and returns an XTunerJob to follow with Wait-XTunerJob.</para>
     /// </remarks>
     /// <example>
     /// <code>Get-XTunerConfig tiny-llama-sp2 | Start-XTunerTraining -MaxSteps 20 -PassThru</code>
@@ -35,7 +36,7 @@ namespace XTuner.PowerShell.Commands
     /// <para>Continues the run in ./runs/tiny from its latest checkpoint, with two keys changed.</para>
     /// </example>
     [Cmdlet(VerbsLifecycle.Start, "XTunerTraining", SupportsShouldProcess = true, DefaultParameterSetName = ConfigSet)]
-    [OutputType(typeof(XTunerRun), typeof(XTunerTrainingJob))]
+    [OutputType(typeof(XTunerRun), typeof(XTunerTrainingJob), typeof(XTunerJob))]
     public sealed class StartXTunerTrainingCommand : XTunerCmdlet, IDisposable
     {
         private const string ConfigSet = "Config";
@@ -98,7 +99,7 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public Hashtable? Option { get; set; }
 
-        /// <summary>Local (processes on this machine) or Slurm (not available yet). Default: the config's launcher.</summary>
+        /// <summary>Local (one process per rank on this machine) or Slurm (submit a batch job; returns an XTunerJob to follow with Wait-XTunerJob). Default: the config's launcher.</summary>
         [Parameter]
         public LauncherKind Launcher { get; set; }
 
@@ -120,7 +121,11 @@ namespace XTuner.PowerShell.Commands
                 config = ReadConfig();
                 options = Options();
                 var launcher = MyInvocation.BoundParameters.ContainsKey(nameof(Launcher)) ? Launcher : config.Launcher;
-                if (launcher == LauncherKind.Slurm) StartOnSlurm(config);
+                if (launcher == LauncherKind.Slurm)
+                {
+                    SubmitToSlurm(config, options);
+                    return;
+                }
                 plan = LaunchPlanner.PlanLocal(config, options, out var warnings);
                 WriteWarnings(warnings);
                 // Read-only, so that -WhatIf also reports a work dir that is taken (PrepareWorkDir checks again).
@@ -197,10 +202,32 @@ namespace XTuner.PowerShell.Commands
         }
 
         /// <summary>The SLURM launcher is built separately; until it is wired here, asking for it is a clear error.</summary>
-        private void StartOnSlurm(XTunerConfig config) =>
-            ThrowTerminatingError(new ErrorRecord(
-                new NotSupportedException($"-Launcher Slurm is not available in this version of the module yet; train '{config.Name}' with -Launcher Local, or submit it with xtuner train --launcher slurm where that is available."),
-                ErrorIds.SlurmNotFound, ErrorCategory.NotImplemented, config));
+        /// <summary>
+        /// -Launcher Slurm: writes WORK_DIR/submit.sbatch and submits it (sbatch), or, inside an allocation, runs the srun
+        /// step there and waits for it. -WhatIf prints the script. Returns the XTunerJob.
+        /// </summary>
+        private void SubmitToSlurm(XTunerConfig config, LaunchOptions options)
+        {
+            var plan = SlurmLauncher.Plan(config, options);
+            WriteInformation(new InformationRecord(plan, MyInvocation.MyCommand.Name) { Tags = { "LaunchPlan" } });
+            var action = plan.InAllocation
+                ? $"Run {plan.Ranks} rank(s) with srun in allocation {plan.AllocationJobId}"
+                : $"Submit {plan.Ranks} rank(s) with sbatch";
+            if (!ShouldProcess(plan.Script, $"{action} ('{plan.Config.Name}', {plan.WorkDir})?", "Start training")) return;
+            XTunerJob job;
+            try
+            {
+                job = SlurmLauncher.Submit(plan, j => WriteProgress(JobProgress.Update(j)), _cancel.Token);
+            }
+            catch (XTunerException e)
+            {
+                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
+                return;
+            }
+            var failure = SlurmJobs.Failure(job);
+            if (failure != null) ThrowTerminatingError(RecordOf(failure, job));
+            WriteObject(job);
+        }
 
         private void StartJob(LaunchPlan plan)
         {
