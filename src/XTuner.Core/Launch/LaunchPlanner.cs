@@ -35,17 +35,21 @@ namespace XTuner.Core.Launch
         {
             var config = source.Clone();
             var baseDir = config.SourcePath != null ? Path.GetDirectoryName(config.SourcePath)! : options.BaseDirectory;
+            // A GPU recipe moved to the CPU (-Device Cpu, --device cpu) trains in float32: bf16 is a GPU choice there.
+            bool movedToCpu = options.Device == DeviceKind.Cpu && config.Device == DeviceKind.Cuda && config.DType == TrainingDType.BFloat16;
             if (options.Device is DeviceKind d) config.Device = d;
+            if (movedToCpu) config.DType = TrainingDType.Float32;
             if (options.GpusPerNode is int g) config.GpusPerNode = g;
             if (options.SequenceParallelSize is int sp) config.SequenceParallelSize = sp;
             if (options.MaxSteps is int steps) config.MaxSteps = steps;
             ConfigYaml.ApplyOptions(config, options.ConfigOptions);
-            if (config.Device == DeviceKind.Cpu && config.DType == TrainingDType.BFloat16 && !options.ConfigOptions.Any(o => o.StartsWith("dtype", StringComparison.Ordinal)))
-                config.DType = TrainingDType.Float32;
             var workDir = options.WorkDir ?? config.WorkDir;
             config.WorkDir = workDir != null ? PathUtil.Resolve(workDir, options.WorkDir != null ? options.BaseDirectory : baseDir) : WorkDirs.Default(config.Name, options.BaseDirectory);
             MakePathsAbsolute(config, baseDir);
-            warnings = ConfigValidator.ThrowIfInvalid(config, baseDir);
+            var findings = ConfigValidator.ThrowIfInvalid(config, baseDir).ToList();
+            if (movedToCpu && config.DType == TrainingDType.Float32)
+                findings.Add(new ConfigFinding(FindingSeverity.Warning, "dtype", "The config computes in bfloat16 on CUDA; on the CPU it trains in float32 (set dtype to override)."));
+            warnings = findings;
             return config;
         }
 

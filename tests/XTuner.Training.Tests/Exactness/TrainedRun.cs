@@ -14,7 +14,7 @@ namespace XTuner.Training.Tests.Exactness
     /// <summary>The knobs the exactness tests turn on a tiny float32 Llama trained for a few steps.</summary>
     public sealed record RunShape(int World = 1, int SequenceParallel = 1, int BatchSize = 1, int Accumulation = 1,
         int MaxLength = 128, int Heads = 8, int KeyValueHeads = 2, bool HeadPadding = false, bool Checkpointing = false,
-        int ZeroStage = 0, int Steps = 3, int SaveSteps = 0, string Architecture = "llama", int SaveTotalLimit = -1, string? Pretrained = null)
+        int ZeroStage = 0, int Steps = 3, int SaveSteps = 0, string Architecture = "llama", int SaveTotalLimit = -1, string? Pretrained = null, string DType = "float32")
     {
         /// <summary>What each family adds to the shared shape (q/k/v biases, q/k norms, logit scale, tied embeddings).</summary>
         private string ArchitectureKeys => Architecture switch
@@ -48,7 +48,7 @@ zero_stage: {ZeroStage}
 nodes: 1
 gpus_per_node: {World}
 device: cpu
-dtype: float32
+dtype: {DType}
 batch_size: {BatchSize}
 accumulative_counts: {Accumulation}
 max_steps: {Steps}
