@@ -1,4 +1,5 @@
 using System;
+using System.IO;
 using XTuner.Training.Tests.Distributed;
 using Xunit;
 
@@ -13,15 +14,17 @@ namespace XTuner.Training.Tests.Exactness
         [InlineData(2)]
         public void BFloat16WithAccumulationFollowsFloat32(int zeroStage)
         {
-            var shape = new RunShape(World: 2, Accumulation: 2, ZeroStage: zeroStage, Steps: 4);
+            // Both start from the same weights, exact in bf16 (exported by a bf16 run), so only compute precision differs.
+            var start = TrainedRun.Train(new RunShape(Steps: 1, DType: "bfloat16"));
+            var shape = new RunShape(World: 2, Accumulation: 2, ZeroStage: zeroStage, Steps: 4, Pretrained: Path.Combine(start.WorkDir, "hf"));
             var bf16 = TrainedRun.Train(shape with { DType = "bfloat16" });
             var fp32 = TrainedRun.Train(shape);
+            Assert.Contains("cpu bfloat16", File.ReadAllText(Path.Combine(bf16.WorkDir, "logs", "rank0.log")));
+            // bf16 keeps about 3 significant digits; rounding in the forward and backward must not compound across
+            // micro-batches (accumulated in float32) or steps (float32 master weights).
+            Assert.InRange(Math.Abs(bf16.Steps[0].GradNorm - fp32.Steps[0].GradNorm) / fp32.Steps[0].GradNorm, 0, 2e-2);
             for (int i = 0; i < shape.Steps; i++)
-            {
-                // bf16 keeps about 3 significant digits (measured: losses within 0.53%); its rounding must not compound.
                 Assert.InRange(Math.Abs(bf16.Steps[i].Loss - fp32.Steps[i].Loss) / fp32.Steps[i].Loss, 0, 1e-2);
-                Assert.InRange(Math.Abs(bf16.Steps[i].GradNorm - fp32.Steps[i].GradNorm) / fp32.Steps[i].GradNorm, 0, 5e-2);
-            }
         }
     }
 }
