@@ -157,7 +157,10 @@ namespace XTuner.Cli.Commands
                 }
                 var reason = oom ? "out of memory" : $"failed (exit {exitCode}; see {workDir}/logs or below)";
                 row = $"| {Human(length)} | {sp} | | | | | | | {reason} |";
-                if (!oom) Console.Error.WriteLine(string.Join(Environment.NewLine, text.Split('\n').Reverse().Take(15).Reverse()));
+                // The run's own error lines say where it failed (e.g. which allocation ran out of memory).
+                var errors = text.Split('\n').Where(l => l.IndexOf("error", StringComparison.OrdinalIgnoreCase) >= 0).Take(3).ToList();
+                Console.Error.WriteLine(oom && errors.Count > 0 ? string.Join(Environment.NewLine, errors)
+                    : string.Join(Environment.NewLine, text.Split('\n').Reverse().Take(15).Reverse()));
                 Append(length, false, null, null, null, null);
                 return (false, oom, row);
             }

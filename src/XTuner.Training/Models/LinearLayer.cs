@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace XTuner.Training.Models
 {
     /// <summary>
-    /// y = x W^T + b with transformers' initialisation (weight ~ N(0, 0.02), bias 0), allocated once on the target
-    /// device: TorchSharp's Linear would first fill a Kaiming init that is thrown away.
+    /// y = x W^T + b with transformers' initialisation (weight ~ N(0, 0.02), bias 0; see <see cref="ModelInit"/>):
+    /// TorchSharp's Linear would first fill a Kaiming init that is thrown away.
     /// </summary>
     internal sealed class LinearLayer : nn.Module<Tensor, Tensor>
     {
@@ -15,7 +15,7 @@ namespace XTuner.Training.Models
         public LinearLayer(long inFeatures, long outFeatures, bool hasBias, Device device, ScalarType dtype)
             : base(nameof(LinearLayer))
         {
-            weight = new Parameter(empty(new[] { outFeatures, inFeatures }, dtype, device).normal_(0, ModelInit.Std));
+            weight = new Parameter(ModelInit.Normal(new[] { outFeatures, inFeatures }, dtype, device));
             bias = hasBias ? new Parameter(zeros(new[] { outFeatures }, dtype, device)) : null;
             RegisterComponents();
         }

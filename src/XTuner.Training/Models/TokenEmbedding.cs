@@ -14,7 +14,7 @@ namespace XTuner.Training.Models
         public TokenEmbedding(long vocabSize, long hiddenSize, Device device, ScalarType dtype)
             : base(nameof(TokenEmbedding))
         {
-            weight = new Parameter(empty(new[] { vocabSize, hiddenSize }, dtype, device).normal_(0, ModelInit.Std));
+            weight = new Parameter(ModelInit.Normal(new[] { vocabSize, hiddenSize }, dtype, device));
             RegisterComponents();
         }
 
