@@ -143,6 +143,13 @@ namespace XTuner.Core.Runs
             if (run == null) return null;
             run.WorkDir = Path.GetFullPath(workDir);
             run.LastStep = MetricsFile.Read(workDir).LastOrDefault();
+            // A launcher killed outright (kill -9, a crashed shell) never records the end: say what the processes say.
+            if (Launch.RunControl.IsActive(run) && run.Launcher == "local" && run.Host == Environment.MachineName &&
+                run.LauncherProcessId > 0 && !Launch.ProcessSignals.IsAlive(run.LauncherProcessId) && Launch.RunControl.LiveRanks(run).Count == 0)
+            {
+                run.State = RunState.Failed;
+                run.Error = $"The launcher (pid {run.LauncherProcessId}) ended without recording the end of the run, and none of its ranks is running.";
+            }
             return run;
         }
 

@@ -41,8 +41,10 @@ namespace XTuner.Training.Engine
         private readonly ParameterShards? _parameterShards;
 
 
-        /// <param name="parameterShards">ZeRO-3's parameter shards (required for stage 3, null otherwise): the model was
-        /// built through them, so its parameters are already sharded and the master weights come from the shards.</param>
+        /// <remarks>
+        /// <c>parameterShards</c>: ZeRO-3's parameter shards (required for stage 3, null otherwise); the model was built
+        /// through them, so its parameters are already sharded and the master weights come from the shards.
+        /// </remarks>
         public ShardedOptimizer(DecoderModel model, IProcessGroup world, int zeroStage, OptimizerSettings settings, bool accumulateInFloat32,
             ParameterShards? parameterShards = null)
         {

@@ -25,10 +25,10 @@ namespace XTuner.Training.Models
         /// biases 0), drawn from torch's global generator: seed it with torch.manual_seed first. On the meta device no
         /// memory is allocated.
         /// </summary>
-        /// <param name="onLayerBuilt">
-        /// Called with each decoder layer right after it is built and initialised, before the next is allocated: ZeRO-3
-        /// keeps its shard and releases the rest, so the whole model never sits in one device's memory.
-        /// </param>
+        /// <remarks>
+        /// <c>onLayerBuilt</c> is called with each decoder layer right after it is built and initialised, before the next
+        /// is allocated: ZeRO-3 keeps its shard and releases the rest, so the whole model never sits in one device's memory.
+        /// </remarks>
         public DecoderModel(ModelSpec spec, Device? device = null, ScalarType dtype = ScalarType.Float32, Action<int, nn.Module>? onLayerBuilt = null) : base(nameof(DecoderModel))
         {
             if (!is_floating_point(dtype))

@@ -111,6 +111,17 @@ namespace XTuner.Core.Tests.Launch
         }
 
         [Fact]
+        public void ARunWhoseLauncherVanishedReadsAsFailed()
+        {
+            var dir = TempDir.Create();
+            // A run.json left "Running" by a launcher that no longer exists (pid far beyond any live process).
+            new XTunerRun { WorkDir = dir, State = RunState.Running, LauncherProcessId = 4_000_000, Ranks = { new RankRecord { Rank = 0, ProcessId = 4_000_001 } } }.Save();
+            var run = XTunerRun.Load(dir)!;
+            Assert.Equal(RunState.Failed, run.State);
+            Assert.Contains("pid 4000000", run.Error);
+        }
+
+        [Fact]
         public void AMissingWorkerIsAClearError()
         {
             var plan = Plan("", 1);
