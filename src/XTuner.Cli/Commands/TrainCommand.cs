@@ -42,6 +42,7 @@ namespace XTuner.Cli.Commands
             new CliOption("--resume", "Continue from the latest checkpoint in the work dir, or from PATH.", "PATH", optionalValue: true),
             new CliOption("--cfg-options", "Override config keys: key=value (dotted for nested keys).", "KEY=VALUE", many: true),
             new CliOption("--launcher", "none (default: start the ranks here), pytorch or slurm (run as one rank).", "LAUNCHER"),
+            new CliOption("--timeout", "Seconds a rank waits for the others (rendezvous, collectives) before giving up (default 1800).", "SECONDS"),
         };
 
         public override int Execute(CliArguments args, TextWriter output)
@@ -65,9 +66,9 @@ namespace XTuner.Cli.Commands
             {
                 case "pytorch":
                 case "slurm":
-                    return RunRank(config, options, launcher == "slurm", output);
+                    return RunRank(config, options, launcher == "slurm", Timeout(args), output);
                 case "none":
-                    return Launch(config, options, output);
+                    return Launch(config, options, args.Get("--timeout"), output);
                 default:
                     throw new CliUsageException($"--launcher takes none, pytorch or slurm, not '{launcher}'");
             }
@@ -87,7 +88,12 @@ namespace XTuner.Cli.Commands
             throw new CliUsageException($"--device takes cpu or cuda, not '{text}'");
         }
 
-        private static int RunRank(XTunerConfig config, LaunchOptions options, bool slurm, TextWriter output)
+        private static TimeSpan Timeout(CliArguments args) =>
+            args.GetInt("--timeout") is int seconds
+                ? (seconds > 0 ? TimeSpan.FromSeconds(seconds) : throw new CliUsageException("--timeout must be 1 or more seconds"))
+                : TrainOptions.DefaultTimeout;
+
+        private static int RunRank(XTunerConfig config, LaunchOptions options, bool slurm, TimeSpan timeout, TextWriter output)
         {
             var env = RankEnvironment.FromProcess(slurm);
             options.GpusPerNode ??= env.LocalWorldSize;
@@ -102,46 +108,37 @@ namespace XTuner.Cli.Commands
                 Resume = options.Resume,
                 ResumeFrom = options.ResumeFrom,
                 Events = Environment.GetEnvironmentVariable(RunEvent.EnvironmentVariable) == "1",
+                Timeout = timeout,
                 Console = output,
             });
             return 0;
         }
 
-        private static int Launch(XTunerConfig config, LaunchOptions options, TextWriter output)
+        /// <summary>
+        /// Starts every rank of this machine as its own process (one, too: the work dir then holds the same config.yaml,
+        /// logs and run.json as any run, and Get-XTunerRun sees it), shows rank 0's output, and stops them on Ctrl+C.
+        /// </summary>
+        private static int Launch(XTunerConfig config, LaunchOptions options, string? timeout, TextWriter output)
         {
-            var prepared = LaunchPlanner.Prepare(config, options, out var warnings);
+            var plan = LaunchPlanner.PlanLocal(config, options, out var warnings);
+            if (timeout != null) plan.Arguments.AddRange(new[] { "--timeout", timeout });
             foreach (var w in warnings) output.WriteLine("warning: " + w.Message);
-            if (prepared.WorldSize == 1)
-                return RunRank(config, options, slurm: false, output);
-            var plan = LaunchPlanner.PlanLocal(config, options);
             LaunchPlanner.PrepareWorkDir(plan, options.Resume || options.ResumeFrom != null);
-            output.WriteLine($"Starting {plan.Ranks.Count} ranks ({plan.Config.SequenceParallelSize}-way sequence parallel x {plan.Config.DataParallelSize}-way data parallel); logs in {Path.Combine(plan.WorkDir, "logs")}");
+            if (plan.Ranks.Count > 1)
+                output.WriteLine($"Starting {plan.Ranks.Count} ranks ({plan.Config.SequenceParallelSize}-way sequence parallel x {plan.Config.DataParallelSize}-way data parallel); logs in {Path.Combine(plan.WorkDir, "logs")}");
             using var launcher = new LocalLauncher(plan, echoRankZero: true);
             using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) =>
+            using var ctrlC = JobReport.OnCtrlC(cancel, "Stopping every rank...", output);
+            launcher.Start();
+            var pump = new Thread(() =>
             {
-                e.Cancel = true;
-                output.WriteLine("Stopping every rank...");
-                cancel.Cancel();
-            };
-            Console.CancelKeyPress += onCancel;
-            try
-            {
-                launcher.Start();
-                var pump = new Thread(() =>
-                {
-                    foreach (var m in launcher.Messages.GetConsumingEnumerable())
-                        if (m.Line != null) output.WriteLine(m.Line);
-                }) { IsBackground = true };
-                pump.Start();
-                var run = launcher.WaitForExit(cancel.Token);
-                pump.Join(TimeSpan.FromSeconds(5));
-                return run.State == RunState.Completed ? 0 : 130;
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCancel;
-            }
+                foreach (var m in launcher.Messages.GetConsumingEnumerable())
+                    if (m.Line != null) output.WriteLine(m.Line);
+            }) { IsBackground = true };
+            pump.Start();
+            var run = launcher.WaitForExit(cancel.Token);
+            pump.Join(TimeSpan.FromSeconds(5));
+            return run.State == RunState.Completed ? 0 : 130;
         }
     }
 }

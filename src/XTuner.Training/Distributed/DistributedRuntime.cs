@@ -116,7 +116,12 @@ namespace XTuner.Training.Distributed
             return new ParallelGroups(layout, sp!, dp!);
         }
 
-        public void Dispose()
+        public void Dispose() => Close(abort: false);
+
+        /// <summary>After a failure on this rank: closes everything at once so the other ranks fail now, not at their timeout.</summary>
+        public void Abort() => Close(abort: true);
+
+        private void Close(bool abort)
         {
             if (_disposed) return;
             _disposed = true;
@@ -124,8 +129,8 @@ namespace XTuner.Training.Distributed
             foreach (var group in _groups.AsEnumerable().Reverse())
                 Attempt(group.Dispose, errors);
             if (_mesh != null) Attempt(_mesh.Dispose, errors);
-            if (Store != null) Attempt(Store.Dispose, errors);
-            if (errors.Count > 0) throw errors[0];
+            if (Store != null) Attempt(abort ? Store.Abort : Store.Dispose, errors);
+            if (errors.Count > 0 && !abort) throw errors[0];
         }
 
         private static void Attempt(Action dispose, List<Exception> errors)

@@ -199,7 +199,15 @@ namespace XTuner.Training.Distributed
         /// Closes this rank's connection. On rank 0 the store keeps serving until the other ranks have closed theirs
         /// (or crashed), at most <see cref="Timeout"/> longer, so that a rank finishing first never strands the others.
         /// </summary>
-        public void Dispose()
+        public void Dispose() => Close(drain: true);
+
+        /// <summary>
+        /// Closes at once after a failure: rank 0 stops serving without waiting for the others, whose requests then fail
+        /// immediately with a lost connection (instead of waiting out their timeouts for a rank that has given up).
+        /// </summary>
+        public void Abort() => Close(drain: false);
+
+        private void Close(bool drain)
         {
             lock (_lock)
             {
@@ -207,7 +215,8 @@ namespace XTuner.Training.Distributed
                 _disposed = true;
                 _socket.Dispose();
             }
-            _server?.Shutdown(Timeout);
+            if (drain) _server?.Shutdown(Timeout);
+            else _server?.Dispose();
         }
 
         private List<string> Missing(IReadOnlyList<string> keys, TimeSpan timeout) => Request(timeout, w =>

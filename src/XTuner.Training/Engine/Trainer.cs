@@ -78,7 +78,16 @@ namespace XTuner.Training.Engine
         {
             LauncherWatch.Start();
             using var trainer = new Trainer(config, env, options);
-            trainer.Train();
+            try
+            {
+                trainer.Train();
+            }
+            catch
+            {
+                // Let the other ranks see this one is gone now (they would otherwise wait for it until their timeout).
+                trainer._runtime.Abort();
+                throw;
+            }
         }
 
         private void Train()
@@ -276,7 +285,6 @@ namespace XTuner.Training.Engine
                 HfCheckpoint.Save(model, spec, export, saveDtype: computeType);
             }
             if (IsRankZero) tokenizer?.SaveTo(export);
-            world.Barrier();
             // Every rank's own peak, in its log (metrics carry rank 0's): memory per rank against the SP size.
             _options.Console.WriteLine(string.Format(System.Globalization.CultureInfo.InvariantCulture, "rank {0} peak memory {1:F3} GiB", _env.Rank, memory.PeakGib));
             reporter?.Done(export);

@@ -38,6 +38,21 @@ namespace XTuner.Training.Tests.Cli
         }
 
         [Fact]
+        public void ARankZeroFailureIsReportedAtOnceWithItsOwnError()
+        {
+            // Rank 0 cannot create its checkpoint folder while rank 1 waits for it at the checkpoint barrier.
+            var workDir = Path.Combine(Path.GetTempPath(), "xtuner-rank0-fails-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+            Directory.CreateDirectory(workDir);
+            File.WriteAllText(Path.Combine(workDir, "checkpoints"), "not a folder");
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var result = Train(new Dictionary<string, string>(), "train", "tiny-llama-sp2", "--work-dir", workDir, "--max-steps", "3", "--cfg-options", "save_steps=1");
+            Assert.Equal(1, result.ExitCode);
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"the failure took {watch.Elapsed.TotalSeconds:F0} s to surface");
+            Assert.Contains("Rank 0 exited with code 1", result.Error);
+            Assert.Contains("checkpoints", result.Error);
+        }
+
+        [Fact]
         public void AnInvalidSequenceParallelSizeNamesTheHeadsAndTheSize()
         {
             var result = Train(new Dictionary<string, string>(), "train", "tiny-llama", "--nproc-per-node", "3", "--cfg-options", "sequence_parallel_size=3");
