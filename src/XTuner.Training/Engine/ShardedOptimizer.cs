@@ -45,7 +45,7 @@ namespace XTuner.Training.Engine
         /// <c>parameterShards</c>: ZeRO-3's parameter shards (required for stage 3, null otherwise); the model was built
         /// through them, so its parameters are already sharded and the master weights come from the shards.
         /// </remarks>
-        public ShardedOptimizer(DecoderModel model, IProcessGroup world, int zeroStage, OptimizerSettings settings, bool accumulateInFloat32,
+        public ShardedOptimizer(DecoderModel model, IProcessGroup world, int zeroStage, OptimizerSettings settings, int accumulationSteps,
             ParameterShards? parameterShards = null)
         {
             if (zeroStage < 0 || zeroStage > 3)
@@ -86,7 +86,12 @@ namespace XTuner.Training.Engine
                         _master[u].narrow(0, shardStart, length).copy_(slot.Parameter!.flatten().narrow(0, slotStart, length));
                 _expAvg[u] = zeros(unit.ShardLength, ScalarType.Float32, device);
                 _expAvgSq[u] = zeros(unit.ShardLength, ScalarType.Float32, device);
-                if (accumulateInFloat32 && zeroStage < 3) _accumulated[u] = zeros(unit.PaddedNumel, ScalarType.Float32, device);
+                // Accumulation across micro-batches: ZeRO-2 reduce-scatters each micro-batch into a float32 shard (the
+                // gradient sharding that defines it); below, low-precision parameters accumulate in float32, not bf16.
+                if (accumulationSteps > 1 && ShardsGradients)
+                    _accumulated[u] = zeros(unit.ShardLength, ScalarType.Float32, device);
+                else if (accumulationSteps > 1 && zeroStage < 3 && _units[u].Slots[0].Parameter!.dtype != ScalarType.Float32)
+                    _accumulated[u] = zeros(unit.PaddedNumel, ScalarType.Float32, device);
             }
         }
 
@@ -102,6 +107,9 @@ namespace XTuner.Training.Engine
         public void ReleaseParameters() => _parameterShards?.ReleaseAll();
 
         public int ZeroStage { get; }
+
+        /// <summary>ZeRO-2 over several ranks: each rank keeps only its shard of the reduced gradients.</summary>
+        private bool ShardsGradients => ZeroStage == 2 && _sharded;
 
         /// <summary>Optimizer steps taken (AdamW's t).</summary>
         public long Step { get; private set; }
@@ -133,11 +141,12 @@ namespace XTuner.Training.Engine
                 return;
             }
             if (_accumulated[0] is null) return;
-            using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             for (int u = 0; u < _units.Count; u++)
             {
-                _accumulated[u]!.add_(FlatGradient(_units[u]));
+                using var scope = NewDisposeScope();
+                var flat = FlatGradient(_units[u]);
+                _accumulated[u]!.add_(ShardsGradients ? ReduceScatter(u, flat) : flat);
                 foreach (var slot in _units[u].Slots) slot.Parameter!.grad?.zero_();
             }
         }
@@ -169,28 +178,40 @@ namespace XTuner.Training.Engine
                 using var unitScope = NewDisposeScope();
                 var unit = _units[u];
                 var flat = FlatGradient(unit);
-                if (_accumulated[u] is Tensor acc)
+                if (ShardsGradients)
                 {
-                    flat.add_(acc);
-                    acc.zero_();
-                }
-                if (ZeroStage == 2 && _world.Size > 1)
-                {
-                    var shard = empty(unit.ShardLength, ScalarType.Float32, device);
-                    _world.ReduceScatter(shard, flat);
+                    var shard = ReduceScatter(u, flat);
+                    if (_accumulated[u] is Tensor acc)
+                    {
+                        shard.add_(acc);
+                        acc.zero_();
+                    }
                     sumOfSquares.add_(shard.dot(shard));
                     _shardGrad[u]?.Dispose();
                     _shardGrad[u] = shard.DetachFromDisposeScope();
+                    continue;
+                }
+                if (_accumulated[u] is Tensor full)
+                {
+                    flat.add_(full);
+                    full.zero_();
+                }
+                if (_world.Size > 1) _world.AllReduce(flat);
+                sumOfSquares.add_(flat.dot(flat));
+                if (_sharded)
+                {
+                    // ZeRO-1: the update reads this rank's shard of the float32 sum, as ZeRO-2 and 3 do.
+                    _shardGrad[u]?.Dispose();
+                    _shardGrad[u] = flat.narrow(0, unit.ShardOffset, unit.ShardLength).clone().DetachFromDisposeScope();
                 }
                 else
                 {
-                    if (_world.Size > 1) _world.AllReduce(flat);
-                    sumOfSquares.add_(flat.dot(flat));
-                    // Reduced gradients go back into .grad (the model's dtype) until the step below reads them.
+                    // Unsharded, the reduced gradient waits in .grad (the model's dtype) until the step below reads it.
                     foreach (var slot in unit.Slots)
                         slot.Parameter!.grad?.copy_(flat.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
                 }
             }
+            // Shards of gradients (ZeRO-2 and 3) give partial sums of squares; ZeRO-0 and 1 reduced the whole gradient.
             if (ZeroStage >= 2 && _world.Size > 1) _world.AllReduce(sumOfSquares);
             if (OnReducedGradients != null) ReportGradients();
             double norm = Math.Sqrt(sumOfSquares.item<float>());
@@ -261,6 +282,14 @@ namespace XTuner.Training.Engine
             _world.AllGather(full, _master[u].to(dtype));
             foreach (var slot in unit.Slots)
                 slot.Parameter!.copy_(full.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
+        }
+
+        /// <summary>This rank's shard of a unit's gradient summed over the world.</summary>
+        private Tensor ReduceScatter(int u, Tensor flat)
+        {
+            var shard = empty(_units[u].ShardLength, ScalarType.Float32, flat.device);
+            _world.ReduceScatter(shard, flat);
+            return shard;
         }
 
         /// <summary>This unit's gradients as one float32 vector of its padded length (zeros where a grad is missing).</summary>

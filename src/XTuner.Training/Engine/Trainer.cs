@@ -153,7 +153,7 @@ namespace XTuner.Training.Engine
                 Beta1 = config.Betas[0], Beta2 = config.Betas[1], WeightDecay = config.WeightDecay, MaxNorm = config.MaxNorm,
             };
             using var optimizer = new ShardedOptimizer(model, world, zeroStage, settings,
-                accumulateInFloat32: computeType != ScalarType.Float32 && accum > 1, parameterShards: shards);
+                accumulationSteps: accum, parameterShards: shards);
             model.LayerHooks = optimizer.LayerHooks;
             bool sharded = zeroStage >= 1 && world.Size > 1;
             var dumpDir = Environment.GetEnvironmentVariable(DumpEnvironmentVariable);

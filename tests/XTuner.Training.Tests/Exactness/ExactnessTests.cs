@@ -138,6 +138,10 @@ namespace XTuner.Training.Tests.Exactness
             AssertSameTraining(new RunShape(World: 2, ZeroStage: stage));
 
         [Fact]
+        public void ZeroStage2WithAccumulationEqualsOneProcess() =>
+            AssertSameTraining(new RunShape(World: 2, ZeroStage: 2, Accumulation: 2));
+
+        [Fact]
         public void ZeroStage3EqualsOneProcess() =>
             AssertSameTraining(new RunShape(World: 2, ZeroStage: 3, Checkpointing: true));
 
