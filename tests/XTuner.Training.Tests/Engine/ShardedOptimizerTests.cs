@@ -37,7 +37,7 @@ namespace XTuner.Training.Tests.Engine
 
             // bfloat16 accumulation would give sqrt(elements) exactly, 2e-3 below; the norm itself sums in float32 (~1e-6).
             Assert.Equal(Math.Sqrt(elements) * (1 + 1.0 / 512), norm, Math.Sqrt(elements) * 1e-5);
-            Assert.All(model.parameters(), p => Assert.Equal(0f, p.grad!.abs().max().item<float>()));
+            Assert.All(model.parameters(), p => Assert.Equal(0f, p.grad!.abs().max().to(ScalarType.Float32).item<float>()));
         }
     }
 }
