@@ -116,6 +116,20 @@ namespace XTuner.Training.Distributed
             return new ParallelGroups(layout, sp!, dp!);
         }
 
+        /// <summary>
+        /// This rank's SP group of <paramref name="layout"/>, creating the SP groups only (every rank calls it; the whole
+        /// world is reused when one group spans it). Training needs no DP communicators: gradients are reduced over the world.
+        /// </summary>
+        public IProcessGroup SequenceParallelGroup(ParallelLayout layout)
+        {
+            if (layout.WorldSize != Environment.WorldSize)
+                throw new XTunerException(ErrorIds.InvalidWorldSize,
+                    $"The parallel layout is for {layout.WorldSize} ranks but this run has {Environment.WorldSize}.");
+            IProcessGroup? sp = null;
+            for (int i = 0; i < layout.SpGroups.Count; i++) sp = GroupOrWorld(layout.SpGroups[i], "sp" + i) ?? sp;
+            return sp!;
+        }
+
         public void Dispose() => Close(abort: false);
 
         /// <summary>After a failure on this rank: closes everything at once so the other ranks fail now, not at their timeout.</summary>

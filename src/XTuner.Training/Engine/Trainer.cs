@@ -40,7 +40,8 @@ namespace XTuner.Training.Engine
         private readonly RankEnvironment _env;
         private readonly TrainOptions _options;
         private readonly DistributedRuntime _runtime;
-        private readonly ParallelGroups _groups;
+        private readonly ParallelLayout _layout;
+        private readonly IProcessGroup _sequenceParallel;
         private readonly bool _cuda;
         private volatile bool _checkpointRequested;
         private PosixSignalRegistration? _usr1;
@@ -56,12 +57,14 @@ namespace XTuner.Training.Engine
                 LibTorchLocator.PrepareCuda();
                 InitializeDeviceType(DeviceType.CUDA);
             }
-            else
-            {
-                set_num_threads(env.CpuThreadsPerRank(Environment.ProcessorCount));
-            }
+            // CPU threads per rank: OMP_NUM_THREADS when the launcher (or SLURM script) set it, else the cores shared
+            // among this node's ranks. On CUDA too: initialisation and data preparation run on the CPU.
+            set_num_threads(int.TryParse(Environment.GetEnvironmentVariable("OMP_NUM_THREADS"), out var threads) && threads > 0
+                ? threads : env.CpuThreadsPerRank(Environment.ProcessorCount));
             _runtime = DistributedRuntime.Initialize(env, _cuda ? DeviceType.CUDA : DeviceType.CPU, options.Timeout);
-            _groups = _runtime.ForLayout(new ParallelLayout(env.WorldSize, config.SequenceParallelSize));
+            _layout = new ParallelLayout(env.WorldSize, config.SequenceParallelSize);
+            // Gradients are reduced over the whole world; only the SP groups need communicators of their own.
+            _sequenceParallel = _layout.SequenceParallelSize > 1 ? _runtime.SequenceParallelGroup(_layout) : _runtime.World;
             // SLURM sends SIGUSR1 before the time limit: checkpoint at the next step boundary (all ranks agree on when).
             if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
                 _usr1 = PosixSignalRegistration.Create((PosixSignal)10, ctx =>
@@ -94,7 +97,7 @@ namespace XTuner.Training.Engine
         {
             var config = _config;
             var world = _runtime.World;
-            var layout = _groups.Layout;
+            var layout = _layout;
             var device = _runtime.Device;
             var workDir = config.WorkDir ?? throw new XTunerException(ErrorIds.InvalidConfig, "The config has no work_dir.");
             var baseDir = Directory.GetCurrentDirectory();
@@ -112,9 +115,6 @@ namespace XTuner.Training.Engine
             using var reporter = IsRankZero ? new RunReporter(workDir, _options.Console, _options.Events, config.LoggingInterval) : null;
             var data = DatasetBuilder.Build(config, tokenizer, baseDir, out var stats);
             var sampler = new BatchSampler(data.Count, config.BatchSize, layout.DpRank(_env.Rank), layout.DataParallelSize, config.Seed, config.Shuffle);
-            if (sampler.BatchesPerEpoch == 0)
-                throw new XTunerException(ErrorIds.InvalidConfig,
-                    $"The data holds {data.Count} sequence(s): too few for one global batch of {config.BatchSize * layout.DataParallelSize} (batch_size x data-parallel size). Add data or lower batch_size.");
             int accum = config.AccumulativeCounts;
             int totalSteps = config.MaxSteps ?? Math.Max(1, (config.MaxEpochs ?? 1) * sampler.BatchesPerEpoch / accum);
             var schedule = new LearningRateSchedule(config.Lr, totalSteps, config.WarmupRatio);
@@ -130,23 +130,27 @@ namespace XTuner.Training.Engine
             using var shards = zeroStage == 3 ? ShardLayout(spec, computeType, device, world) : null;
             torch.manual_seed(config.Seed);
             // Built in the compute dtype: the float32 master copy comes from these values (no float32 model transient).
-            using var model = new DecoderModel(spec, device, computeType, shards != null ? shards.TakeLayer : null);
+            // Weights a checkpoint (or a resumed optimizer state) will overwrite are not drawn first.
+            DecoderModel model;
+            using (resolved.CheckpointDirectory != null || resumeFrom != null ? ModelInit.Uninitialized() : null)
+                model = new DecoderModel(spec, device, computeType, shards != null ? shards.TakeLayer : null);
+            using var modelScope = model;
             if (shards != null)
             {
                 shards.TakeRemaining(model);
-                if (resolved.CheckpointDirectory != null)
+                if (resolved.CheckpointDirectory != null && resumeFrom == null)
                 {
                     using var reader = HfCheckpoint.Open(model, resolved.CheckpointDirectory, shards.ExpectedShapes);
                     shards.Load(reader);
                 }
             }
-            else if (resolved.CheckpointDirectory != null)
+            else if (resolved.CheckpointDirectory != null && resumeFrom == null)
             {
                 HfCheckpoint.Load(model, resolved.CheckpointDirectory);
             }
             model.ActivationCheckpointing = config.ActivationCheckpointing;
             if (layout.SequenceParallelSize > 1)
-                model.AttentionKernel = new UlyssesAttention(_groups.SequenceParallel, spec.NumAttentionHeads!.Value,
+                model.AttentionKernel = new UlyssesAttention(_sequenceParallel, spec.NumAttentionHeads!.Value,
                     spec.NumKeyValueHeads ?? spec.NumAttentionHeads!.Value, config.SequenceParallelHeadPadding);
             var settings = new OptimizerSettings
             {
@@ -197,8 +201,9 @@ namespace XTuner.Training.Engine
 
                 // The divisor of every rank's loss: valid targets over the whole world and all micro-batches.
                 double globalTargets, globalTokens;
-                using (var counts = tensor(new double[] { chunks.Sum(c => c.ValidTargets), chunks.Sum(c => (double)c.BatchSize * c.ChunkLength) }, ScalarType.Float64, device))
+                using (NewDisposeScope())
                 {
+                    var counts = tensor(new double[] { chunks.Sum(c => c.ValidTargets), chunks.Sum(c => (double)c.BatchSize * c.ChunkLength) }, ScalarType.Float64, device);
                     world.AllReduce(counts);
                     var host = counts.cpu().data<double>().ToArray();
                     globalTargets = Math.Max(1.0, host[0]);
@@ -235,9 +240,13 @@ namespace XTuner.Training.Engine
                 }
                 memory.Sample();
                 // One small all-reduce carries the loss and whether any rank was asked to checkpoint (SIGUSR1).
-                using var summary = cat(new[] { lossSum, tensor(new[] { _checkpointRequested ? 1.0 : 0.0 }, ScalarType.Float64, device) });
-                world.AllReduce(summary);
-                var totals = summary.cpu().data<double>().ToArray();
+                double[] totals;
+                using (NewDisposeScope())
+                {
+                    var summary = cat(new[] { lossSum, tensor(new[] { _checkpointRequested ? 1.0 : 0.0 }, ScalarType.Float64, device) });
+                    world.AllReduce(summary);
+                    totals = summary.cpu().data<double>().ToArray();
+                }
                 double stepTime = stepClock.Elapsed.TotalSeconds;
                 var metrics = new XTunerStep
                 {

@@ -18,7 +18,7 @@ namespace XTuner.Training.SequenceParallel
     {
         private readonly IProcessGroup _group;
         private readonly IAttentionKernel _local = new LocalCausalAttention();
-        private readonly int _queryHeads, _keyValueHeads;
+        private readonly int _queryHeads;
         private readonly int _paddedHeads;
         private readonly long _keyValueRepeat;
 
@@ -26,7 +26,6 @@ namespace XTuner.Training.SequenceParallel
         {
             _group = group;
             _queryHeads = queryHeads;
-            _keyValueHeads = keyValueHeads;
             int sp = group.Size;
             if (queryHeads % sp == 0)
             {
@@ -44,9 +43,6 @@ namespace XTuner.Training.SequenceParallel
                     $"sequence_parallel_size {sp} does not divide the model's {queryHeads} attention heads; use a divisor of {queryHeads} or set sequence_parallel_head_padding: true.");
             }
         }
-
-        /// <summary>Key/value heads after repetition (what crosses the network per rank, times S/sp).</summary>
-        public long KeyValueHeadsSent => _keyValueHeads * _keyValueRepeat + (_paddedHeads - _queryHeads);
 
         public Tensor Attend(Tensor q, Tensor k, Tensor v)
         {

