@@ -73,19 +73,12 @@ namespace XTuner.Training.Engine
             }
         }
 
-        /// <summary>Fills this rank's shards from a checkpoint, one parameter at a time.</summary>
+        /// <summary>Fills this rank's shards from a checkpoint, reading only this rank's part of each tensor.</summary>
         public void Load(IO.HfCheckpoint.CheckpointReader reader)
         {
-            using var noGrad = no_grad();
             for (int u = 0; u < _units.Count; u++)
-            {
                 foreach (var (slot, slotStart, shardStart, length) in _units[u].SlotsInShard())
-                {
-                    using var whole = empty(slot.Shape, _shards[u].dtype, _shards[u].device);
-                    reader.ReadInto(slot.Name, whole);
-                    _shards[u].narrow(0, shardStart, length).copy_(whole.flatten().narrow(0, slotStart, length));
-                }
-            }
+                    reader.ReadRangeInto(slot.Name, slotStart, _shards[u].narrow(0, shardStart, length));
         }
 
         /// <summary>

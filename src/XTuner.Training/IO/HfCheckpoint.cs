@@ -73,6 +73,9 @@ namespace XTuner.Training.IO
 
             public void ReadInto(string name, Tensor destination) => _stored[name].ReadInto(name, destination);
 
+            /// <summary>Part of a tensor, by element range of its flattened form (see <see cref="SafetensorsFile.ReadRangeInto"/>).</summary>
+            public void ReadRangeInto(string name, long elementOffset, Tensor destination) => _stored[name].ReadRangeInto(name, elementOffset, destination);
+
             public void Dispose()
             {
                 foreach (var file in _files)

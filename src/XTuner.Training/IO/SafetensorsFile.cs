@@ -92,21 +92,40 @@ namespace XTuner.Training.IO
             destination.copy_(staged);
         }
 
+        /// <summary>
+        /// Copies <c>destination.numel()</c> elements of the flattened tensor <paramref name="name"/>, from element
+        /// <paramref name="elementOffset"/> on, into <paramref name="destination"/> (any dtype and device): a ZeRO-3 rank
+        /// reads only its shard's bytes of each tensor.
+        /// </summary>
+        public void ReadRangeInto(string name, long elementOffset, Tensor destination)
+        {
+            var info = Info(name);
+            long count = destination.numel(), total = info.Shape.Aggregate(1L, (a, b) => a * b);
+            if (elementOffset < 0 || elementOffset + count > total)
+                throw new ArgumentOutOfRangeException(nameof(elementOffset), $"{Path}: elements [{elementOffset}, {elementOffset + count}) are outside '{name}', which has {total}.");
+            using var noGrad = no_grad();
+            using var staged = empty(new[] { count }, info.DType);
+            ReadBytes(info.FileOffset + elementOffset * SafetensorsDType.Size(info.DType), staged, name);
+            destination.copy_(staged.view(destination.shape));
+        }
+
         public void Dispose() => _handle.Dispose();
 
         private SafetensorsTensorInfo Info(string name) =>
             Tensors.TryGetValue(name, out var info) ? info : throw new KeyNotFoundException($"{Path}: no tensor named '{name}'.");
 
-        private void ReadBytes(SafetensorsTensorInfo info, Tensor destination)
+        private void ReadBytes(SafetensorsTensorInfo info, Tensor destination) => ReadBytes(info.FileOffset, destination, info.Name);
+
+        private void ReadBytes(long fileOffset, Tensor destination, string name)
         {
             TensorBytes.ForEachSpan(destination, (span, offset) =>
             {
-                var position = info.FileOffset + offset;
+                var position = fileOffset + offset;
                 while (span.Length > 0)
                 {
                     var read = RandomAccess.Read(_handle, span, position);
                     if (read == 0)
-                        throw new EndOfStreamException($"{Path}: the data of '{info.Name}' is cut short.");
+                        throw new EndOfStreamException($"{Path}: the data of '{name}' is cut short.");
                     span = span.Slice(read);
                     position += read;
                 }

@@ -110,5 +110,18 @@ namespace XTuner.Training.Tests.IO
             var error = Assert.Throws<InvalidDataException>(() => SafetensorsFile.Open(path));
             Assert.Contains("'w'", error.Message);
         }
+
+        [Fact]
+        public void AnElementRangeOfATensorReadsAsItsSlice()
+        {
+            var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"xtuner-range-{System.Guid.NewGuid():N}.safetensors");
+            using var weight = TorchSharp.torch.arange(60, TorchSharp.torch.ScalarType.BFloat16).view(5, 12);
+            SafetensorsWriter.Write(path, new[] { new System.Collections.Generic.KeyValuePair<string, TorchSharp.torch.Tensor>("w", weight) });
+            using var file = SafetensorsFile.Open(path);
+            using var part = TorchSharp.torch.zeros(17, TorchSharp.torch.ScalarType.Float32);
+            file.ReadRangeInto("w", 23, part);
+            Assert.Equal(System.Linq.Enumerable.Select(System.Linq.Enumerable.Range(23, 17), i => (float)i), part.data<float>().ToArray());
+            Assert.Throws<System.ArgumentOutOfRangeException>(() => file.ReadRangeInto("w", 50, part));
+        }
     }
 }
