@@ -145,8 +145,7 @@ namespace XTuner.Core.Slurm
             {
                 UseShellExecute = false,
                 WorkingDirectory = plan.WorkDir,
-                Arguments = string.Join(" ", new[] { "-c", "exec /bin/bash \"$0\" >>\"$1\" 2>>\"$2\"", plan.ScriptPath, job.OutputFile, job.ErrorFile }
-                    .Select(QuoteArgument)),
+                Arguments = ProcessArguments.Join(new[] { "-c", "exec /bin/bash \"$0\" >>\"$1\" 2>>\"$2\"", plan.ScriptPath, job.OutputFile, job.ErrorFile }),
             };
             // srun joins the allocation named here (a plan may name one other than this process's).
             info.Environment["SLURM_JOB_ID"] = id;
@@ -222,8 +221,5 @@ namespace XTuner.Core.Slurm
         }
 
         private static string Invariant(int n) => n.ToString(CultureInfo.InvariantCulture);
-
-        // ProcessStartInfo.Arguments on Unix: double quotes group, a backslash escapes (single quotes mean nothing).
-        private static string QuoteArgument(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
     }
 }
