@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -126,7 +125,7 @@ namespace XTuner.Core.Runs
             }
             if (run == null) return null;
             run.WorkDir = Path.GetFullPath(workDir);
-            run.LastStep = MetricsFile.Read(workDir).LastOrDefault();
+            run.LastStep = MetricsFile.ReadLast(workDir);
             // A launcher killed outright (kill -9, a crashed shell) never records the end: say what the processes say.
             if (Launch.RunControl.IsActive(run) && run.Launcher == "local" && run.Host == Environment.MachineName &&
                 run.LauncherProcessId > 0 && !Launch.ProcessSignals.IsAlive(run.LauncherProcessId) && Launch.RunControl.LiveRanks(run).Count == 0)

@@ -160,7 +160,7 @@ namespace XTuner.Core.Slurm
             {
                 while (!process.WaitForExit(1000))
                 {
-                    job.LastStep = MetricsFile.Read(plan.WorkDir).LastOrDefault();
+                    job.LastStep = MetricsFile.ReadLast(plan.WorkDir);
                     onUpdate?.Invoke(job);
                 }
             }
@@ -171,7 +171,7 @@ namespace XTuner.Core.Slurm
             job.EndTime = DateTime.Now;
             job.Updated = DateTime.Now;
             job.Save();
-            job.LastStep = MetricsFile.Read(plan.WorkDir).LastOrDefault();
+            job.LastStep = MetricsFile.ReadLast(plan.WorkDir);
             onUpdate?.Invoke(job);
             return job;
         }

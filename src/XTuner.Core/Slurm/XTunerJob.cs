@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using System.Linq;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using XTuner.Core.Runs;
@@ -131,7 +130,7 @@ namespace XTuner.Core.Slurm
                 var job = JsonSerializer.Deserialize<XTunerJob>(text);
                 if (job == null) return null;
                 job.WorkDir = Path.GetFullPath(workDir);
-                job.LastStep = MetricsFile.Read(workDir).LastOrDefault();
+                job.LastStep = MetricsFile.ReadLast(workDir);
                 return job;
             }
             catch (JsonException)

@@ -24,14 +24,16 @@ namespace XTuner.Core.Tests.Slurm
         }
 
         [Fact]
-        public void InsideAnAllocationTheScriptsOutputGoesToTheJobFilesWhateverTheWorkDirIsCalled()
+        public void InsideAnAllocationTheScriptsOutputGoesToTheJobFilesWhateverTheWorkDirIsCalledAndTheLastCompleteStepIsRead()
         {
             var plan = Plan(Path.Combine(_dir, "a\\b c"));
             plan.AllocationJobId = "7";
-            plan.Script = "echo out; echo err >&2\n";
+            // The last metrics line has no newline yet: it is being written.
+            plan.Script = "echo out; echo err >&2; printf '{\"step\":1}\\n{\"step\":2}\\n{\"step\":3}' > metrics.jsonl\n";
             var client = new SlurmClient(searchPath: Path.GetDirectoryName(FakeProgram.Write(Path.Combine(_dir, "bin"), "srun", "exit 0")));
             var job = SlurmLauncher.Submit(plan, client: client);
             Assert.Equal(SlurmJobState.Completed, job.State);
+            Assert.Equal(2, job.Step);
             Assert.Equal("out\n", File.ReadAllText(Path.Combine(plan.WorkDir, "slurm-7.out")));
             Assert.Equal("err\n", File.ReadAllText(Path.Combine(plan.WorkDir, "slurm-7.err")));
         }
