@@ -87,7 +87,12 @@ Describe 'Start-XTunerTraining refuses a config that cannot run' {
     }
 
     It 'refuses a work dir with checkpoints of an earlier run unless it resumes' {
+        # A save that crashed before its rename is no checkpoint: only a step-* folder with trainer_state.json is.
+        $null = [System.IO.Directory]::CreateDirectory("$TestDrive/old/checkpoints/step-12.tmp")
+        [System.IO.File]::WriteAllText("$TestDrive/old/checkpoints/step-12.tmp/trainer_state.json", '{}')
+        $tiny | Start-XTunerTraining -WorkDir $TestDrive/old -WhatIf
         $null = [System.IO.Directory]::CreateDirectory("$TestDrive/old/checkpoints/step-10")
+        [System.IO.File]::WriteAllText("$TestDrive/old/checkpoints/step-10/trainer_state.json", '{}')
         { $tiny | Start-XTunerTraining -WorkDir $TestDrive/old -WhatIf } | Should -Throw -ErrorId 'XTunerInvalidConfig,*' -ExpectedMessage '*holds checkpoints of an earlier run*'
         $tiny | Start-XTunerTraining -WorkDir $TestDrive/old -Resume -WhatIf -InformationVariable info
         "$($info[0].MessageData)" | Should -BeLike '*--resume*'

@@ -50,8 +50,10 @@ namespace XTuner.Core.Slurm
             else
             {
                 sb.Append(plan.ResumeFrom != null ? $"resume=(--resume {WorkerCommand.Quote(plan.ResumeFrom)})\n" : "resume=()\n");
-                sb.Append("for checkpoint in \"$work_dir\"/" + WorkDirs.CheckpointFolder + "/step-*; do\n");
-                sb.Append("    if [ -d \"$checkpoint\" ]; then resume=(--resume); break; fi\n");
+                // WorkDirs.LatestCheckpoint's rule: a step-* folder holding trainer_state.json, not a save in progress.
+                sb.Append($"for state in \"$work_dir\"/{WorkDirs.CheckpointFolder}/{WorkDirs.CheckpointPrefix}*/{WorkDirs.TrainerStateFile}; do\n");
+                sb.Append($"    case \"$state\" in *{WorkDirs.CheckpointTempSuffix}/{WorkDirs.TrainerStateFile}) continue ;; esac\n");
+                sb.Append("    if [ -f \"$state\" ]; then resume=(--resume); break; fi\n");
                 sb.Append("done\n");
             }
             sb.Append("mkdir -p \"$work_dir/logs\"\n");

@@ -194,7 +194,7 @@ namespace XTuner.Core.Tests.Slurm
         {
             var plan = Plan("tiny-llama-sp2", options: new LaunchOptions { Resume = resume, ResumeFrom = from });
             Assert.Contains(initial + "\n", plan.Script);
-            Assert.Equal(!resume, plan.Script.Contains("/checkpoints/step-*; do"));
+            Assert.Equal(!resume, plan.Script.Contains("/checkpoints/step-*/trainer_state.json; do"));
         }
 
         [Fact]
@@ -204,9 +204,27 @@ namespace XTuner.Core.Tests.Slurm
             // Run everything but the srun step, and print what it would pass.
             var script = plan.Script.Replace("exec srun", "echo srun") + "\n";
             Assert.EndsWith("\"${resume[@]}\"\n\n", script);
-            Assert.DoesNotContain("--resume", RunBash(script.Replace("echo srun", ": ") + "echo \"[${resume[*]}]\"\n"));
-            Directory.CreateDirectory(Path.Combine(plan.WorkDir, "checkpoints", "step-2"));
-            Assert.Contains("[--resume]", RunBash(script.Replace("echo srun", ": ") + "echo \"[${resume[*]}]\"\n"));
+            string Resume() => RunBash(script.Replace("echo srun", ": ") + "echo \"[${resume[*]}]\"\n");
+            Assert.DoesNotContain("--resume", Resume());
+            var checkpoint = Directory.CreateDirectory(Path.Combine(plan.WorkDir, "checkpoints", "step-2")).FullName;
+            File.WriteAllText(Path.Combine(checkpoint, "trainer_state.json"), "{}");
+            Assert.Contains("[--resume]", Resume());
+        }
+
+        [Fact]
+        public void TheScriptResumesOnlyFromACompleteCheckpointAsTheLaunchersDo()
+        {
+            var plan = Plan("tiny-llama-sp2");
+            var script = plan.Script.Replace("exec srun", ": ") + "\necho \"[${resume[*]}]\"\n";
+            var checkpoints = Path.Combine(plan.WorkDir, "checkpoints");
+            // A save that crashed before its rename, trainer_state.json included, and a folder the save never finished.
+            File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(checkpoints, "step-000004.tmp")).FullName, "trainer_state.json"), "{}");
+            Directory.CreateDirectory(Path.Combine(checkpoints, "step-000002"));
+            Assert.Null(WorkDirs.LatestCheckpoint(plan.WorkDir));
+            Assert.Contains("[]", RunBash(script));
+            File.WriteAllText(Path.Combine(checkpoints, "step-000002", "trainer_state.json"), "{}");
+            Assert.Equal(Path.Combine(checkpoints, "step-000002"), WorkDirs.LatestCheckpoint(plan.WorkDir));
+            Assert.Contains("[--resume]", RunBash(script));
         }
 
         private static void AssertBashSyntax(string script) => RunBash(script, "-n");
