@@ -12,7 +12,8 @@ namespace XTuner.Core.Launch
 {
     /// <summary>
     /// Turns a config and the user's overrides into a <see cref="LaunchPlan"/>: the config the ranks read (paths made
-    /// absolute, validated), the SP and DP groups, and each rank's environment (torchrun variables).
+    /// absolute, validated), the SP and DP groups, and each rank's environment (torchrun variables; on CUDA, python3's
+    /// CUDA libtorch, asked once here rather than by every rank).
     /// </summary>
     public static class LaunchPlanner
     {
@@ -90,6 +91,9 @@ namespace XTuner.Core.Launch
             if (config.Device == DeviceKind.Cpu)
                 plan.SharedEnvironment["OMP_NUM_THREADS"] = Math.Max(1, Environment.ProcessorCount / config.GpusPerNode).ToString();
             foreach (var pair in PassedThroughEnvironment()) plan.SharedEnvironment[pair.Key] = pair.Value;
+            if (config.Device == DeviceKind.Cuda && !plan.SharedEnvironment.ContainsKey(PythonTorch.LibTorchDirVariable) &&
+                PythonTorch.FindCudaLibTorch() is string libTorch)
+                plan.SharedEnvironment[PythonTorch.LibTorchDirVariable] = libTorch;
             for (int r = 0; r < config.WorldSize; r++)
             {
                 var rank = new RankSpec
@@ -125,7 +129,7 @@ namespace XTuner.Core.Launch
         public static IReadOnlyDictionary<string, string> PassedThroughEnvironment()
         {
             var passed = new Dictionary<string, string>();
-            foreach (var name in new[] { "XTUNER_LIBTORCH_DIR", "LD_LIBRARY_PATH", "PYTORCH_CUDA_ALLOC_CONF" })
+            foreach (var name in new[] { PythonTorch.LibTorchDirVariable, "LD_LIBRARY_PATH", "PYTORCH_CUDA_ALLOC_CONF" })
             {
                 var value = Environment.GetEnvironmentVariable(name);
                 if (!string.IsNullOrEmpty(value)) passed[name] = value!;

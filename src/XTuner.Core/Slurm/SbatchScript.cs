@@ -42,6 +42,16 @@ namespace XTuner.Core.Slurm
                 sb.Append($"threads=$(( ${{SLURM_CPUS_ON_NODE:-1}} / {plan.RanksPerNode} ))\n");
                 sb.Append("export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-$(( threads > 0 ? threads : 1 ))}\n");
             }
+            if (c.Device == DeviceKind.Cuda && !plan.Environment.ContainsKey(PythonTorch.LibTorchDirVariable))
+            {
+                // Asked here, on the job's node, not where it was submitted (a login node may have another or no PyTorch),
+                // and once rather than by every rank. As PythonTorch asks it: python3's answer, if it names a CUDA libtorch.
+                var v = PythonTorch.LibTorchDirVariable;
+                sb.Append($"if [ -z \"${{{v}:-}}\" ]; then\n");
+                sb.Append($"    libtorch=$(timeout {PythonTorch.DefaultTimeout.TotalSeconds:0} python3 -c {WorkerCommand.Quote(PythonTorch.Program)} 2>/dev/null | tail -n 1)\n");
+                sb.Append($"    if [ -n \"$libtorch\" ] && [ -f \"$libtorch/{PythonTorch.CudaLibrary}\" ]; then export {v}=\"$libtorch\"; fi\n");
+                sb.Append("fi\n");
+            }
             sb.Append('\n');
 
             sb.Append("work_dir=").Append(WorkerCommand.Quote(plan.WorkDir)).Append('\n');

@@ -227,9 +227,34 @@ namespace XTuner.Core.Tests.Slurm
             Assert.Contains("[--resume]", RunBash(script));
         }
 
+        [Fact]
+        public void OnCudaTheScriptAsksPython3ForLibTorchOnceOnTheJobsNode()
+        {
+            var plan = Plan("llama2-7b-full-128k-sp8", c => c.RandomInit = true);
+            plan.Environment.Remove(PythonTorch.LibTorchDirVariable);
+            var script = SbatchScript.Render(plan).Replace("exec srun", ": ") + "\necho \"[${XTUNER_LIBTORCH_DIR:-}]\"\n";
+            var lib = Directory.CreateDirectory(Path.Combine(_dir, "torch", "lib")).FullName;
+            File.WriteAllText(Path.Combine(lib, PythonTorch.CudaLibrary), "");
+            var asked = Path.Combine(_dir, "asked");
+            var bin = Path.Combine(_dir, "bin");
+            var path = new Dictionary<string, string?> { ["PATH"] = bin + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH") };
+
+            FakeProgram.Write(bin, "python3", $"[ \"$2\" = \"{PythonTorch.Program}\" ] || exit 9; echo >> '{asked}'; echo 'noise' >&2; echo '{lib}'");
+            Assert.Contains($"[{lib}]", RunBash(script, environment: path));
+            Assert.Single(File.ReadAllLines(asked));
+            Assert.Contains("[/given]", RunBash(script, environment: new Dictionary<string, string?>(path) { [PythonTorch.LibTorchDirVariable] = "/given" }));
+            Assert.Single(File.ReadAllLines(asked));
+            FakeProgram.Write(bin, "python3", $"echo '{Path.GetDirectoryName(lib)}'");
+            Assert.Contains("[]", RunBash(script, environment: path));
+
+            plan.Environment[PythonTorch.LibTorchDirVariable] = lib;
+            Assert.DoesNotContain("python3", SbatchScript.Render(plan));
+            Assert.DoesNotContain("python3", Plan("tiny-llama-sp2").Script);
+        }
+
         private static void AssertBashSyntax(string script) => RunBash(script, "-n");
 
-        private static string RunBash(string script, string flags = "")
+        private static string RunBash(string script, string flags = "", IReadOnlyDictionary<string, string?>? environment = null)
         {
             var path = Path.Combine(Path.GetTempPath(), "xtuner-sbatch-" + Guid.NewGuid().ToString("N") + ".sh");
             File.WriteAllText(path, script);
@@ -241,6 +266,8 @@ namespace XTuner.Core.Tests.Slurm
                     RedirectStandardError = true,
                 };
                 info.Environment.Remove("SLURM_JOB_ID");
+                info.Environment.Remove(PythonTorch.LibTorchDirVariable);
+                foreach (var pair in environment ?? new Dictionary<string, string?>()) info.Environment[pair.Key] = pair.Value;
                 using var p = Process.Start(info)!;
                 var output = p.StandardOutput.ReadToEnd();
                 var error = p.StandardError.ReadToEnd();
