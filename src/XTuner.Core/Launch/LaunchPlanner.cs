@@ -83,10 +83,6 @@ namespace XTuner.Core.Launch
             }
             int port = options.MasterPort > 0 ? options.MasterPort : FreePort();
             foreach (var pair in NcclDefaults) plan.SharedEnvironment[pair.Key] = pair.Value;
-            plan.SharedEnvironment["MASTER_ADDR"] = "127.0.0.1";
-            plan.SharedEnvironment["MASTER_PORT"] = port.ToString();
-            plan.SharedEnvironment["WORLD_SIZE"] = config.WorldSize.ToString();
-            plan.SharedEnvironment["LOCAL_WORLD_SIZE"] = config.GpusPerNode.ToString();
             plan.SharedEnvironment[LauncherPidVariable] = System.Diagnostics.Process.GetCurrentProcess().Id.ToString();
             if (config.Device == DeviceKind.Cpu)
                 plan.SharedEnvironment["OMP_NUM_THREADS"] = Math.Max(1, Environment.ProcessorCount / config.GpusPerNode).ToString();
@@ -103,8 +99,8 @@ namespace XTuner.Core.Launch
                     Node = 0,
                     Device = config.Device == DeviceKind.Cuda ? $"cuda:{r}" : "cpu",
                 };
-                rank.Environment["RANK"] = r.ToString();
-                rank.Environment["LOCAL_RANK"] = r.ToString();
+                var identity = new RankEnvironment(r, config.WorldSize, r, config.GpusPerNode, 0, RankEnvironment.LoopbackAddress, port, RankLauncher.Torchrun);
+                foreach (var pair in identity.ToTorchrunVariables()) rank.Environment[pair.Key] = pair.Value;
                 if (r == 0 && options.Events) rank.Environment[Runs.RunEvent.EnvironmentVariable] = "1";
                 plan.Ranks.Add(rank);
             }

@@ -16,6 +16,22 @@ namespace XTuner.Core.Tests.Launch
 
         public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+        [Fact]
+        public void EachRankGetsTorchrunsVariablesForItsPlaceInTheWorld()
+        {
+            var plan = LaunchPlanner.PlanLocal(ConfigCatalogue.Get("tiny-llama-sp2"), Options(_dir, DeviceKind.Cpu, 4));
+            var port = int.Parse(plan.Ranks[0].Environment["MASTER_PORT"]);
+            Assert.All(plan.Ranks, r =>
+            {
+                var env = EnvironmentOf(plan, r);
+                Assert.Equal("0", env["GROUP_RANK"]);
+                var identity = RankEnvironment.FromEnvironment(env.ToDictionary(p => p.Key, p => (object)p.Value), slurm: false);
+                Assert.Equal((r.Rank, 4, r.Rank, 4, 0, RankEnvironment.LoopbackAddress, port, RankLauncher.Torchrun),
+                    (identity.Rank, identity.WorldSize, identity.LocalRank, identity.LocalWorldSize, identity.NodeRank, identity.MasterAddress, identity.MasterPort, identity.Launcher));
+            });
+            Assert.Equal(new[] { 0, 1, 2, 3 }, plan.Ranks.Select(r => r.Rank));
+        }
+
         internal static LaunchOptions Options(string dir, DeviceKind device, int ranks) => new LaunchOptions
         {
             BaseDirectory = dir,
