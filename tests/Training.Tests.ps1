@@ -98,6 +98,14 @@ Describe 'Start-XTunerTraining refuses a config that cannot run' {
         "$($info[0].MessageData)" | Should -BeLike '*--resume*'
     }
 
+    It 'warns about the config before submitting to SLURM as before a local launch' {
+        $bf16 = @{ dtype = 'bfloat16' }
+        $tiny | Start-XTunerTraining -WorkDir $TestDrive/warned -Option $bf16 -WhatIf -WarningVariable local -WarningAction SilentlyContinue
+        $tiny | Start-XTunerTraining -Launcher Slurm -WorkDir $TestDrive/warned -Option $bf16 -WhatIf -WarningVariable slurm -WarningAction SilentlyContinue
+        "$local" | Should -BeLike '*bfloat16 on CPU*'
+        "$slurm" | Should -Be "$local"
+    }
+
     It 'names a missing config file' {
         { Start-XTunerTraining -Path $TestDrive/missing.yaml } | Should -Throw -ErrorId 'XTunerConfigFileNotFound,*'
     }

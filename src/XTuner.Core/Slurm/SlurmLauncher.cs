@@ -26,18 +26,19 @@ namespace XTuner.Core.Slurm
         // sbatch --signal takes at most 0xffff seconds.
         private const int MaxSignalSeconds = 65535;
 
-        /// <summary>Plans a SLURM job: prepared config, sbatch directives, environment, srun step and script.</summary>
+        /// <summary>Plans a SLURM job: prepared config and its warnings, sbatch directives, environment, srun step and script.</summary>
         /// <exception cref="XTunerConfigException">The config (with the overrides) is invalid; every problem is listed.</exception>
         /// <exception cref="XTunerException">The worker was not found (<see cref="ErrorIds.WorkerNotFound"/>).</exception>
         public static SlurmPlan Plan(XTunerConfig source, LaunchOptions options)
         {
-            var config = LaunchPlanner.Prepare(source, options, out _);
+            var config = LaunchPlanner.Prepare(source, options, out var warnings);
             var slurm = config.Slurm;
             CheckSettings(slurm);
             var workDir = config.WorkDir!;
             var plan = new SlurmPlan
             {
                 Config = config,
+                Warnings = warnings,
                 WorkDir = workDir,
                 ConfigPath = Path.Combine(workDir, "config.yaml"),
                 ScriptPath = Path.Combine(workDir, ScriptFileName),

@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using XTuner.Core.Catalogue;
+using XTuner.Core.Configuration;
 using XTuner.Core.Launch;
 using XTuner.Core.Slurm;
 using Xunit;
@@ -21,6 +22,16 @@ namespace XTuner.Core.Tests.Slurm
             options.WorkDir = workDir;
             options.Worker = new WorkerCommand("/usr/bin/dotnet", new[] { "/opt/xtuner/bin/xtuner/xtuner.dll" });
             return SlurmLauncher.Plan(ConfigCatalogue.Get("tiny-llama-sp2"), options);
+        }
+
+        [Fact]
+        public void ThePlanCarriesTheConfigsWarnings()
+        {
+            Assert.Empty(Plan(Path.Combine(_dir, "work")).Warnings);
+            var plan = Plan(Path.Combine(_dir, "work"), new LaunchOptions { ConfigOptions = { "dtype=bfloat16" } });
+            var warning = Assert.Single(plan.Warnings);
+            Assert.Equal(("dtype", FindingSeverity.Warning), (warning.Key, warning.Severity));
+            Assert.Contains("bfloat16 on CPU", warning.Message);
         }
 
         [Fact]
