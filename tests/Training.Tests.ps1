@@ -87,10 +87,23 @@ Describe 'Start-XTunerTraining refuses a config that cannot run' {
     }
 
     It 'refuses a work dir with checkpoints of an earlier run unless it resumes' {
+        # A save that crashed before its rename is no checkpoint: only a step-* folder with trainer_state.json is.
+        $null = [System.IO.Directory]::CreateDirectory("$TestDrive/old/checkpoints/step-12.tmp")
+        [System.IO.File]::WriteAllText("$TestDrive/old/checkpoints/step-12.tmp/trainer_state.json", '{}')
+        $tiny | Start-XTunerTraining -WorkDir $TestDrive/old -WhatIf
         $null = [System.IO.Directory]::CreateDirectory("$TestDrive/old/checkpoints/step-10")
+        [System.IO.File]::WriteAllText("$TestDrive/old/checkpoints/step-10/trainer_state.json", '{}')
         { $tiny | Start-XTunerTraining -WorkDir $TestDrive/old -WhatIf } | Should -Throw -ErrorId 'XTunerInvalidConfig,*' -ExpectedMessage '*holds checkpoints of an earlier run*'
         $tiny | Start-XTunerTraining -WorkDir $TestDrive/old -Resume -WhatIf -InformationVariable info
         "$($info[0].MessageData)" | Should -BeLike '*--resume*'
+    }
+
+    It 'warns about the config before submitting to SLURM as before a local launch' {
+        $bf16 = @{ dtype = 'bfloat16' }
+        $tiny | Start-XTunerTraining -WorkDir $TestDrive/warned -Option $bf16 -WhatIf -WarningVariable local -WarningAction SilentlyContinue
+        $tiny | Start-XTunerTraining -Launcher Slurm -WorkDir $TestDrive/warned -Option $bf16 -WhatIf -WarningVariable slurm -WarningAction SilentlyContinue
+        "$local" | Should -BeLike '*bfloat16 on CPU*'
+        "$slurm" | Should -Be "$local"
     }
 
     It 'names a missing config file' {

@@ -1,5 +1,4 @@
 using System;
-using System.Globalization;
 using System.Management.Automation;
 using XTuner.Core.Slurm;
 
@@ -20,9 +19,7 @@ namespace XTuner.PowerShell
                 var where = job.Reason != null && job.Reason != "None" ? $" ({job.Reason})" : job.Nodes != null ? $" on {job.Nodes}" : "";
                 return new ProgressRecord(ActivityId, activity, state + where) { PercentComplete = -1 };
             }
-            var status = string.Format(CultureInfo.InvariantCulture, "{0} on {1}: step {2} of {3}, loss {4:0.0000}, {5:N0} tokens/s/GPU, ETA {6}",
-                state, job.Nodes, m.Step, m.TotalSteps, m.Loss, m.TokensPerSecondPerGpu, FormatSeconds(m.EtaSeconds));
-            return new ProgressRecord(ActivityId, activity, status)
+            return new ProgressRecord(ActivityId, activity, $"{state} on {job.Nodes}: {m.Summary()}")
             {
                 PercentComplete = m.TotalSteps > 0 ? Math.Min(100, m.Step * 100 / m.TotalSteps) : -1,
                 SecondsRemaining = (int)Math.Round(m.EtaSeconds),
@@ -35,8 +32,5 @@ namespace XTuner.PowerShell
             record.RecordType = ProgressRecordType.Completed;
             return record;
         }
-
-        private static string FormatSeconds(double seconds) =>
-            TimeSpan.FromSeconds(Math.Round(seconds)).ToString(seconds >= 3600 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture);
     }
 }

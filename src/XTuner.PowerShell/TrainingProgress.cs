@@ -1,5 +1,4 @@
 using System;
-using System.Globalization;
 using System.Management.Automation;
 using XTuner.Core.Launch;
 using XTuner.Core.Runs;
@@ -34,10 +33,8 @@ namespace XTuner.PowerShell
                 case "step" when e.Metrics != null:
                     var m = e.Metrics;
                     if (m.TotalSteps > 0) _totalSteps = m.TotalSteps;
-                    var eta = m.EtaSeconds;
-                    Status = string.Format(CultureInfo.InvariantCulture, "step {0} of {1}, loss {2:0.0000}, {3:N0} tokens/s/GPU, ETA {4}",
-                        m.Step, _totalSteps, m.Loss, m.TokensPerSecondPerGpu, FormatSeconds(eta));
-                    return Record(Status, _totalSteps > 0 ? Math.Min(100, m.Step * 100 / _totalSteps) : -1, (int)Math.Round(eta));
+                    Status = m.Summary();
+                    return Record(Status, _totalSteps > 0 ? Math.Min(100, m.Step * 100 / _totalSteps) : -1, (int)Math.Round(m.EtaSeconds));
                 default:
                     return null;
             }
@@ -53,8 +50,5 @@ namespace XTuner.PowerShell
 
         private ProgressRecord Record(string status, int percent, int secondsRemaining) =>
             new ProgressRecord(ActivityId, _activity, status) { PercentComplete = percent, SecondsRemaining = secondsRemaining };
-
-        private static string FormatSeconds(double seconds) =>
-            TimeSpan.FromSeconds(Math.Round(seconds)).ToString(seconds >= 3600 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture);
     }
 }

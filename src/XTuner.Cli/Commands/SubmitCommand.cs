@@ -70,6 +70,8 @@ namespace XTuner.Cli.Commands
                 ResumeFrom = args.Get("--resume"),
             };
             var plan = SlurmLauncher.Plan(config, options);
+            // On stderr: stdout is the script with --dry-run and the job id alone with --parsable.
+            foreach (var w in plan.Warnings) Console.Error.WriteLine("warning: " + w.Message);
             if (args.Has("--dry-run"))
             {
                 output.Write(plan.Script);

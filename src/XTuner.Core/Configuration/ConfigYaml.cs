@@ -116,25 +116,8 @@ namespace XTuner.Core.Configuration
             return sb.ToString();
         }
 
-        /// <summary>Writes the config to a file atomically (temp file, then rename): whole or not at all.</summary>
-        public static void Save(XTunerConfig config, string path)
-        {
-            var full = Path.GetFullPath(path);
-            var dir = Path.GetDirectoryName(full);
-            if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-            var tmp = full + ".tmp-" + Guid.NewGuid().ToString("N").Substring(0, 8);
-            try
-            {
-                File.WriteAllText(tmp, Serialize(config), new UTF8Encoding(false));
-                // Replace renames over the old file, so it is never missing or half written.
-                if (File.Exists(full)) File.Replace(tmp, full, null);
-                else File.Move(tmp, full);
-            }
-            finally
-            {
-                if (File.Exists(tmp)) File.Delete(tmp);
-            }
-        }
+        /// <summary>Writes the config to a file atomically (see <see cref="AtomicFile"/>): whole or not at all.</summary>
+        public static void Save(XTunerConfig config, string path) => AtomicFile.WriteAllText(path, Serialize(config));
 
         private static bool HasContent(ConfigField field, object? value)
         {

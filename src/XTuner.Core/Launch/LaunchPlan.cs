@@ -17,6 +17,8 @@ namespace XTuner.Core.Launch
         /// <summary><c>cpu</c> or <c>cuda:N</c>.</summary>
         public string Device { get; set; } = "cpu";
 
+        /// <summary>This rank's own variables, over <see cref="LaunchPlan.SharedEnvironment"/>: torchrun's (see
+        /// <see cref="RankEnvironment.ToTorchrunVariables"/>), and XTUNER_EVENTS for rank 0.</summary>
         public Dictionary<string, string> Environment { get; set; } = new Dictionary<string, string>();
     }
 
@@ -44,7 +46,7 @@ namespace XTuner.Core.Launch
 
         public IReadOnlyList<IReadOnlyList<int>> DataParallelGroups { get; set; } = new List<IReadOnlyList<int>>();
 
-        /// <summary>Environment every rank gets (before its own RANK/LOCAL_RANK...).</summary>
+        /// <summary>Environment every rank gets; each rank's own (<see cref="RankSpec.Environment"/>) goes over it.</summary>
         public Dictionary<string, string> SharedEnvironment { get; set; } = new Dictionary<string, string>();
 
         public string Describe()

@@ -12,7 +12,8 @@ namespace XTuner.Core.Launch
 {
     /// <summary>
     /// Turns a config and the user's overrides into a <see cref="LaunchPlan"/>: the config the ranks read (paths made
-    /// absolute, validated), the SP and DP groups, and each rank's environment (torchrun variables).
+    /// absolute, validated), the SP and DP groups, and each rank's environment (torchrun variables; on CUDA, python3's
+    /// CUDA libtorch, asked once here rather than by every rank).
     /// </summary>
     public static class LaunchPlanner
     {
@@ -82,14 +83,13 @@ namespace XTuner.Core.Launch
             }
             int port = options.MasterPort > 0 ? options.MasterPort : FreePort();
             foreach (var pair in NcclDefaults) plan.SharedEnvironment[pair.Key] = pair.Value;
-            plan.SharedEnvironment["MASTER_ADDR"] = "127.0.0.1";
-            plan.SharedEnvironment["MASTER_PORT"] = port.ToString();
-            plan.SharedEnvironment["WORLD_SIZE"] = config.WorldSize.ToString();
-            plan.SharedEnvironment["LOCAL_WORLD_SIZE"] = config.GpusPerNode.ToString();
             plan.SharedEnvironment[LauncherPidVariable] = System.Diagnostics.Process.GetCurrentProcess().Id.ToString();
             if (config.Device == DeviceKind.Cpu)
                 plan.SharedEnvironment["OMP_NUM_THREADS"] = Math.Max(1, Environment.ProcessorCount / config.GpusPerNode).ToString();
             foreach (var pair in PassedThroughEnvironment()) plan.SharedEnvironment[pair.Key] = pair.Value;
+            if (config.Device == DeviceKind.Cuda && !plan.SharedEnvironment.ContainsKey(PythonTorch.LibTorchDirVariable) &&
+                PythonTorch.FindCudaLibTorch() is string libTorch)
+                plan.SharedEnvironment[PythonTorch.LibTorchDirVariable] = libTorch;
             for (int r = 0; r < config.WorldSize; r++)
             {
                 var rank = new RankSpec
@@ -99,8 +99,8 @@ namespace XTuner.Core.Launch
                     Node = 0,
                     Device = config.Device == DeviceKind.Cuda ? $"cuda:{r}" : "cpu",
                 };
-                rank.Environment["RANK"] = r.ToString();
-                rank.Environment["LOCAL_RANK"] = r.ToString();
+                var identity = new RankEnvironment(r, config.WorldSize, r, config.GpusPerNode, 0, RankEnvironment.LoopbackAddress, port, RankLauncher.Torchrun);
+                foreach (var pair in identity.ToTorchrunVariables()) rank.Environment[pair.Key] = pair.Value;
                 if (r == 0 && options.Events) rank.Environment[Runs.RunEvent.EnvironmentVariable] = "1";
                 plan.Ranks.Add(rank);
             }
@@ -125,7 +125,7 @@ namespace XTuner.Core.Launch
         public static IReadOnlyDictionary<string, string> PassedThroughEnvironment()
         {
             var passed = new Dictionary<string, string>();
-            foreach (var name in new[] { "XTUNER_LIBTORCH_DIR", "LD_LIBRARY_PATH", "PYTORCH_CUDA_ALLOC_CONF" })
+            foreach (var name in new[] { PythonTorch.LibTorchDirVariable, "LD_LIBRARY_PATH", "PYTORCH_CUDA_ALLOC_CONF" })
             {
                 var value = Environment.GetEnvironmentVariable(name);
                 if (!string.IsNullOrEmpty(value)) passed[name] = value!;

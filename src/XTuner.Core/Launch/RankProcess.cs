@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
-using System.Linq;
 using System.Text;
 
 namespace XTuner.Core.Launch
@@ -35,7 +34,7 @@ namespace XTuner.Core.Launch
                 RedirectStandardError = true,
                 RedirectStandardInput = false,
                 WorkingDirectory = workingDirectory,
-                Arguments = string.Join(" ", worker.With(arguments).Select(QuoteForProcess)),
+                Arguments = ProcessArguments.Join(worker.With(arguments)),
             };
             foreach (var pair in environment) info.Environment[pair.Key] = pair.Value;
             _process = new Process { StartInfo = info, EnableRaisingEvents = true };
@@ -126,9 +125,6 @@ namespace XTuner.Core.Launch
             }
             if (stdout) _onStdout?.Invoke(this, line);
         }
-
-        private static string QuoteForProcess(string arg) =>
-            arg.Length > 0 && arg.IndexOfAny(new[] { ' ', '\t', '"', '\'' }) < 0 ? arg : "\"" + arg.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
         public void Dispose()
         {

@@ -1,3 +1,5 @@
+using System;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 using XTuner.Core.Runs;
@@ -9,9 +11,38 @@ namespace XTuner.Core.Launch
     {
         public const string CheckpointFolder = "checkpoints";
 
+        /// <summary>A checkpoint folder's name: this and the step (<c>step-000120</c>).</summary>
+        public const string CheckpointPrefix = "step-";
+
+        /// <summary>The suffix of a checkpoint being written; it is renamed to its final name once complete.</summary>
+        public const string CheckpointTempSuffix = ".tmp";
+
+        /// <summary>Written last into a checkpoint: a checkpoint folder without it is incomplete.</summary>
+        public const string TrainerStateFile = "trainer_state.json";
+
         /// <summary>The default work dir of a config: work_dirs/NAME under the base directory.</summary>
         public static string Default(string? name, string baseDirectory) =>
             Path.Combine(baseDirectory, "work_dirs", string.IsNullOrEmpty(name) ? "xtuner" : name!);
+
+        /// <summary>
+        /// The newest complete checkpoint in a work dir: the <c>checkpoints/step-*</c> folder with the highest step that
+        /// holds <see cref="TrainerStateFile"/> and is not a save in progress (<c>.tmp</c>, left behind by a crash).
+        /// Null when there is none. The sbatch script's resume test (<see cref="Slurm.SbatchScript"/>) is the same rule.
+        /// </summary>
+        public static string? LatestCheckpoint(string workDir)
+        {
+            var root = Path.Combine(workDir, CheckpointFolder);
+            if (!Directory.Exists(root)) return null;
+            return Directory.EnumerateDirectories(root, CheckpointPrefix + "*")
+                .Where(d => !d.EndsWith(CheckpointTempSuffix, StringComparison.Ordinal) && File.Exists(Path.Combine(d, TrainerStateFile)))
+                .OrderBy(StepOf)
+                .ThenBy(d => d, StringComparer.Ordinal)
+                .LastOrDefault();
+        }
+
+        // By number, so that step-1000000 comes after step-999999; a name that is no number sorts first.
+        private static long StepOf(string checkpoint) =>
+            long.TryParse(Path.GetFileName(checkpoint).Substring(CheckpointPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var step) ? step : -1;
 
         /// <summary>
         /// Refuses to start where a run is still going, or (without resume) where an earlier run left checkpoints
@@ -30,8 +61,7 @@ namespace XTuner.Core.Launch
                 run.Ranks.Any(r => r.ProcessId > 0 && ProcessSignals.IsAlive(r.ProcessId)))
                 throw new XTunerException(ErrorIds.InvalidConfig,
                     $"A run is already going in {workDir} (launcher pid {run.LauncherProcessId}); stop it with Stop-XTunerTraining -WorkDir {workDir}, or choose another work dir.");
-            var checkpoints = Path.Combine(workDir, CheckpointFolder);
-            if (!resume && Directory.Exists(checkpoints) && Directory.EnumerateDirectories(checkpoints, "step-*").Any())
+            if (!resume && LatestCheckpoint(workDir) != null)
                 throw new XTunerException(ErrorIds.InvalidConfig,
                     $"{workDir} holds checkpoints of an earlier run. Resume it (-Resume / --resume), or choose another work dir (or remove that one).");
         }

@@ -1,8 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -107,34 +105,19 @@ namespace XTuner.Core.Runs
         [JsonIgnore]
         public string ModelDirectory => Path.Combine(WorkDir, "hf");
 
-        public void Save()
-        {
-            Directory.CreateDirectory(WorkDir);
-            var path = Path.Combine(WorkDir, FileName);
-            // Another process (Get-XTunerRun, Stop-XTunerTraining) may read or write it meanwhile: a file of our own,
-            // renamed over the old one, is never missing or half written.
-            var tmp = path + ".tmp-" + Guid.NewGuid().ToString("N").Substring(0, 8);
-            try
-            {
-                File.WriteAllText(tmp, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }), new UTF8Encoding(false));
-                if (File.Exists(path)) File.Replace(tmp, path, null);
-                else File.Move(tmp, path);
-            }
-            finally
-            {
-                if (File.Exists(tmp)) File.Delete(tmp);
-            }
-        }
+        /// <summary>Writes run.json atomically: Get-XTunerRun and Stop-XTunerTraining may read or write it meanwhile.</summary>
+        public void Save() =>
+            AtomicFile.WriteAllText(Path.Combine(WorkDir, FileName), JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
 
         /// <summary>Reads a run's state and latest metrics; null when the folder holds no run.</summary>
         public static XTunerRun? Load(string workDir)
         {
-            var path = Path.Combine(workDir, FileName);
-            if (!File.Exists(path)) return null;
+            var text = AtomicFile.ReadAllText(Path.Combine(workDir, FileName));
+            if (text == null) return null;
             XTunerRun? run;
             try
             {
-                run = JsonSerializer.Deserialize<XTunerRun>(File.ReadAllText(path));
+                run = JsonSerializer.Deserialize<XTunerRun>(text);
             }
             catch (JsonException)
             {
@@ -142,7 +125,7 @@ namespace XTuner.Core.Runs
             }
             if (run == null) return null;
             run.WorkDir = Path.GetFullPath(workDir);
-            run.LastStep = MetricsFile.Read(workDir).LastOrDefault();
+            run.LastStep = MetricsFile.ReadLast(workDir);
             // A launcher killed outright (kill -9, a crashed shell) never records the end: say what the processes say.
             if (Launch.RunControl.IsActive(run) && run.Launcher == "local" && run.Host == Environment.MachineName &&
                 run.LauncherProcessId > 0 && !Launch.ProcessSignals.IsAlive(run.LauncherProcessId) && Launch.RunControl.LiveRanks(run).Count == 0)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Serialization;
 
 namespace XTuner.Core.Runs
@@ -54,5 +55,27 @@ namespace XTuner.Core.Runs
         /// <summary>Estimated seconds to the last step.</summary>
         [JsonIgnore]
         public double EtaSeconds => TotalSteps > Step && Step > 0 ? ElapsedSeconds / Step * (TotalSteps - Step) : 0;
+
+        /// <summary>
+        /// The step in a progress bar's words: <c>step 3 of 10, loss 1.2345, 5,120 tokens/s/GPU, ETA 0:12</c> (without
+        /// "of" while the total is unknown).
+        /// </summary>
+        public string Summary() =>
+            string.Format(CultureInfo.InvariantCulture, "step {0}{1}, loss {2:0.0000}, {3:N0} tokens/s/GPU, ETA {4}",
+                Step, TotalSteps > 0 ? " of " + TotalSteps.ToString(CultureInfo.InvariantCulture) : "", Loss, TokensPerSecondPerGpu,
+                Durations.Format(EtaSeconds));
+
+        /// <summary>
+        /// The step as a rank's log line, every metric:
+        /// <c>step 3/10  loss 1.2345  lr 1.00e-03  grad_norm 1.500  tokens/s/gpu 5,120  step 0.05 s  mem 0.25 GiB  eta 0:12</c>
+        /// (<c>mfu</c> after the step time where known).
+        /// </summary>
+        public string LogLine()
+        {
+            var c = CultureInfo.InvariantCulture;
+            return string.Format(c, "step {0}/{1}  loss {2:F4}  lr {3:0.00e+00}  grad_norm {4:F3}  tokens/s/gpu {5:N0}  step {6:F2} s{7}  mem {8:F2} GiB  eta {9}",
+                Step, TotalSteps, Loss, Lr, GradNorm, TokensPerSecondPerGpu, StepTimeSeconds,
+                Mfu is double m ? string.Format(c, "  mfu {0:P1}", m) : "", MaxMemoryGib, Durations.Format(EtaSeconds));
+        }
     }
 }

@@ -42,6 +42,16 @@ namespace XTuner.Core.Slurm
                 sb.Append($"threads=$(( ${{SLURM_CPUS_ON_NODE:-1}} / {plan.RanksPerNode} ))\n");
                 sb.Append("export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-$(( threads > 0 ? threads : 1 ))}\n");
             }
+            if (c.Device == DeviceKind.Cuda && !plan.Environment.ContainsKey(PythonTorch.LibTorchDirVariable))
+            {
+                // Asked here, on the job's node, not where it was submitted (a login node may have another or no PyTorch),
+                // and once rather than by every rank. As PythonTorch asks it: python3's answer, if it names a CUDA libtorch.
+                var v = PythonTorch.LibTorchDirVariable;
+                sb.Append($"if [ -z \"${{{v}:-}}\" ]; then\n");
+                sb.Append($"    libtorch=$(timeout {PythonTorch.DefaultTimeout.TotalSeconds:0} python3 -c {WorkerCommand.Quote(PythonTorch.Program)} 2>/dev/null | tail -n 1)\n");
+                sb.Append($"    if [ -n \"$libtorch\" ] && [ -f \"$libtorch/{PythonTorch.CudaLibrary}\" ]; then export {v}=\"$libtorch\"; fi\n");
+                sb.Append("fi\n");
+            }
             sb.Append('\n');
 
             sb.Append("work_dir=").Append(WorkerCommand.Quote(plan.WorkDir)).Append('\n');
@@ -50,8 +60,10 @@ namespace XTuner.Core.Slurm
             else
             {
                 sb.Append(plan.ResumeFrom != null ? $"resume=(--resume {WorkerCommand.Quote(plan.ResumeFrom)})\n" : "resume=()\n");
-                sb.Append("for checkpoint in \"$work_dir\"/" + WorkDirs.CheckpointFolder + "/step-*; do\n");
-                sb.Append("    if [ -d \"$checkpoint\" ]; then resume=(--resume); break; fi\n");
+                // WorkDirs.LatestCheckpoint's rule: a step-* folder holding trainer_state.json, not a save in progress.
+                sb.Append($"for state in \"$work_dir\"/{WorkDirs.CheckpointFolder}/{WorkDirs.CheckpointPrefix}*/{WorkDirs.TrainerStateFile}; do\n");
+                sb.Append($"    case \"$state\" in *{WorkDirs.CheckpointTempSuffix}/{WorkDirs.TrainerStateFile}) continue ;; esac\n");
+                sb.Append("    if [ -f \"$state\" ]; then resume=(--resume); break; fi\n");
                 sb.Append("done\n");
             }
             sb.Append("mkdir -p \"$work_dir/logs\"\n");

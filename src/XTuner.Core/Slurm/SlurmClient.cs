@@ -94,7 +94,7 @@ namespace XTuner.Core.Slurm
                 UseShellExecute = false,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
-                Arguments = string.Join(" ", arguments.Select(Quote)),
+                Arguments = ProcessArguments.Join(arguments),
             };
             if (workingDirectory != null) info.WorkingDirectory = workingDirectory;
             using var process = Process.Start(info)!;
@@ -109,12 +109,6 @@ namespace XTuner.Core.Slurm
             process.WaitForExit();
             return new CommandResult(process.ExitCode, output.Result, error.Result);
         }
-
-        // ProcessStartInfo.Arguments is split the way the .NET runtime splits a command line on Unix.
-        private static string Quote(string argument) =>
-            argument.Length > 0 && argument.IndexOfAny(new[] { ' ', '\t', '"', '\'', '\\' }) < 0
-                ? argument
-                : "\"" + argument.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
         private sealed class CommandResult
         {

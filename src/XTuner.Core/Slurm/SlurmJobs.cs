@@ -26,7 +26,7 @@ namespace XTuner.Core.Slurm
             var job = saved != null && saved.JobId == record.Get("JobId") ? saved : new XTunerJob { WorkDir = workDir ?? "" };
             Apply(job, record);
             if (saved != null && saved.JobId == job.JobId) job.Save();
-            job.LastStep = job.WorkDir.Length > 0 ? MetricsFile.Read(job.WorkDir).LastOrDefault() : null;
+            job.LastStep = job.WorkDir.Length > 0 ? MetricsFile.ReadLast(job.WorkDir) : null;
             return job;
         }
 
@@ -76,7 +76,7 @@ namespace XTuner.Core.Slurm
                 }
                 if (job.WorkDir.Length > 0 && Directory.Exists(job.WorkDir)) job.Save();
             }
-            if (job.WorkDir.Length > 0) job.LastStep = MetricsFile.Read(job.WorkDir).LastOrDefault();
+            if (job.WorkDir.Length > 0) job.LastStep = MetricsFile.ReadLast(job.WorkDir);
             return job;
         }
 

@@ -26,18 +26,19 @@ namespace XTuner.Core.Slurm
         // sbatch --signal takes at most 0xffff seconds.
         private const int MaxSignalSeconds = 65535;
 
-        /// <summary>Plans a SLURM job: prepared config, sbatch directives, environment, srun step and script.</summary>
+        /// <summary>Plans a SLURM job: prepared config and its warnings, sbatch directives, environment, srun step and script.</summary>
         /// <exception cref="XTunerConfigException">The config (with the overrides) is invalid; every problem is listed.</exception>
         /// <exception cref="XTunerException">The worker was not found (<see cref="ErrorIds.WorkerNotFound"/>).</exception>
         public static SlurmPlan Plan(XTunerConfig source, LaunchOptions options)
         {
-            var config = LaunchPlanner.Prepare(source, options, out _);
+            var config = LaunchPlanner.Prepare(source, options, out var warnings);
             var slurm = config.Slurm;
             CheckSettings(slurm);
             var workDir = config.WorkDir!;
             var plan = new SlurmPlan
             {
                 Config = config,
+                Warnings = warnings,
                 WorkDir = workDir,
                 ConfigPath = Path.Combine(workDir, "config.yaml"),
                 ScriptPath = Path.Combine(workDir, ScriptFileName),
@@ -145,8 +146,7 @@ namespace XTuner.Core.Slurm
             {
                 UseShellExecute = false,
                 WorkingDirectory = plan.WorkDir,
-                Arguments = string.Join(" ", new[] { "-c", "exec /bin/bash \"$0\" >>\"$1\" 2>>\"$2\"", plan.ScriptPath, job.OutputFile, job.ErrorFile }
-                    .Select(QuoteArgument)),
+                Arguments = ProcessArguments.Join(new[] { "-c", "exec /bin/bash \"$0\" >>\"$1\" 2>>\"$2\"", plan.ScriptPath, job.OutputFile, job.ErrorFile }),
             };
             // srun joins the allocation named here (a plan may name one other than this process's).
             info.Environment["SLURM_JOB_ID"] = id;
@@ -161,7 +161,7 @@ namespace XTuner.Core.Slurm
             {
                 while (!process.WaitForExit(1000))
                 {
-                    job.LastStep = MetricsFile.Read(plan.WorkDir).LastOrDefault();
+                    job.LastStep = MetricsFile.ReadLast(plan.WorkDir);
                     onUpdate?.Invoke(job);
                 }
             }
@@ -172,7 +172,7 @@ namespace XTuner.Core.Slurm
             job.EndTime = DateTime.Now;
             job.Updated = DateTime.Now;
             job.Save();
-            job.LastStep = MetricsFile.Read(plan.WorkDir).LastOrDefault();
+            job.LastStep = MetricsFile.ReadLast(plan.WorkDir);
             onUpdate?.Invoke(job);
             return job;
         }
@@ -222,8 +222,5 @@ namespace XTuner.Core.Slurm
         }
 
         private static string Invariant(int n) => n.ToString(CultureInfo.InvariantCulture);
-
-        // ProcessStartInfo.Arguments on Unix: double quotes group, a backslash escapes (single quotes mean nothing).
-        private static string QuoteArgument(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
     }
 }

@@ -14,6 +14,9 @@ namespace XTuner.Core.Slurm
         /// <summary>The config the ranks read: overrides applied, paths absolute, validated.</summary>
         public XTunerConfig Config { get; set; } = new XTunerConfig();
 
+        /// <summary>The config's warnings (sound but unwise settings), for the caller to show before submitting.</summary>
+        public IReadOnlyList<ConfigFinding> Warnings { get; set; } = new List<ConfigFinding>();
+
         public string WorkDir { get; set; } = "";
 
         /// <summary><c>work_dir/config.yaml</c>.</summary>

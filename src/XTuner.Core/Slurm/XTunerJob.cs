@@ -1,7 +1,5 @@
 using System;
 using System.IO;
-using System.Linq;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using XTuner.Core.Runs;
@@ -118,27 +116,21 @@ namespace XTuner.Core.Slurm
 
         public string RankLog(int rank) => Path.Combine(LogDirectory, $"rank{rank}.log");
 
-        public void Save()
-        {
-            Directory.CreateDirectory(WorkDir);
-            var path = Path.Combine(WorkDir, FileName);
-            var tmp = path + ".tmp";
-            File.WriteAllText(tmp, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }), new UTF8Encoding(false));
-            if (File.Exists(path)) File.Delete(path);
-            File.Move(tmp, path);
-        }
+        /// <summary>Writes slurm-job.json atomically: several Get-XTunerJob and Wait-XTunerJob may read and write it at once.</summary>
+        public void Save() =>
+            AtomicFile.WriteAllText(Path.Combine(WorkDir, FileName), JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
 
         /// <summary>The job last submitted from a work dir, as last seen; null when none was.</summary>
         public static XTunerJob? Load(string workDir)
         {
-            var path = Path.Combine(workDir, FileName);
-            if (!File.Exists(path)) return null;
+            var text = AtomicFile.ReadAllText(Path.Combine(workDir, FileName));
+            if (text == null) return null;
             try
             {
-                var job = JsonSerializer.Deserialize<XTunerJob>(File.ReadAllText(path));
+                var job = JsonSerializer.Deserialize<XTunerJob>(text);
                 if (job == null) return null;
                 job.WorkDir = Path.GetFullPath(workDir);
-                job.LastStep = MetricsFile.Read(workDir).LastOrDefault();
+                job.LastStep = MetricsFile.ReadLast(workDir);
                 return job;
             }
             catch (JsonException)

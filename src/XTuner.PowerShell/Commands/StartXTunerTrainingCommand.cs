@@ -201,7 +201,6 @@ namespace XTuner.PowerShell.Commands
             return options;
         }
 
-        /// <summary>The SLURM launcher is built separately; until it is wired here, asking for it is a clear error.</summary>
         /// <summary>
         /// -Launcher Slurm: writes WORK_DIR/submit.sbatch and submits it (sbatch), or, inside an allocation, runs the srun
         /// step there and waits for it. -WhatIf prints the script. Returns the XTunerJob.
@@ -209,6 +208,7 @@ namespace XTuner.PowerShell.Commands
         private void SubmitToSlurm(XTunerConfig config, LaunchOptions options)
         {
             var plan = SlurmLauncher.Plan(config, options);
+            WriteWarnings(plan.Warnings);
             WriteInformation(new InformationRecord(plan, MyInvocation.MyCommand.Name) { Tags = { "LaunchPlan" } });
             var action = plan.InAllocation
                 ? $"Run {plan.Ranks} rank(s) with srun in allocation {plan.AllocationJobId}"

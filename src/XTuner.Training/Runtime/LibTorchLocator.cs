@@ -1,9 +1,8 @@
 using System;
-using System.Diagnostics;
 using System.IO;
-using System.Linq;
 using System.Runtime.InteropServices;
 using XTuner.Core;
+using XTuner.Core.Launch;
 
 namespace XTuner.Training.Runtime
 {
@@ -15,7 +14,7 @@ namespace XTuner.Training.Runtime
     /// </summary>
     public static class LibTorchLocator
     {
-        public const string EnvironmentVariable = "XTUNER_LIBTORCH_DIR";
+        public const string EnvironmentVariable = PythonTorch.LibTorchDirVariable;
 
         /// <summary>Load order: each library's dependencies come before it.</summary>
         private static readonly string[] CudaLibraries = { "libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so" };
@@ -32,7 +31,7 @@ namespace XTuner.Training.Runtime
                     throw new XTunerException(ErrorIds.InvalidConfig, $"{EnvironmentVariable}={fromEnv} holds no libtorch_cuda.so; point it at a CUDA PyTorch's torch/lib folder.");
                 return fromEnv;
             }
-            return FromPython();
+            return PythonTorch.FindCudaLibTorch();
         }
 
         /// <summary>The app folder already carries a CUDA libtorch (TorchSharp-cuda-linux).</summary>
@@ -62,28 +61,6 @@ namespace XTuner.Training.Runtime
                 }
             }
             _loadedFrom = dir;
-        }
-
-        private static string? FromPython()
-        {
-            try
-            {
-                var info = new ProcessStartInfo("python3", "-c \"import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib')); print(torch.cuda.is_available() or torch.version.cuda is not None)\"")
-                {
-                    RedirectStandardOutput = true,
-                    RedirectStandardError = true,
-                    UseShellExecute = false,
-                };
-                using var p = Process.Start(info)!;
-                var lines = p.StandardOutput.ReadToEnd().Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
-                p.WaitForExit(60_000);
-                if (p.ExitCode != 0 || lines.Length < 2 || lines[1] != "True") return null;
-                return File.Exists(Path.Combine(lines[0], "libtorch_cuda.so")) ? lines[0] : null;
-            }
-            catch (System.ComponentModel.Win32Exception)
-            {
-                return null;
-            }
         }
     }
 }

@@ -122,6 +122,18 @@ namespace XTuner.Core.Tests.Launch
         }
 
         [Fact]
+        public void RanksReceiveTheirArgumentsUnchanged()
+        {
+            var plan = Plan("printf '[%s]\\n' \"$@\"", 1);
+            plan.Arguments.AddRange(new[] { "/tmp/a\\b c", "C:\\dir\\", "say \"hi\"" });
+            using var launcher = new LocalLauncher(plan);
+            launcher.Start();
+            Assert.Equal(RunState.Completed, launcher.WaitForExit(CancellationToken.None).State);
+            var log = File.ReadAllLines(Path.Combine(plan.WorkDir, "logs", "rank0.log"));
+            Assert.Equal(new[] { "[/tmp/a\\b c]", "[C:\\dir\\]", "[say \"hi\"]" }, log);
+        }
+
+        [Fact]
         public void AMissingWorkerIsAClearError()
         {
             var plan = Plan("", 1);

@@ -194,7 +194,7 @@ namespace XTuner.Core.Tests.Slurm
         {
             var plan = Plan("tiny-llama-sp2", options: new LaunchOptions { Resume = resume, ResumeFrom = from });
             Assert.Contains(initial + "\n", plan.Script);
-            Assert.Equal(!resume, plan.Script.Contains("/checkpoints/step-*; do"));
+            Assert.Equal(!resume, plan.Script.Contains("/checkpoints/step-*/trainer_state.json; do"));
         }
 
         [Fact]
@@ -204,14 +204,57 @@ namespace XTuner.Core.Tests.Slurm
             // Run everything but the srun step, and print what it would pass.
             var script = plan.Script.Replace("exec srun", "echo srun") + "\n";
             Assert.EndsWith("\"${resume[@]}\"\n\n", script);
-            Assert.DoesNotContain("--resume", RunBash(script.Replace("echo srun", ": ") + "echo \"[${resume[*]}]\"\n"));
-            Directory.CreateDirectory(Path.Combine(plan.WorkDir, "checkpoints", "step-2"));
-            Assert.Contains("[--resume]", RunBash(script.Replace("echo srun", ": ") + "echo \"[${resume[*]}]\"\n"));
+            string Resume() => RunBash(script.Replace("echo srun", ": ") + "echo \"[${resume[*]}]\"\n");
+            Assert.DoesNotContain("--resume", Resume());
+            var checkpoint = Directory.CreateDirectory(Path.Combine(plan.WorkDir, "checkpoints", "step-2")).FullName;
+            File.WriteAllText(Path.Combine(checkpoint, "trainer_state.json"), "{}");
+            Assert.Contains("[--resume]", Resume());
+        }
+
+        [Fact]
+        public void TheScriptResumesOnlyFromACompleteCheckpointAsTheLaunchersDo()
+        {
+            var plan = Plan("tiny-llama-sp2");
+            var script = plan.Script.Replace("exec srun", ": ") + "\necho \"[${resume[*]}]\"\n";
+            var checkpoints = Path.Combine(plan.WorkDir, "checkpoints");
+            // A save that crashed before its rename, trainer_state.json included, and a folder the save never finished.
+            File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(checkpoints, "step-000004.tmp")).FullName, "trainer_state.json"), "{}");
+            Directory.CreateDirectory(Path.Combine(checkpoints, "step-000002"));
+            Assert.Null(WorkDirs.LatestCheckpoint(plan.WorkDir));
+            Assert.Contains("[]", RunBash(script));
+            File.WriteAllText(Path.Combine(checkpoints, "step-000002", "trainer_state.json"), "{}");
+            Assert.Equal(Path.Combine(checkpoints, "step-000002"), WorkDirs.LatestCheckpoint(plan.WorkDir));
+            Assert.Contains("[--resume]", RunBash(script));
+        }
+
+        [Fact]
+        public void OnCudaTheScriptAsksPython3ForLibTorchOnceOnTheJobsNode()
+        {
+            var plan = Plan("llama2-7b-full-128k-sp8", c => c.RandomInit = true);
+            plan.Environment.Remove(PythonTorch.LibTorchDirVariable);
+            var script = SbatchScript.Render(plan).Replace("exec srun", ": ") + "\necho \"[${XTUNER_LIBTORCH_DIR:-}]\"\n";
+            var lib = Directory.CreateDirectory(Path.Combine(_dir, "torch", "lib")).FullName;
+            File.WriteAllText(Path.Combine(lib, PythonTorch.CudaLibrary), "");
+            var asked = Path.Combine(_dir, "asked");
+            var bin = Path.Combine(_dir, "bin");
+            var path = new Dictionary<string, string?> { ["PATH"] = bin + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH") };
+
+            FakeProgram.Write(bin, "python3", $"[ \"$2\" = \"{PythonTorch.Program}\" ] || exit 9; echo >> '{asked}'; echo 'noise' >&2; echo '{lib}'");
+            Assert.Contains($"[{lib}]", RunBash(script, environment: path));
+            Assert.Single(File.ReadAllLines(asked));
+            Assert.Contains("[/given]", RunBash(script, environment: new Dictionary<string, string?>(path) { [PythonTorch.LibTorchDirVariable] = "/given" }));
+            Assert.Single(File.ReadAllLines(asked));
+            FakeProgram.Write(bin, "python3", $"echo '{Path.GetDirectoryName(lib)}'");
+            Assert.Contains("[]", RunBash(script, environment: path));
+
+            plan.Environment[PythonTorch.LibTorchDirVariable] = lib;
+            Assert.DoesNotContain("python3", SbatchScript.Render(plan));
+            Assert.DoesNotContain("python3", Plan("tiny-llama-sp2").Script);
         }
 
         private static void AssertBashSyntax(string script) => RunBash(script, "-n");
 
-        private static string RunBash(string script, string flags = "")
+        private static string RunBash(string script, string flags = "", IReadOnlyDictionary<string, string?>? environment = null)
         {
             var path = Path.Combine(Path.GetTempPath(), "xtuner-sbatch-" + Guid.NewGuid().ToString("N") + ".sh");
             File.WriteAllText(path, script);
@@ -223,6 +266,8 @@ namespace XTuner.Core.Tests.Slurm
                     RedirectStandardError = true,
                 };
                 info.Environment.Remove("SLURM_JOB_ID");
+                info.Environment.Remove(PythonTorch.LibTorchDirVariable);
+                foreach (var pair in environment ?? new Dictionary<string, string?>()) info.Environment[pair.Key] = pair.Value;
                 using var p = Process.Start(info)!;
                 var output = p.StandardOutput.ReadToEnd();
                 var error = p.StandardError.ReadToEnd();

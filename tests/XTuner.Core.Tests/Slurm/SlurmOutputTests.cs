@@ -177,6 +177,24 @@ namespace XTuner.Core.Tests.Slurm
         }
 
         [Fact]
+        public void SbatchReceivesAScriptPathWithBackslashesAndSpacesUnchanged()
+        {
+            var dir = TempDir.Create();
+            try
+            {
+                var received = Path.Combine(dir, "received");
+                FakeProgram.Write(dir, "sbatch", $"printf '%s' \"$2\" > '{received}'; echo 42");
+                var script = Path.Combine(dir, "a\\b c", "submit.sbatch");
+                Assert.Equal("42", new SlurmClient(searchPath: dir).Submit(script, dir));
+                Assert.Equal(script, File.ReadAllText(received));
+            }
+            finally
+            {
+                Directory.Delete(dir, true);
+            }
+        }
+
+        [Fact]
         public void AMissingSbatchIsSlurmNotFound()
         {
             var client = new SlurmClient(searchPath: "/nonexistent-xtuner-path");
