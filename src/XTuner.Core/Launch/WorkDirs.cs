@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -29,15 +30,18 @@ namespace XTuner.Core.Launch
         /// holds <see cref="TrainerStateFile"/> and is not a save in progress (<c>.tmp</c>, left behind by a crash).
         /// Null when there is none. The sbatch script's resume test (<see cref="Slurm.SbatchScript"/>) is the same rule.
         /// </summary>
-        public static string? LatestCheckpoint(string workDir)
+        public static string? LatestCheckpoint(string workDir) => CompleteCheckpoints(workDir).LastOrDefault();
+
+        /// <summary>Every complete checkpoint in a work dir, oldest (lowest step) first (the rule of <see cref="LatestCheckpoint"/>).</summary>
+        public static IReadOnlyList<string> CompleteCheckpoints(string workDir)
         {
             var root = Path.Combine(workDir, CheckpointFolder);
-            if (!Directory.Exists(root)) return null;
+            if (!Directory.Exists(root)) return new string[0];
             return Directory.EnumerateDirectories(root, CheckpointPrefix + "*")
                 .Where(d => !d.EndsWith(CheckpointTempSuffix, StringComparison.Ordinal) && File.Exists(Path.Combine(d, TrainerStateFile)))
                 .OrderBy(StepOf)
                 .ThenBy(d => d, StringComparer.Ordinal)
-                .LastOrDefault();
+                .ToList();
         }
 
         // By number, so that step-1000000 comes after step-999999; a name that is no number sorts first.

@@ -46,7 +46,7 @@ namespace XTuner.Training.Engine
             if (s.Mfu is double mfu) _tensorBoard.Scalar("train/mfu", mfu, s.Step);
             if (_events) _console.WriteLine(new RunEvent { Kind = "step", Metrics = s, TotalSteps = s.TotalSteps }.ToLine());
             if (s.Step == 1 || s.Step % _loggingInterval == 0 || s.Step == s.TotalSteps)
-                _console.WriteLine(Format(s));
+                _console.WriteLine(s.LogLine());
         }
 
         public void Checkpoint(string path)
@@ -59,15 +59,6 @@ namespace XTuner.Training.Engine
         {
             _console.WriteLine($"training finished; Hugging Face model written to {modelDirectory}");
             if (_events) _console.WriteLine(new RunEvent { Kind = "done", Path = modelDirectory }.ToLine());
-        }
-
-        public static string Format(XTunerStep s)
-        {
-            var c = CultureInfo.InvariantCulture;
-            var eta = TimeSpan.FromSeconds(Math.Round(s.EtaSeconds));
-            return string.Format(c, "step {0}/{1}  loss {2:F4}  lr {3:0.00e+00}  grad_norm {4:F3}  tokens/s/gpu {5:N0}  step {6:F2} s{7}  mem {8:F2} GiB  eta {9}",
-                s.Step, s.TotalSteps, s.Loss, s.Lr, s.GradNorm, s.TokensPerSecondPerGpu, s.StepTimeSeconds,
-                s.Mfu is double m ? string.Format(c, "  mfu {0:P1}", m) : "", s.MaxMemoryGib, eta.ToString(eta.TotalHours >= 1 ? @"h\:mm\:ss" : @"m\:ss", c));
         }
 
         public void Dispose() => _tensorBoard.Dispose();

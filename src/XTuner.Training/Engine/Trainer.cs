@@ -317,8 +317,8 @@ namespace XTuner.Training.Engine
                     throw new XTunerException(ErrorIds.PathNotFound, $"Checkpoint '{_options.ResumeFrom}' does not exist.");
                 return _options.ResumeFrom;
             }
-            if (_options.Resume) return TrainingCheckpoints.Latest(workDir);
-            if (IsRankZero && TrainingCheckpoints.Latest(workDir) != null)
+            if (_options.Resume) return WorkDirs.LatestCheckpoint(workDir);
+            if (IsRankZero && WorkDirs.LatestCheckpoint(workDir) != null)
                 throw new XTunerException(ErrorIds.InvalidConfig,
                     $"{workDir} holds checkpoints of an earlier run. Resume it (--resume), or choose another work dir (or remove that one).");
             return null;

@@ -31,32 +31,22 @@ namespace XTuner.Training.Engine
     /// </summary>
     public sealed class TrainingCheckpoints
     {
-        private const string StateFile = "trainer_state.json";
+        private readonly string _workDir;
         private readonly string _root;
         private readonly int _totalLimit;
 
         public TrainingCheckpoints(string workDir, int saveTotalLimit)
         {
+            _workDir = workDir;
             _root = Path.Combine(workDir, WorkDirs.CheckpointFolder);
             _totalLimit = saveTotalLimit;
-        }
-
-        /// <summary>The newest complete checkpoint in a work dir, or null.</summary>
-        public static string? Latest(string workDir)
-        {
-            var root = Path.Combine(workDir, WorkDirs.CheckpointFolder);
-            if (!Directory.Exists(root)) return null;
-            return Directory.GetDirectories(root, "step-*")
-                .Where(d => !d.EndsWith(".tmp", StringComparison.Ordinal) && File.Exists(Path.Combine(d, StateFile)))
-                .OrderBy(d => d, StringComparer.Ordinal)
-                .LastOrDefault();
         }
 
         /// <summary>Collective: every rank of <paramref name="world"/> calls it at the same step.</summary>
         public string Save(TrainerState state, ShardedOptimizer optimizer, IProcessGroup world, bool sharded)
         {
-            var final = Path.Combine(_root, $"step-{state.Step:D6}");
-            var tmp = final + ".tmp";
+            var final = Path.Combine(_root, WorkDirs.CheckpointPrefix + state.Step.ToString("D6", System.Globalization.CultureInfo.InvariantCulture));
+            var tmp = final + WorkDirs.CheckpointTempSuffix;
             if (world.Rank == 0)
             {
                 if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
@@ -72,7 +62,7 @@ namespace XTuner.Training.Engine
             world.Barrier();
             if (world.Rank == 0)
             {
-                File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
+                File.WriteAllText(Path.Combine(tmp, WorkDirs.TrainerStateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
                 if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
                 Directory.Move(tmp, final);
                 Prune();
@@ -84,9 +74,9 @@ namespace XTuner.Training.Engine
         /// <summary>Restores the optimizer (and through it the model) from a checkpoint; returns its state.</summary>
         public static TrainerState Load(string directory, ShardedOptimizer optimizer, int rank, int worldSize, bool sharded)
         {
-            var statePath = Path.Combine(directory, StateFile);
+            var statePath = Path.Combine(directory, WorkDirs.TrainerStateFile);
             if (!File.Exists(statePath))
-                throw new XTunerException(ErrorIds.PathNotFound, $"{directory} is not a checkpoint (no {StateFile}).");
+                throw new XTunerException(ErrorIds.PathNotFound, $"{directory} is not a checkpoint (no {WorkDirs.TrainerStateFile}).");
             var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))
                         ?? throw new XTunerException(ErrorIds.InvalidConfig, $"{statePath} is empty.");
             if (state.WorldSize != worldSize || state.ZeroStage != optimizer.ZeroStage && sharded)
@@ -103,12 +93,10 @@ namespace XTuner.Training.Engine
         private void Prune()
         {
             if (_totalLimit < 1) return;
-            var complete = Directory.GetDirectories(_root, "step-*")
-                .Where(d => !d.EndsWith(".tmp", StringComparison.Ordinal))
-                .OrderBy(d => d, StringComparer.Ordinal)
-                .ToList();
-            foreach (var old in complete.Take(Math.Max(0, complete.Count - _totalLimit)))
-                Directory.Delete(old, recursive: true);
+            var complete = WorkDirs.CompleteCheckpoints(_workDir);
+            foreach (var stale in complete.Take(Math.Max(0, complete.Count - _totalLimit)))
+                Directory.Delete(stale, recursive: true);
         }
+
     }
 }

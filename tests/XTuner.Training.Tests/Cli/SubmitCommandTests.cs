@@ -70,5 +70,14 @@ namespace XTuner.Training.Tests.Cli
             Assert.Equal(3, MetricsFile.Read(work).Count);
             Assert.Contains("slurm) |", File.ReadAllText(Path.Combine(work, "logs", "rank0.log")));
         }
+
+        [Fact]
+        public void SubmitPrintsTheConfigsWarningsOnStderrAndOnlyTheScriptOnStdout()
+        {
+            var result = Xtuner("submit", "tiny-llama-sp2", "--work-dir", Path.Combine(_dir, "warned"), "--dry-run", "--cfg-options", "dtype=bfloat16");
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.Contains("warning: bfloat16 on CPU is slow", result.Error);
+            Assert.StartsWith("#!/bin/bash\n", result.Output.Replace("\r\n", "\n"));
+        }
     }
 }
