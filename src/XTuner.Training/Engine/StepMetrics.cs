@@ -18,6 +18,7 @@ namespace XTuner.Training.Engine
         /// <param name="spec">The model (parameters, layers, width).</param>
         /// <param name="ranks">The world size: throughput is per rank.</param>
         /// <param name="cuda">MFU means something only against a GPU's peak.</param>
+        /// <param name="memory">This rank's memory meter, sampled at step phases.</param>
         public StepMetrics(ModelSpec spec, int ranks, bool cuda, DeviceMemory memory)
         {
             _spec = spec;
