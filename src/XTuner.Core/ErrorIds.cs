@@ -35,5 +35,6 @@ namespace XTuner.Core
         public const string JobWaitTimeout = "XTunerJobWaitTimeout";
         public const string BadDataLine = "XTunerBadDataLine";
         public const string InvalidTokenizer = "XTunerInvalidTokenizer";
+        public const string OutOfHostMemory = "XTunerOutOfHostMemory";
     }
 }
