@@ -17,7 +17,9 @@ namespace XTuner.Cli.Commands
 
         public override string Description =>
             "MODEL is a Hugging Face checkpoint folder (e.g. WORK_DIR/hf after training) or a config whose\n" +
-            "pretrained_model_name_or_path is one. Every sample is its own sequence; prints {\"loss\": ..., \"tokens\": ...}.";
+            "pretrained_model_name_or_path is one. Every sample is its own sequence unless --cfg-options packs them\n" +
+            "(pack_to_max_length=true max_length=N; use_varlen_attn, default true when packing, keeps the documents apart, so\n" +
+            "the packed loss equals the unpacked one); prints {\"loss\": ..., \"tokens\": ...}.";
 
         public override IReadOnlyList<CliOption> Options { get; } = new[]
         {
@@ -26,6 +28,7 @@ namespace XTuner.Cli.Commands
             new CliOption("--format", "text, alpaca, chat or tokenized (default: from the first line's keys).", "FORMAT"),
             new CliOption("--max-length", "Truncate samples to this many tokens (default: the model's positions, at most 4096).", "N"),
             new CliOption("--device", "cpu (default) or cuda.", "DEVICE"),
+            new CliOption("--cfg-options", "How the data is built: pack_to_max_length, max_length, use_varlen_attn (key=value).", "KEY=VALUE", many: true),
         };
 
         public override int Execute(CliArguments args, TextWriter output)
@@ -48,7 +51,7 @@ namespace XTuner.Cli.Commands
             var device = DeviceKind.Cpu;
             if (args.Get("--device") is string d && (!ConfigValues.TryParseEnum(typeof(DeviceKind), d, out var dev) || (device = (DeviceKind)dev!) == default && d != "cpu"))
                 throw new CliUsageException($"--device takes cpu or cuda, not '{d}'");
-            var result = Evaluator.Run(config, data, args.GetInt("--batch-size") ?? 8, device, args.GetInt("--max-length"), format);
+            var result = Evaluator.Run(config, data, args.GetInt("--batch-size") ?? 8, device, args.GetInt("--max-length"), format, args.GetAll("--cfg-options"));
             output.WriteLine(string.Format(CultureInfo.InvariantCulture, "{{\"loss\": {0:R}, \"tokens\": {1}, \"sequences\": {2}}}", result.Loss, result.Tokens, result.Sequences));
             return 0;
         }

@@ -94,6 +94,13 @@ namespace XTuner.Core.Configuration
                 if (missing.Count > 0)
                     f.Add(Error("model", $"random_init needs the architecture; missing: {string.Join(", ", missing)}."));
             }
+            if (spec.SlidingWindow is int window && window < 1)
+                f.Add(Error("model.sliding_window", $"model.sliding_window must be 1 or more, not {window}."));
+            if ((spec.SlidingWindow != null || spec.UseSlidingWindow == true) && !spec.Family.HasSlidingWindow)
+                f.Add(Error("model.sliding_window",
+                    $"{spec.Family.ModelType} has no sliding-window attention, so model.sliding_window would be ignored: remove it, or use architecture mistral or qwen2."));
+            if (spec.UseSlidingWindow == true && spec.SlidingWindow == null)
+                f.Add(Error("model.use_sliding_window", "model.use_sliding_window needs model.sliding_window (the window's size)."));
             if (spec.NumAttentionHeads is int hq && spec.NumKeyValueHeads is int hkv && (hkv < 1 || hq % hkv != 0))
                 f.Add(Error("model.num_key_value_heads", $"num_attention_heads {hq} must be a multiple of num_key_value_heads {hkv}."));
             if (spec.HiddenSize is int h && spec.NumAttentionHeads is int n && spec.HeadDim == null && n > 0 && h % n != 0)

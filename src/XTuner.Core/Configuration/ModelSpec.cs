@@ -57,6 +57,18 @@ namespace XTuner.Core.Configuration
         [ConfigKey("logit_scale", "Cohere: logits are multiplied by this.")]
         public double? LogitScale { get; set; }
 
+        [ConfigKey("sliding_window", "Mistral, Qwen2: each token attends to at most this many tokens (itself and those before it).")]
+        public int? SlidingWindow { get; set; }
+
+        [ConfigKey("use_sliding_window", "Qwen2: whether sliding_window applies (to the layers from max_window_layers on).")]
+        public bool? UseSlidingWindow { get; set; }
+
+        [ConfigKey("max_window_layers", "Qwen2: the first this many layers attend in full; the later ones use sliding_window.")]
+        public int? MaxWindowLayers { get; set; }
+
+        /// <summary>The window of layer <paramref name="layer"/> (null: full causal attention), as the family defines it.</summary>
+        public int? WindowOf(int layer) => Family.SlidingWindow(this, layer);
+
         /// <summary>Per-head width, from head_dim or hidden_size / heads.</summary>
         public int? EffectiveHeadDim =>
             HeadDim ?? (HiddenSize is int h && NumAttentionHeads is int n && n > 0 ? h / n : (int?)null);

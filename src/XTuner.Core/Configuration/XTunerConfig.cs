@@ -52,6 +52,9 @@ namespace XTuner.Core.Configuration
         [ConfigKey("pack_to_max_length", "Concatenate samples into sequences of max_length (positions restart per document).", Group = DataGroup)]
         public bool PackToMaxLength { get; set; } = true;
 
+        [ConfigKey("use_varlen_attn", "Attention never crosses a document boundary of a packed sequence, and a document's first token is no target (default: true when pack_to_max_length; false keeps one causal attention over the whole packed sequence).", Group = DataGroup)]
+        public bool? UseVarlenAttn { get; set; }
+
         [ConfigKey("shuffle", "Shuffle samples each epoch (seeded by seed).", Group = DataGroup)]
         public bool Shuffle { get; set; } = true;
 
@@ -146,6 +149,9 @@ namespace XTuner.Core.Configuration
 
         /// <summary>The YAML file this config was read from, if any (relative paths resolve against its folder).</summary>
         public string? SourcePath { get; set; }
+
+        /// <summary>Packed documents are kept apart (use_varlen_attn, which defaults to pack_to_max_length).</summary>
+        public bool IsolatesDocuments => UseVarlenAttn ?? PackToMaxLength;
 
         /// <summary>Ranks in all: nodes x gpus_per_node.</summary>
         public int WorldSize => Nodes * GpusPerNode;

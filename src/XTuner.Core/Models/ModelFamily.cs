@@ -65,6 +65,12 @@ namespace XTuner.Core.Models
 
         public virtual RotaryLayout RotaryLayout => RotaryLayout.HalfSplit;
 
+        /// <summary>The sliding window of layer <paramref name="layer"/>: null for full causal attention (the default).</summary>
+        public virtual int? SlidingWindow(ModelSpec spec, int layer) => null;
+
+        /// <summary>The family has sliding-window attention (a window set for one that has none would be silently ignored).</summary>
+        public virtual bool HasSlidingWindow => false;
+
         /// <summary>The embedding module's name under <c>model.</c> (its tensor is NAME.weight).</summary>
         public virtual string EmbeddingName => "embed_tokens";
 

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
@@ -23,13 +24,15 @@ namespace XTuner.Training.Engine
     }
 
     /// <summary>
-    /// Evaluates a Hugging Face checkpoint folder (or a config's model) on a JSONL file: every sample is its own
-    /// sequence (no packing), batches are padded, and the loss is the mean over every target token of the dataset,
-    /// exactly as transformers computes a batch's loss.
+    /// Evaluates a Hugging Face checkpoint folder (or a config's model) on a JSONL file: by default every sample is its
+    /// own sequence (no packing), batches are padded, and the loss is the mean over every target token of the dataset,
+    /// exactly as transformers computes a batch's loss. Options may pack the samples instead (pack_to_max_length,
+    /// max_length, use_varlen_attn): with use_varlen_attn the packed loss is the unpacked one, which the tests check.
     /// </summary>
     public static class Evaluator
     {
-        public static EvaluationResult Run(XTunerConfig config, string dataFile, int batchSize, DeviceKind device, int? maxLength, DatasetFormat? format)
+        public static EvaluationResult Run(XTunerConfig config, string dataFile, int batchSize, DeviceKind device, int? maxLength, DatasetFormat? format,
+            IEnumerable<string>? options = null)
         {
             var baseDir = Directory.GetCurrentDirectory();
             var resolved = ResolvedModel.Resolve(config, baseDir).ThrowOnError();
@@ -42,6 +45,8 @@ namespace XTuner.Training.Engine
             data.DatasetFormat = format ?? DetectFormat(data.DataFiles[0]);
             data.PackToMaxLength = false;
             data.MaxLength = maxLength ?? (int)Math.Min(spec.SupportedPositions ?? 4096, 4096);
+            data.UseVarlenAttn = null;
+            if (options != null) ConfigYaml.ApplyOptions(data, options);
             var tokenizer = data.DatasetFormat == DatasetFormat.Tokenized ? null : TokenizerLoader.Load(config.Tokenizer, resolved.CheckpointDirectory);
             var sequences = DatasetBuilder.Build(data, tokenizer, baseDir, out _);
 
@@ -61,9 +66,9 @@ namespace XTuner.Training.Engine
             {
                 using var scope = NewDisposeScope();
                 var rows = sequences.Skip(start).Take(batchSize).Select(s => (s.InputIds, s.Labels, s.PositionIds)).ToList();
-                var chunk = SequenceChunk.Split(rows, padId, 1, 0);
+                var chunk = SequenceChunk.Split(rows, padId, 1, 0, data.IsolatesDocuments);
                 var hidden = model.Forward(tensor(chunk.InputIds, device: dev).view(chunk.BatchSize, chunk.ChunkLength),
-                    tensor(chunk.PositionIds, device: dev).view(chunk.BatchSize, chunk.ChunkLength), chunk.RopeSequenceLength);
+                    tensor(chunk.PositionIds, device: dev).view(chunk.BatchSize, chunk.ChunkLength), chunk.RopeSequenceLength, chunk.Documents);
                 var loss = LanguageModelLoss.Sum(hidden.reshape(-1, hidden.shape[2]), model.LmHeadWeight, tensor(chunk.Targets, device: dev),
                     model.LogitScale, 4096);
                 lossSum += loss.item<float>();

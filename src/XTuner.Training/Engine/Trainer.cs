@@ -178,7 +178,7 @@ namespace XTuner.Training.Engine
             var ids = tensor(chunk.InputIds, device: device).view(chunk.BatchSize, chunk.ChunkLength);
             var positions = tensor(chunk.PositionIds, device: device).view(chunk.BatchSize, chunk.ChunkLength);
             var targets = tensor(chunk.Targets, device: device);
-            var hidden = model.Forward(ids, positions, chunk.RopeSequenceLength);
+            var hidden = model.Forward(ids, positions, chunk.RopeSequenceLength, chunk.Documents);
             var loss = LanguageModelLoss.Sum(hidden.reshape(-1, hidden.shape[2]), model.LmHeadWeight, targets, model.LogitScale,
                 LossChunkTokens(setup.Spec));
             loss.div(globalTargets).backward();

@@ -27,12 +27,14 @@ namespace XTuner.Training.Engine
     internal sealed class TrainingSetup : IDisposable
     {
         private readonly ActivationOffload? _activationOffload;
+        private readonly bool _isolateDocuments;
 
         private TrainingSetup(ModelSpec spec, ScalarType computeType, ITextTokenizer? tokenizer, IReadOnlyList<PackedSequence> data,
             BatchSampler sampler, int totalSteps, LearningRateSchedule schedule, DecoderModel model, MixedPrecisionAdamW optimizer,
-            ActivationOffload? activationOffload)
+            ActivationOffload? activationOffload, bool isolateDocuments)
         {
             _activationOffload = activationOffload;
+            _isolateDocuments = isolateDocuments;
             Spec = spec;
             ComputeType = computeType;
             Tokenizer = tokenizer;
@@ -118,7 +120,7 @@ namespace XTuner.Training.Engine
                     ? new HostOptimizerStates(zero, settings, pinned: device.type == TorchSharp.DeviceType.CUDA)
                     : new DeviceOptimizerStates(zero, settings, device);
                 var optimizer = new MixedPrecisionAdamW(zero, states, world, settings);
-                var setup = new TrainingSetup(spec, computeType, tokenizer, data, sampler, totalSteps, schedule, model, optimizer, activationOffload);
+                var setup = new TrainingSetup(spec, computeType, tokenizer, data, sampler, totalSteps, schedule, model, optimizer, activationOffload, config.IsolatesDocuments);
                 if (resumeFrom != null)
                 {
                     setup.StartStep = TrainingCheckpoints.Load(resumeFrom, optimizer, rank, world.Size).Step;
@@ -201,7 +203,7 @@ namespace XTuner.Training.Engine
             long g = (long)step * accumulation + index;
             var indices = Sampler.Batch((int)(g / Sampler.BatchesPerEpoch), (int)(g % Sampler.BatchesPerEpoch));
             var rows = indices.Select(i => (Data[i].InputIds, Data[i].Labels, Data[i].PositionIds)).ToList();
-            return SequenceChunk.Split(rows, PadId, layout.SequenceParallelSize, layout.SpRank(rank));
+            return SequenceChunk.Split(rows, PadId, layout.SequenceParallelSize, layout.SpRank(rank), _isolateDocuments);
         }
 
         /// <summary>The epoch step <paramref name="step"/> (from 0) belongs to.</summary>

@@ -81,18 +81,21 @@ namespace XTuner.Training.Models
         /// packed documents restart at 0) -> final-normed hidden states [B, S, H]. <paramref name="ropeSequenceLength"/>
         /// is the global sequence length for dynamic NTK RoPE, which otherwise uses max(positionIds)+1.
         /// </summary>
-        public Tensor Forward(Tensor inputIds, Tensor positionIds, long? ropeSequenceLength = null)
+        public Tensor Forward(Tensor inputIds, Tensor positionIds, long? ropeSequenceLength = null, DocumentLayout? documents = null)
         {
             if (inputIds.ndim != 2 || !inputIds.shape.AsSpan().SequenceEqual(positionIds.shape))
                 throw new ArgumentException($"inputIds and positionIds must both be [batch, sequence]; got [{string.Join(", ", inputIds.shape)}] and [{string.Join(", ", positionIds.shape)}].");
             using var scope = NewDisposeScope();
             var hidden = _body.Embedding.forward(inputIds);
-            var context = new LayerContext(_rotary.Tables(positionIds, ropeSequenceLength, hidden.dtype), AttentionKernel, MlpTiling);
+            var context = new LayerContext(_rotary.Tables(positionIds, ropeSequenceLength, hidden.dtype), AttentionKernel, MlpTiling,
+                new AttentionMask(documents, null));
             var checkpoint = ActivationCheckpointing && is_grad_enabled();
             var hooks = LayerHooks;
             int index = 0;
             foreach (var layer in _body.Layers)
             {
+                var window = _shape.Windows[index];
+                if (window != context.Mask.Window) context = context with { Mask = context.Mask with { Window = window } };
                 hooks?.BeforeForward(index);
                 bool checkpointed = checkpoint && hidden.requires_grad;
                 var next = checkpointed

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using XTuner.Core.Configuration;
 using XTuner.Core.Models;
 using XTuner.Training.Models.Attention;
@@ -22,7 +23,11 @@ namespace XTuner.Training.Models
             TiedEmbeddings = spec.TiesWordEmbeddings;
             QkNorm = Family.UsesQkNorm(spec);
             LogitScale = Family.LogitScale(spec);
+            Windows = System.Linq.Enumerable.Range(0, layers).Select(spec.WindowOf).ToArray();
         }
+
+        /// <summary>Each layer's sliding window (null: full causal attention).</summary>
+        public IReadOnlyList<int?> Windows { get; }
 
         /// <summary>Config semantics and tensor names of the model's family.</summary>
         public ModelFamily Family { get; }

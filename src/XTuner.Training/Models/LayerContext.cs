@@ -6,5 +6,6 @@ namespace XTuner.Training.Models
     /// <param name="Rope">cos/sin for this forward's positions.</param>
     /// <param name="Attention">The attention kernel (local, or sequence-parallel around a local one).</param>
     /// <param name="Mlp">How the MLP is cut into sequence tiles.</param>
-    internal sealed record LayerContext(RotaryTables Rope, IAttentionKernel Attention, MlpTiling Mlp);
+    /// <param name="Mask">What attention may see besides causality: the documents, and this layer's window.</param>
+    internal sealed record LayerContext(RotaryTables Rope, IAttentionKernel Attention, MlpTiling Mlp, AttentionMask Mask);
 }

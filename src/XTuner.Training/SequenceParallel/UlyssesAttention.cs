@@ -47,7 +47,8 @@ namespace XTuner.Training.SequenceParallel
             }
         }
 
-        public Tensor Attend(Tensor q, Tensor k, Tensor v)
+        /// <remarks>The mask is in whole-sequence positions, which is what the local kernel sees after the exchange.</remarks>
+        public Tensor Attend(Tensor q, Tensor k, Tensor v, AttentionMask mask)
         {
             using var scope = NewDisposeScope();
             if (_keyValueRepeat > 1)
@@ -62,7 +63,7 @@ namespace XTuner.Training.SequenceParallel
                 v = PadHeads(v);
             }
             var output = _local.Attend(SequenceAllToAll.ToFullSequence(q, _group), SequenceAllToAll.ToFullSequence(k, _group),
-                SequenceAllToAll.ToFullSequence(v, _group));
+                SequenceAllToAll.ToFullSequence(v, _group), mask);
             output = SequenceAllToAll.ToLocalChunk(output, _group);
             if (_paddedHeads != _queryHeads) output = output.narrow(2, 0, _queryHeads);
             return output.MoveToOuterDisposeScope();

@@ -239,5 +239,22 @@ namespace XTuner.Core.Tests.Configuration
             Assert.Contains("neither auto nor a whole number of 1 or more", e.Message);
             Assert.Contains("mlp_tiles: 4", ConfigYaml.Serialize(ConfigYaml.Parse("mlp_tiles: 4\nname: x\n")));
         }
+    
+
+        [Theory]
+        [InlineData("llama")]
+        [InlineData("internlm2")]
+        [InlineData("cohere")]
+        public void AWindowForAFamilyWithoutOneIsRefusedNotIgnored(string architecture)
+        {
+            var config = ConfigCatalogue.Get("tiny-llama");
+            ConfigYaml.SetOption(config, "model.architecture", architecture);
+            ConfigYaml.SetOption(config, "model.sliding_window", "16");
+            var error = Assert.Single(Errors(config));
+            Assert.Equal("model.sliding_window", error.Key);
+            Assert.Contains("would be ignored", error.Message);
+            ConfigYaml.SetOption(config, "model.architecture", "mistral");
+            Assert.Empty(Errors(config));
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Linq;
 using XTuner.Core.Configuration;
 using XTuner.Core.Models;
 using Xunit;
@@ -67,6 +68,25 @@ namespace XTuner.Core.Tests.Models
                 var again = HfModelConfig.Parse(HfModelConfig.Write(spec, 1, 2));
                 foreach (var field in ConfigSchema.Root.Find("model")!.Section!.Fields)
                     Assert.Equal(field.GetValue(spec)?.ToString(), field.GetValue(again)?.ToString());
+            }
+        }
+
+        [Fact]
+        public void SlidingWindowsAreReadAsEachFamilyDefinesThem()
+        {
+            var mistral = HfModelConfig.Parse("{\"model_type\":\"mistral\",\"num_hidden_layers\":4,\"sliding_window\":16}");
+            Assert.Equal(new int?[] { 16, 16, 16, 16 }, Enumerable.Range(0, 4).Select(mistral.WindowOf));
+            var unwindowed = HfModelConfig.Parse("{\"model_type\":\"mistral\",\"num_hidden_layers\":2,\"sliding_window\":null}");
+            Assert.All(Enumerable.Range(0, 2).Select(unwindowed.WindowOf), w => Assert.Null(w));
+            // Qwen2: the first max_window_layers layers attend in full, the later ones in the window; only with use_sliding_window.
+            var qwen = HfModelConfig.Parse("{\"model_type\":\"qwen2\",\"num_hidden_layers\":4,\"use_sliding_window\":true,\"sliding_window\":8,\"max_window_layers\":2}");
+            Assert.Equal(new int?[] { null, null, 8, 8 }, Enumerable.Range(0, 4).Select(qwen.WindowOf));
+            var off = HfModelConfig.Parse("{\"model_type\":\"qwen2\",\"num_hidden_layers\":2,\"use_sliding_window\":false,\"sliding_window\":8,\"max_window_layers\":0}");
+            Assert.All(Enumerable.Range(0, 2).Select(off.WindowOf), w => Assert.Null(w));
+            foreach (var spec in new[] { mistral, qwen })
+            {
+                var again = HfModelConfig.Parse(HfModelConfig.Write(spec));
+                Assert.Equal(Enumerable.Range(0, 4).Select(spec.WindowOf), Enumerable.Range(0, 4).Select(again.WindowOf));
             }
         }
 

@@ -42,6 +42,45 @@ namespace XTuner.Training.Tests.Cli
             Assert.Equal(labels.narrow(1, 1, labels.shape[1] - 1).ne(-100).sum().item<long>(), json.RootElement.GetProperty("tokens").GetInt64());
         }
 
+        private static JsonElement Evaluate(string model, string data, params string[] options)
+        {
+            var args = new List<string> { "evaluate", model, "--data", data, "--batch-size", "2" };
+            if (options.Length > 0) args.Add("--cfg-options");
+            args.AddRange(options);
+            var result = RankProcesses.Run(new Dictionary<int, Dictionary<string, string>> { [0] = new Dictionary<string, string>() },
+                TimeSpan.FromMinutes(2), args.ToArray())[0];
+            Assert.True(result.ExitCode == 0, result.ToString());
+            using var json = JsonDocument.Parse(result.Output.Trim().Split('\n').Last());
+            return json.RootElement.Clone();
+        }
+
+        [Theory]
+        [InlineData("tiny-llama")]
+        [InlineData("tiny-qwen2")]
+        public void PackedDocumentsKeptApartHaveTheLossOfEachDocumentAlone(string fixture)
+        {
+            var dir = Path.Combine(AppContext.BaseDirectory, "data", "hf-tiny", fixture);
+            var random = new Random(11);
+            var data = Path.Combine(Path.GetTempPath(), $"xtuner-docs-{Guid.NewGuid():N}.jsonl");
+            File.WriteAllLines(data, Enumerable.Range(0, 9).Select(_ =>
+            {
+                var ids = Enumerable.Range(0, random.Next(3, 41)).Select(__ => random.Next(1, 120)).ToArray();
+                return JsonSerializer.Serialize(new { input_ids = ids });
+            }));
+
+            var alone = Evaluate(dir, data);
+            var packed = Evaluate(dir, data, "pack_to_max_length=true", "max_length=96");
+            var mixed = Evaluate(dir, data, "pack_to_max_length=true", "max_length=96", "use_varlen_attn=false");
+
+            Assert.True(packed.GetProperty("sequences").GetInt64() < alone.GetProperty("sequences").GetInt64(), "nothing was packed");
+            Assert.Equal(alone.GetProperty("tokens").GetInt64(), packed.GetProperty("tokens").GetInt64());
+            var (a, p) = (alone.GetProperty("loss").GetDouble(), packed.GetProperty("loss").GetDouble());
+            Assert.InRange(Math.Abs(p - a) / a, 0, 1e-6);
+            // Without isolation documents see each other and predict the next one's first token: another loss.
+            Assert.True(mixed.GetProperty("tokens").GetInt64() > packed.GetProperty("tokens").GetInt64());
+            Assert.True(Math.Abs(mixed.GetProperty("loss").GetDouble() - a) / a > 1e-4);
+        }
+
         [Fact]
         public void AMissingModelIsAClearError()
         {

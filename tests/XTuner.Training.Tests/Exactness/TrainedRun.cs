@@ -16,12 +16,13 @@ namespace XTuner.Training.Tests.Exactness
     public sealed record RunShape(int World = 1, int SequenceParallel = 1, int BatchSize = 1, int Accumulation = 1,
         int MaxLength = 128, int Heads = 8, int KeyValueHeads = 2, bool HeadPadding = false, bool Checkpointing = false,
         int ZeroStage = 0, int Steps = 3, int SaveSteps = 0, string Architecture = "llama", int SaveTotalLimit = -1, string? Pretrained = null, string DType = "float32",
-        bool OffloadOptimizer = false, string OffloadActivations = "false", string MlpTiles = "1")
+        bool OffloadOptimizer = false, string OffloadActivations = "false", string MlpTiles = "1", bool? VarlenAttention = null, int? SlidingWindow = null)
     {
         /// <summary>What each family adds to the shared shape (q/k/v biases, q/k norms, logit scale, tied embeddings).</summary>
         private string ArchitectureKeys => Architecture switch
         {
-            "qwen2" => "  tie_word_embeddings: true\n",
+            "qwen2" => "  tie_word_embeddings: true\n" + (SlidingWindow is int w ? $"  use_sliding_window: true\n  sliding_window: {w}\n  max_window_layers: 1\n" : ""),
+            "mistral" => SlidingWindow is int w ? $"  sliding_window: {w}\n" : "",
             "cohere" => "  use_qk_norm: true\n  logit_scale: 0.0625\n  tie_word_embeddings: true\n",
             _ => "",
         };
@@ -44,7 +45,7 @@ data_files: [builtin:alpaca-sample]
 dataset_format: alpaca
 max_length: {MaxLength}
 pack_to_max_length: true
-sequence_parallel_size: {SequenceParallel}
+{(VarlenAttention is bool varlen ? $"use_varlen_attn: {(varlen ? "true" : "false")}\n" : "")}sequence_parallel_size: {SequenceParallel}
 sequence_parallel_head_padding: {(HeadPadding ? "true" : "false")}
 zero_stage: {ZeroStage}
 nodes: 1

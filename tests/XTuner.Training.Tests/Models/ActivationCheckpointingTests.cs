@@ -64,10 +64,10 @@ namespace XTuner.Training.Tests.Models
 
             public int Calls { get; private set; }
 
-            public Tensor Attend(Tensor q, Tensor k, Tensor v)
+            public Tensor Attend(Tensor q, Tensor k, Tensor v, AttentionMask mask)
             {
                 Calls++;
-                return _inner.Attend(q, k, v);
+                return _inner.Attend(q, k, v, mask);
             }
         }
     }

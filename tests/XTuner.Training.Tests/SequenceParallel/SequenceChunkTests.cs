@@ -62,5 +62,31 @@ namespace XTuner.Training.Tests.SequenceParallel
             Assert.Equal(new long[] { 10, 11, 12, 0, 0, 0 }, c.InputIds.Take(6));
             Assert.Equal(new long[] { 11, 12, -100, -100, -100, -100 }, c.Targets.Take(6));
         }
+    
+
+        [Theory]
+        [InlineData(1)]
+        [InlineData(3)]
+        public void IsolatedDocumentsLoseTheTargetAcrossTheirBoundaryAndShareOneLayoutOnEveryRank(int sp)
+        {
+            // Row 0: documents at 0 and 6 (positions restart); row 1: one document of 9 tokens, then padding to 11.
+            var rows = new List<(int[], int[], int[])> { Row(11, docStart: 6), Row(9) };
+            var chunks = Enumerable.Range(0, sp).Select(r => SequenceChunk.Split(rows, padId: 0, sp, r, isolateDocuments: true)).ToList();
+            int full = chunks[0].FullLength;
+            var targets = chunks.SelectMany(c => c.Targets.Take(c.ChunkLength)).ToArray();
+            // The last token of document 1 (t = 5) must not predict document 2's first token; every other target stays.
+            for (int t = 0; t < full; t++)
+                Assert.Equal(t == 5 || t >= 10 ? -100 : rows[0].Item2[t + 1], targets[t]);
+            foreach (var c in chunks)
+            {
+                // Padding to a multiple of sp is a segment of its own.
+                var row0 = full > 11 ? new[] { (0, 6), (6, 5), (11, full - 11) } : new[] { (0, 6), (6, 5) };
+                Assert.Equal(row0, c.Documents!.Segments(0).ToArray());
+                Assert.Equal(new[] { (0, 9), (9, full - 9) }, c.Documents.Segments(1).ToArray());
+            }
+            var plain = SequenceChunk.Split(rows, padId: 0, 1, 0);
+            Assert.Null(plain.Documents);
+            Assert.Equal(rows[0].Item2[6], plain.Targets[5]);
+        }
     }
 }

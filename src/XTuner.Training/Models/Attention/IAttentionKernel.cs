@@ -9,7 +9,10 @@ namespace XTuner.Training.Models.Attention
     /// </summary>
     public interface IAttentionKernel
     {
-        /// <summary>Attends <paramref name="q"/> [B, S, Hq, D] to <paramref name="k"/>, <paramref name="v"/> [B, S, Hkv, D]; returns [B, S, Hq, D].</summary>
-        Tensor Attend(Tensor q, Tensor k, Tensor v);
+        /// <summary>
+        /// Attends <paramref name="q"/> [B, S, Hq, D] to <paramref name="k"/>, <paramref name="v"/> [B, S, Hkv, D] causally,
+        /// within <paramref name="mask"/>'s documents and window (in whole-sequence positions); returns [B, S, Hq, D].
+        /// </summary>
+        Tensor Attend(Tensor q, Tensor k, Tensor v, AttentionMask mask);
     }
 }
