@@ -32,10 +32,6 @@ AfterAll {
     Get-Job | Where-Object PSJobTypeName -eq 'XTunerTrainingJob' | Remove-Job -Force
 }
 
-AfterEach {
-    $env:XTUNER_FAKE_MODE = $null
-}
-
 Describe 'Start-XTunerTraining -WhatIf' {
     It 'writes the launch plan and starts nothing' {
         $tiny | Start-XTunerTraining -WorkDir $TestDrive/whatif -WhatIf -InformationVariable info
@@ -112,6 +108,11 @@ Describe 'Start-XTunerTraining refuses a config that cannot run' {
 }
 
 Describe 'Start-XTunerTraining with the fake worker' {
+    # Each It that sets a fake mode leaves the next one the default (training ranks).
+    AfterEach {
+        $env:XTUNER_FAKE_MODE = $null
+    }
+
     It 'trains and returns the completed run with -PassThru' {
         $run = $tiny | Start-XTunerTraining -MaxSteps 5 -WorkDir $TestDrive/run -PassThru
         $run | Should -BeOfType ([XTuner.Core.Runs.XTunerRun])
@@ -172,6 +173,11 @@ Describe 'Start-XTunerTraining with the fake worker' {
 }
 
 Describe 'Start-XTunerTraining -AsJob' {
+    # Each It that sets a fake mode leaves the next one the default (training ranks).
+    AfterEach {
+        $env:XTUNER_FAKE_MODE = $null
+    }
+
     It 'returns a job at once; Receive-Job yields the run' {
         $job = $tiny | Start-XTunerTraining -MaxSteps 3 -WorkDir $TestDrive/job -AsJob
         $job | Should -BeOfType ([System.Management.Automation.Job])
@@ -250,6 +256,11 @@ Describe 'Get-XTunerRun' {
 }
 
 Describe 'Stop-XTunerTraining' {
+    # Each It that sets a fake mode leaves the next one the default (training ranks).
+    AfterEach {
+        $env:XTUNER_FAKE_MODE = $null
+    }
+
     It 'stops a run started elsewhere; no rank is left' {
         $env:XTUNER_FAKE_MODE = 'hang'
         $job = $tiny | Start-XTunerTraining -WorkDir $TestDrive/elsewhere -AsJob
