@@ -35,5 +35,9 @@ namespace XTuner.Core
         public const string JobWaitTimeout = "XTunerJobWaitTimeout";
         public const string BadDataLine = "XTunerBadDataLine";
         public const string InvalidTokenizer = "XTunerInvalidTokenizer";
+        public const string SeveralConfigsOneFile = "XTunerSeveralConfigsOneFile";
+        public const string SeveralRunsOneWorkDir = "XTunerSeveralRunsOneWorkDir";
+        public const string DataFileNotFound = "XTunerDataFileNotFound";
+        public const string BenchmarkFailed = "XTunerBenchmarkFailed";
     }
 }

@@ -109,16 +109,18 @@ namespace XTuner.Core.Launch
                 foreach (var pair in spec.Environment) env[pair.Key] = pair.Value;
                 var log = Path.Combine(_plan.WorkDir, "logs", $"rank{spec.Rank}.log");
                 if (File.Exists(log)) File.Delete(log);
-                var rank = new RankProcess(spec.Rank, _plan.Worker, _plan.Arguments, env, log, _plan.WorkDir, spec.Rank == 0 ? OnRankZeroLine : (Action<RankProcess, string>?)null);
+                // The node's first rank speaks for it (rank 0 on node 0): its events and output reach the caller.
+                var first = spec == _plan.Ranks[0];
+                var rank = new RankProcess(spec.Rank, _plan.Worker, _plan.Arguments, env, log, _plan.WorkDir, first ? OnRankZeroLine : (Action<RankProcess, string>?)null);
                 _ranks.Add(rank);
                 Run.Ranks.Add(new RankRecord { Rank = spec.Rank, Log = log });
             }
             try
             {
-                foreach (var rank in _ranks)
+                for (int i = 0; i < _ranks.Count; i++)
                 {
-                    rank.Start();
-                    Run.Ranks[rank.Rank].ProcessId = rank.ProcessId;
+                    _ranks[i].Start();
+                    Run.Ranks[i].ProcessId = _ranks[i].ProcessId;
                 }
             }
             catch (Exception e) when (e is System.ComponentModel.Win32Exception || e is InvalidOperationException)
@@ -185,7 +187,7 @@ namespace XTuner.Core.Launch
                 // A launcher that never started has no run to record, and the work dir may be another launcher's.
                 if (_monitor != null)
                 {
-                    foreach (var r in _ranks) Run.Ranks[r.Rank].ExitCode = r.ExitCode;
+                    for (int i = 0; i < _ranks.Count; i++) Run.Ranks[i].ExitCode = _ranks[i].ExitCode;
                     Run.State = state;
                     Run.EndTime = DateTime.UtcNow;
                     Run.Error = Failure?.Message;
