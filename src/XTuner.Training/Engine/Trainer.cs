@@ -281,7 +281,7 @@ namespace XTuner.Training.Engine
                 }
             }
 
-            var export = Path.Combine(workDir, "hf");
+            var export = new WorkDirLayout(workDir).Model;
             if (shards != null)
             {
                 // Unit by unit to rank 0's host memory: the whole model never sits on one device.
@@ -317,8 +317,9 @@ namespace XTuner.Training.Engine
                     throw new XTunerException(ErrorIds.PathNotFound, $"Checkpoint '{_options.ResumeFrom}' does not exist.");
                 return _options.ResumeFrom;
             }
-            if (_options.Resume) return WorkDirs.LatestCheckpoint(workDir);
-            if (IsRankZero && WorkDirs.LatestCheckpoint(workDir) != null)
+            var layout = new WorkDirLayout(workDir);
+            if (_options.Resume) return layout.LatestCheckpoint;
+            if (IsRankZero && layout.LatestCheckpoint != null)
                 throw new XTunerException(ErrorIds.InvalidConfig,
                     $"{workDir} holds checkpoints of an earlier run. Resume it (--resume), or choose another work dir (or remove that one).");
             return null;
@@ -327,9 +328,9 @@ namespace XTuner.Training.Engine
         /// <summary>A fresh run replaces an earlier run's metrics (never its checkpoints: those stop a fresh start).</summary>
         private static void StartFresh(string workDir)
         {
-            var metrics = Path.Combine(workDir, MetricsFile.FileName);
-            if (File.Exists(metrics)) File.Delete(metrics);
-            var tensorBoard = Path.Combine(workDir, "tensorboard");
+            var layout = new WorkDirLayout(workDir);
+            if (File.Exists(layout.Metrics)) File.Delete(layout.Metrics);
+            var tensorBoard = layout.TensorBoard;
             if (Directory.Exists(tensorBoard)) Directory.Delete(tensorBoard, recursive: true);
         }
 

@@ -5,7 +5,7 @@ using System.Linq;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using XTuner.Core;
-using XTuner.Core.Launch;
+using XTuner.Core.Runs;
 using XTuner.Training.Distributed;
 using XTuner.Training.IO;
 
@@ -31,22 +31,20 @@ namespace XTuner.Training.Engine
     /// </summary>
     public sealed class TrainingCheckpoints
     {
-        private readonly string _workDir;
-        private readonly string _root;
+        private readonly WorkDirLayout _layout;
         private readonly int _totalLimit;
 
         public TrainingCheckpoints(string workDir, int saveTotalLimit)
         {
-            _workDir = workDir;
-            _root = Path.Combine(workDir, WorkDirs.CheckpointFolder);
+            _layout = new WorkDirLayout(workDir);
             _totalLimit = saveTotalLimit;
         }
 
         /// <summary>Collective: every rank of <paramref name="world"/> calls it at the same step.</summary>
         public string Save(TrainerState state, ShardedOptimizer optimizer, IProcessGroup world, bool sharded)
         {
-            var final = Path.Combine(_root, WorkDirs.CheckpointPrefix + state.Step.ToString("D6", System.Globalization.CultureInfo.InvariantCulture));
-            var tmp = final + WorkDirs.CheckpointTempSuffix;
+            var final = _layout.Checkpoint(state.Step);
+            var tmp = final + WorkDirLayout.CheckpointTempSuffix;
             if (world.Rank == 0)
             {
                 if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
@@ -62,7 +60,7 @@ namespace XTuner.Training.Engine
             world.Barrier();
             if (world.Rank == 0)
             {
-                File.WriteAllText(Path.Combine(tmp, WorkDirs.TrainerStateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
+                File.WriteAllText(Path.Combine(tmp, WorkDirLayout.TrainerStateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
                 if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
                 Directory.Move(tmp, final);
                 Prune();
@@ -74,9 +72,9 @@ namespace XTuner.Training.Engine
         /// <summary>Restores the optimizer (and through it the model) from a checkpoint; returns its state.</summary>
         public static TrainerState Load(string directory, ShardedOptimizer optimizer, int rank, int worldSize, bool sharded)
         {
-            var statePath = Path.Combine(directory, WorkDirs.TrainerStateFile);
+            var statePath = Path.Combine(directory, WorkDirLayout.TrainerStateFile);
             if (!File.Exists(statePath))
-                throw new XTunerException(ErrorIds.PathNotFound, $"{directory} is not a checkpoint (no {WorkDirs.TrainerStateFile}).");
+                throw new XTunerException(ErrorIds.PathNotFound, $"{directory} is not a checkpoint (no {WorkDirLayout.TrainerStateFile}).");
             var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))
                         ?? throw new XTunerException(ErrorIds.InvalidConfig, $"{statePath} is empty.");
             if (state.WorldSize != worldSize || state.ZeroStage != optimizer.ZeroStage && sharded)
@@ -93,7 +91,7 @@ namespace XTuner.Training.Engine
         private void Prune()
         {
             if (_totalLimit < 1) return;
-            var complete = WorkDirs.CompleteCheckpoints(_workDir);
+            var complete = _layout.CompleteCheckpoints();
             foreach (var stale in complete.Take(Math.Max(0, complete.Count - _totalLimit)))
                 Directory.Delete(stale, recursive: true);
         }

@@ -2,6 +2,7 @@ using System;
 using XTuner.Core;
 using XTuner.Training.Distributed;
 using XTuner.Training.Models;
+using XTuner.Training.Models.Attention;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.SequenceParallel

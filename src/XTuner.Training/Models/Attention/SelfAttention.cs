@@ -1,10 +1,10 @@
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Models
+namespace XTuner.Training.Models.Attention
 {
     /// <summary>
-    /// Attention with separate q/k/v/o projections (Llama, Mistral, Qwen2, Cohere) and, for Cohere with use_qk_norm,
-    /// a per-head LayerNorm on q and k before RoPE.
+    /// Attention with separate q/k/v/o projections (Llama, Mistral, Qwen2, Cohere) and, where the family has them
+    /// (Cohere's use_qk_norm), norms on q and k before RoPE.
     /// </summary>
     internal sealed class SelfAttention : AttentionBlock
     {
@@ -12,20 +12,24 @@ namespace XTuner.Training.Models
         private readonly LinearLayer k_proj;
         private readonly LinearLayer v_proj;
         private readonly LinearLayer o_proj;
-        private readonly CohereLayerNorm? q_norm;
-        private readonly CohereLayerNorm? k_norm;
+        private readonly nn.Module<Tensor, Tensor>? q_norm;
+        private readonly nn.Module<Tensor, Tensor>? k_norm;
 
-        public SelfAttention(AttentionShape shape, bool qkvBias, bool outputBias, double? qkNormEps, Device device, ScalarType dtype)
+        /// <remarks>
+        /// <c>headNorm</c>, when the family normalises q and k: builds the norm for a [B, S, heads, D] tensor of the
+        /// given number of heads (query heads for q_norm, key/value heads for k_norm).
+        /// </remarks>
+        public SelfAttention(AttentionShape shape, bool qkvBias, bool outputBias, System.Func<int, nn.Module<Tensor, Tensor>>? headNorm, Device device, ScalarType dtype)
             : base(nameof(SelfAttention), shape.Heads, shape.KeyValueHeads, shape.HeadDim)
         {
             q_proj = new LinearLayer(shape.HiddenSize, (long)shape.Heads * shape.HeadDim, qkvBias, device, dtype);
             k_proj = new LinearLayer(shape.HiddenSize, (long)shape.KeyValueHeads * shape.HeadDim, qkvBias, device, dtype);
             v_proj = new LinearLayer(shape.HiddenSize, (long)shape.KeyValueHeads * shape.HeadDim, qkvBias, device, dtype);
             o_proj = new LinearLayer((long)shape.Heads * shape.HeadDim, shape.HiddenSize, outputBias, device, dtype);
-            if (qkNormEps is double eps)
+            if (headNorm != null)
             {
-                q_norm = new CohereLayerNorm(new long[] { shape.Heads, shape.HeadDim }, eps, device, dtype);
-                k_norm = new CohereLayerNorm(new long[] { shape.KeyValueHeads, shape.HeadDim }, eps, device, dtype);
+                q_norm = headNorm(shape.Heads);
+                k_norm = headNorm(shape.KeyValueHeads);
             }
             RegisterComponents();
         }

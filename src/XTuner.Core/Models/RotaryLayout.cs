@@ -1,7 +1,7 @@
-namespace XTuner.Training.Models
+namespace XTuner.Core.Models
 {
     /// <summary>How a head's dimensions are paired for rotation.</summary>
-    internal enum RotaryLayout
+    public enum RotaryLayout
     {
         /// <summary>Dimension i rotates with i + D/2 (Llama, Mistral, Qwen2, InternLM2).</summary>
         HalfSplit,

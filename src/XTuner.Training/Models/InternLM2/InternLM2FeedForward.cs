@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Models
+namespace XTuner.Training.Models.InternLM2
 {
     /// <summary>InternLM2's MLP under its own names: w2(silu(w1(x)) * w3(x)).</summary>
     internal sealed class InternLM2FeedForward : nn.Module<Tensor, Tensor>

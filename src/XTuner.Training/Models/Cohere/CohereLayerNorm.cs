@@ -1,7 +1,7 @@
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Models
+namespace XTuner.Training.Models.Cohere
 {
     /// <summary>
     /// Cohere's LayerNorm: no bias, normalised over the last dimension in float32, scaled by a weight of shape

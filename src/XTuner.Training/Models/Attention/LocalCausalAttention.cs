@@ -1,7 +1,7 @@
 using System;
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Models
+namespace XTuner.Training.Models.Attention
 {
     /// <summary>
     /// Causal attention over the whole local sequence with libtorch's fused SDPA (flash attention on CUDA), scale

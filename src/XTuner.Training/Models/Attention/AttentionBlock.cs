@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Models
+namespace XTuner.Training.Models.Attention
 {
     /// <summary>
     /// Self-attention around a pluggable kernel: project to heads, rotate q and k, attend, merge heads, project out.

@@ -1,7 +1,7 @@
 using System;
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Models
+namespace XTuner.Training.Models.Attention
 {
     /// <summary>Grouped-query attention helpers for [B, S, H, D] head layouts.</summary>
     public static class KeyValueHeads

@@ -1,6 +1,7 @@
+using XTuner.Training.Models.Attention;
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Models
+namespace XTuner.Training.Models.InternLM2
 {
     /// <summary>The Llama block under InternLM2's names (attention_norm, attention, ffn_norm, feed_forward).</summary>
     internal sealed class InternLM2DecoderLayer : DecoderLayer
@@ -10,13 +11,12 @@ namespace XTuner.Training.Models
         private readonly RmsNorm ffn_norm;
         private readonly InternLM2FeedForward feed_forward;
 
-        public InternLM2DecoderLayer(AttentionShape shape, long intermediateSize, bool bias, double eps, Device device, ScalarType dtype)
-            : base(nameof(InternLM2DecoderLayer))
+        public InternLM2DecoderLayer(DecoderShape shape, Device device, ScalarType dtype) : base(nameof(InternLM2DecoderLayer))
         {
-            attention_norm = new RmsNorm(shape.HiddenSize, eps, device, dtype);
-            attention = new InternLM2Attention(shape, bias, device, dtype);
-            ffn_norm = new RmsNorm(shape.HiddenSize, eps, device, dtype);
-            feed_forward = new InternLM2FeedForward(shape.HiddenSize, intermediateSize, device, dtype);
+            attention_norm = new RmsNorm(shape.HiddenSize, shape.NormEps, device, dtype);
+            attention = new InternLM2Attention(shape.Attention, shape.QkvBias, device, dtype);
+            ffn_norm = new RmsNorm(shape.HiddenSize, shape.NormEps, device, dtype);
+            feed_forward = new InternLM2FeedForward(shape.HiddenSize, shape.IntermediateSize, device, dtype);
             RegisterComponents();
         }
 

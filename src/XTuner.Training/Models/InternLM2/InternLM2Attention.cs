@@ -1,6 +1,7 @@
+using XTuner.Training.Models.Attention;
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Models
+namespace XTuner.Training.Models.InternLM2
 {
     /// <summary>
     /// InternLM2 attention: one packed wqkv whose output rows are grouped per key/value head as

@@ -1,6 +1,7 @@
+using XTuner.Training.Models.Attention;
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Models
+namespace XTuner.Training.Models.Llama
 {
     /// <summary>Pre-norm block of Llama, Mistral and Qwen2: x + attn(norm(x)), then h + mlp(norm(h)).</summary>
     internal sealed class LlamaDecoderLayer : DecoderLayer
@@ -10,13 +11,12 @@ namespace XTuner.Training.Models
         private readonly RmsNorm post_attention_layernorm;
         private readonly SwiGluMlp mlp;
 
-        public LlamaDecoderLayer(AttentionShape shape, long intermediateSize, bool qkvBias, bool outputBias, double eps, Device device, ScalarType dtype)
-            : base(nameof(LlamaDecoderLayer))
+        public LlamaDecoderLayer(DecoderShape shape, Device device, ScalarType dtype) : base(nameof(LlamaDecoderLayer))
         {
-            input_layernorm = new RmsNorm(shape.HiddenSize, eps, device, dtype);
-            self_attn = new SelfAttention(shape, qkvBias, outputBias, null, device, dtype);
-            post_attention_layernorm = new RmsNorm(shape.HiddenSize, eps, device, dtype);
-            mlp = new SwiGluMlp(shape.HiddenSize, intermediateSize, device, dtype);
+            input_layernorm = new RmsNorm(shape.HiddenSize, shape.NormEps, device, dtype);
+            self_attn = new SelfAttention(shape.Attention, shape.QkvBias, shape.OutputBias, null, device, dtype);
+            post_attention_layernorm = new RmsNorm(shape.HiddenSize, shape.NormEps, device, dtype);
+            mlp = new SwiGluMlp(shape.HiddenSize, shape.IntermediateSize, device, dtype);
             RegisterComponents();
         }
 

@@ -1,6 +1,7 @@
+using XTuner.Training.Models.Attention;
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Models
+namespace XTuner.Training.Models.Cohere
 {
     /// <summary>Cohere's parallel block: one LayerNorm feeds attention and MLP, both added to the residual.</summary>
     internal sealed class CohereDecoderLayer : DecoderLayer
@@ -9,12 +10,15 @@ namespace XTuner.Training.Models
         private readonly SelfAttention self_attn;
         private readonly SwiGluMlp mlp;
 
-        public CohereDecoderLayer(AttentionShape shape, long intermediateSize, bool qkvBias, bool outputBias, bool qkNorm, double eps, Device device, ScalarType dtype)
-            : base(nameof(CohereDecoderLayer))
+        public CohereDecoderLayer(DecoderShape shape, Device device, ScalarType dtype) : base(nameof(CohereDecoderLayer))
         {
-            input_layernorm = new CohereLayerNorm(new[] { shape.HiddenSize }, eps, device, dtype);
-            self_attn = new SelfAttention(shape, qkvBias, outputBias, qkNorm ? eps : null, device, dtype);
-            mlp = new SwiGluMlp(shape.HiddenSize, intermediateSize, device, dtype);
+            var a = shape.Attention;
+            input_layernorm = new CohereLayerNorm(new[] { shape.HiddenSize }, shape.NormEps, device, dtype);
+            // use_qk_norm: a LayerNorm over each token's [heads, head_dim] block of q and of k.
+            self_attn = new SelfAttention(a, shape.QkvBias, shape.OutputBias,
+                shape.QkNorm ? heads => new CohereLayerNorm(new long[] { heads, a.HeadDim }, shape.NormEps, device, dtype) : null,
+                device, dtype);
+            mlp = new SwiGluMlp(shape.HiddenSize, shape.IntermediateSize, device, dtype);
             RegisterComponents();
         }
 

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Models
+namespace XTuner.Training.Models.Attention
 {
     /// <summary>
     /// Causal self-attention over heads that already carry RoPE. The decoder hands each rank's local chunk of the
