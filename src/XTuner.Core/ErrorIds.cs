@@ -37,7 +37,6 @@ namespace XTuner.Core
         public const string InvalidTokenizer = "XTunerInvalidTokenizer";
         public const string SeveralConfigsOneFile = "XTunerSeveralConfigsOneFile";
         public const string SeveralRunsOneWorkDir = "XTunerSeveralRunsOneWorkDir";
-        public const string DataFileNotFound = "XTunerDataFileNotFound";
         public const string BenchmarkFailed = "XTunerBenchmarkFailed";
     }
 }

@@ -24,9 +24,13 @@ namespace XTuner.PowerShell
             {
                 matches = cmdlet.GetResolvedProviderPathFromPSPath(path, out _);
             }
-            catch (ItemNotFoundException e)
+            catch (ItemNotFoundException)
             {
-                cmdlet.WriteError(new ErrorRecord(new ItemNotFoundException($"No config file matches '{path}': check the pattern, or use -LiteralPath for a name with [ or ] in it.", e),
+                matches = new string[0];
+            }
+            if (matches.Count == 0)
+            {
+                cmdlet.WriteError(new ErrorRecord(new ItemNotFoundException($"No config file matches '{path}': check the pattern, or use -LiteralPath for a name with [ or ] in it."),
                     ErrorIds.ConfigFileNotFound, ErrorCategory.ObjectNotFound, path));
                 yield break;
             }
