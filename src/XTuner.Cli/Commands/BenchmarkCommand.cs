@@ -69,7 +69,7 @@ namespace XTuner.Cli.Commands
             }
             if (longest == 0)
                 throw new XTunerException(ErrorIds.BenchmarkFailed,
-                    $"No length trained ({string.Join(", ", lengths)}): the result column says why, and each run's logs are in {root}. " +
+                    $"No length trained ({string.Join(", ", lengths)}): the result column and the run's errors above say why (runs that started have their logs under {root}). " +
                     "Shorten --lengths, raise sequence_parallel_size (--cfg-options), or fix the config (xtuner train CONFIG --max-steps 2 shows its error).");
             if (args.Has("--find-max-length") && longest > 0)
             {

@@ -35,7 +35,6 @@ namespace XTuner.Cli.Commands
         {
             var model = args.Single("MODEL");
             var data = args.Get("--data") ?? throw new CliUsageException("--data FILE is required");
-            RequireData(data);
             XTunerConfig config;
             if (Directory.Exists(model))
                 config = new XTunerConfig { PretrainedModelNameOrPath = Path.GetFullPath(model) };
@@ -43,6 +42,7 @@ namespace XTuner.Cli.Commands
                 config = TrainCommand.LoadConfig(model);
             else
                 throw new XTunerException(ErrorIds.ModelNotFound, $"'{Path.GetFullPath(model)}' is neither a checkpoint folder nor a config.");
+            RequireData(data);
             DatasetFormat? format = null;
             if (args.Get("--format") is string f)
             {
