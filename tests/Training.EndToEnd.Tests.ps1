@@ -30,6 +30,7 @@ Describe 'Start-XTunerTraining with the xtuner worker' {
         foreach ($step in $steps) { [double]::IsFinite($step.Loss) | Should -BeTrue }
         $steps[-1].Loss | Should -BeLessThan $steps[0].Loss
         "$TestDrive/run/hf/config.json" | Should -Exist
+        "$TestDrive/run/loss.png" | Should -Exist
         Test-AnyAlive $run | Should -BeFalse
     }
 
