@@ -8,6 +8,7 @@ using XTuner.Core;
 using XTuner.Core.Runs;
 using XTuner.Training.Distributed;
 using XTuner.Training.IO;
+using XTuner.Training.Optim;
 
 namespace XTuner.Training.Engine
 {
@@ -41,8 +42,9 @@ namespace XTuner.Training.Engine
         }
 
         /// <summary>Collective: every rank of <paramref name="world"/> calls it at the same step.</summary>
-        public string Save(TrainerState state, ShardedOptimizer optimizer, IProcessGroup world, bool sharded)
+        public string Save(TrainerState state, MixedPrecisionAdamW optimizer, IProcessGroup world)
         {
+            bool sharded = optimizer.Zero.IsSharded;
             var final = _layout.Checkpoint(state.Step);
             var tmp = final + WorkDirLayout.CheckpointTempSuffix;
             if (world.Rank == 0)
@@ -54,7 +56,7 @@ namespace XTuner.Training.Engine
             if (sharded || world.Rank == 0)
             {
                 var file = sharded ? $"optimizer-rank{world.Rank:D5}.safetensors" : "optimizer.safetensors";
-                SafetensorsWriter.Write(Path.Combine(tmp, file), optimizer.StateTensors(),
+                SafetensorsWriter.Write(Path.Combine(tmp, file), optimizer.States.StateTensors(),
                     metadata: new Dictionary<string, string> { ["step"] = state.Step.ToString(), ["rank"] = world.Rank.ToString() });
             }
             world.Barrier();
@@ -70,16 +72,17 @@ namespace XTuner.Training.Engine
         }
 
         /// <summary>Restores the optimizer (and through it the model) from a checkpoint; returns its state.</summary>
-        public static TrainerState Load(string directory, ShardedOptimizer optimizer, int rank, int worldSize, bool sharded)
+        public static TrainerState Load(string directory, MixedPrecisionAdamW optimizer, int rank, int worldSize)
         {
+            bool sharded = optimizer.Zero.IsSharded;
             var statePath = Path.Combine(directory, WorkDirLayout.TrainerStateFile);
             if (!File.Exists(statePath))
                 throw new XTunerException(ErrorIds.PathNotFound, $"{directory} is not a checkpoint (no {WorkDirLayout.TrainerStateFile}).");
             var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))
                         ?? throw new XTunerException(ErrorIds.InvalidConfig, $"{statePath} is empty.");
-            if (state.WorldSize != worldSize || state.ZeroStage != optimizer.ZeroStage && sharded)
+            if (state.WorldSize != worldSize || state.ZeroStage != optimizer.Zero.Stage && sharded)
                 throw new XTunerException(ErrorIds.InvalidConfig,
-                    $"{directory} was saved by {state.WorldSize} ranks with zero_stage {state.ZeroStage}; this run has {worldSize} ranks and zero_stage {optimizer.ZeroStage}. Resume with the same layout.");
+                    $"{directory} was saved by {state.WorldSize} ranks with zero_stage {state.ZeroStage}; this run has {worldSize} ranks and zero_stage {optimizer.Zero.Stage}. Resume with the same layout.");
             var file = Path.Combine(directory, sharded ? $"optimizer-rank{rank:D5}.safetensors" : "optimizer.safetensors");
             if (!File.Exists(file))
                 throw new XTunerException(ErrorIds.PathNotFound, $"{file} is missing: the checkpoint is incomplete.");

@@ -1,12 +1,13 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using XTuner.Core.Configuration;
 using XTuner.Training.Distributed;
 using TorchSharp;
 using XTuner.Training.Models;
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Engine
+namespace XTuner.Training.Zero
 {
     /// <summary>
     /// ZeRO-3 parameter sharding. Each rank keeps only its shard of every unit's parameters (in the compute dtype); a
@@ -16,7 +17,7 @@ namespace XTuner.Training.Engine
     /// the first micro-batch of a step to the optimizer step. Needs activation checkpointing (the recompute is when a
     /// layer's parameters are gathered again).
     /// </summary>
-    public sealed class ParameterShards : ILayerParameterHooks, IDisposable
+    public sealed class ShardedParameters : IZeroStrategy, ILayerParameterHooks
     {
         private readonly IProcessGroup _world;
         private readonly IReadOnlyList<ParameterUnit> _units;
@@ -30,7 +31,7 @@ namespace XTuner.Training.Engine
         /// Shards laid out as <paramref name="units"/> (from a model built on the meta device), zero until
         /// <see cref="TakeLayer"/> and <see cref="TakeRemaining"/> fill them from the model as it is built.
         /// </summary>
-        public ParameterShards(IReadOnlyList<ParameterUnit> units, IProcessGroup world, ScalarType dtype, Device device)
+        public ShardedParameters(IReadOnlyList<ParameterUnit> units, IProcessGroup world, ScalarType dtype, Device device)
         {
             _world = world;
             _units = units;
@@ -43,10 +44,27 @@ namespace XTuner.Training.Engine
             foreach (var (u, i) in layers) _layerUnit[int.Parse(u.Name.Substring("layers.".Length))] = i;
         }
 
+        /// <summary>
+        /// The shard layout over <paramref name="world"/> from the model's parameter names and shapes on the meta device;
+        /// the shards are zero until the model is built through <see cref="TakeLayer"/> and <see cref="TakeRemaining"/>.
+        /// </summary>
+        public static ShardedParameters Lay(ModelSpec spec, ScalarType dtype, Device device, IProcessGroup world)
+        {
+            using var meta = new DecoderModel(spec, new Device("meta"), dtype);
+            var units = ParameterUnit.Partition(meta.named_parameters().Select(p => (p.name, p.parameter.shape)).ToList(),
+                Optim.ParameterGroups.NoDecay, world.Size, world.Rank);
+            return new ShardedParameters(units, world, dtype, device);
+        }
+
+        public int Stage => 3;
+
         public IReadOnlyList<ParameterUnit> Units => _units;
 
-        /// <summary>This rank's shard of unit <paramref name="u"/>'s parameters (compute dtype).</summary>
-        public Tensor Shard(int u) => _shards[u];
+        public bool IsSharded => _world.Size > 1;
+
+        public bool GradientsSharded => _world.Size > 1;
+
+        public ILayerParameterHooks? LayerHooks => this;
 
         /// <summary>Every parameter's name and full shape, as a checkpoint must hold them.</summary>
         public IReadOnlyList<(string Name, long[] Shape)> ExpectedShapes =>
@@ -111,8 +129,34 @@ namespace XTuner.Training.Engine
             Release(u);
         }
 
-        /// <summary>This micro-batch's and earlier micro-batches' gradients of unit <paramref name="u"/>: this rank's shard, float32.</summary>
-        public Tensor Accumulated(int u) => _accumulated[u];
+        public void AccumulateMicroBatch() => EndMicroBatch();
+
+        /// <summary>
+        /// Unit <paramref name="u"/>'s gradients of every micro-batch, reduce-scattered: those still on a gathered unit
+        /// (embeddings, head) join its accumulator first, and the unit is released. Returns the float32 shard accumulator.
+        /// </summary>
+        public Tensor ReduceGradient(int u)
+        {
+            if (_gathered[u] is not null && _units[u].Slots.Any(s => s.Parameter!.grad is not null)) ReduceGradients(u);
+            Release(u);
+            return _accumulated[u];
+        }
+
+        public Tensor GradientShard(int u) => _accumulated[u];
+
+        public void ReadShard(int u, Tensor destination)
+        {
+            using var noGrad = no_grad();
+            destination.copy_(_shards[u]);
+        }
+
+        /// <summary>The new values of this rank's shard after an optimizer step; its gradient accumulator is cleared.</summary>
+        public void WriteShard(int u, Tensor master)
+        {
+            using var noGrad = no_grad();
+            _shards[u].copy_(master);
+            _accumulated[u].zero_();
+        }
 
         public void BeforeForward(int layer) => Gather(_layerUnit[layer]);
 
@@ -134,30 +178,22 @@ namespace XTuner.Training.Engine
         }
 
         /// <summary>After a micro-batch's backward: gradients still on gathered units (embeddings, head) join the accumulators.</summary>
-        public void EndMicroBatch()
+        private void EndMicroBatch()
         {
             for (int u = 0; u < _units.Count; u++)
                 if (_gathered[u] is not null && _units[u].Slots.Any(s => s.Parameter!.grad is not null)) ReduceGradients(u);
         }
 
-        /// <summary>Releases every gathered unit (before the optimizer step).</summary>
-        public void ReleaseAll()
+        /// <summary>Releases every gathered unit.</summary>
+        public void ReleaseParameters()
         {
             for (int u = 0; u < _units.Count; u++) Release(u);
         }
 
-        /// <summary>Gathers every unit (to export or inspect the whole model); pair with <see cref="ReleaseAll"/>.</summary>
-        public void GatherAll()
+        /// <summary>Gathers every unit (to export or inspect the whole model); pair with <see cref="ReleaseParameters"/>.</summary>
+        public void GatherParameters()
         {
             for (int u = 0; u < _units.Count; u++) Gather(u);
-        }
-
-        /// <summary>The new values of this rank's shard after an optimizer step.</summary>
-        public void Update(int u, Tensor master)
-        {
-            using var noGrad = no_grad();
-            _shards[u].copy_(master);
-            _accumulated[u].zero_();
         }
 
         private void Gather(int u)

@@ -4,7 +4,7 @@ using System.Linq;
 using System.Text.RegularExpressions;
 using TorchSharp.Modules;
 
-namespace XTuner.Training.Engine
+namespace XTuner.Training.Zero
 {
     /// <summary>One parameter's place in its unit's flat buffer.</summary>
     public sealed class ParameterSlot

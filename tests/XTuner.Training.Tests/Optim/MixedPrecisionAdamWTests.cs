@@ -4,15 +4,16 @@ using TorchSharp;
 using XTuner.Core.Configuration;
 using XTuner.Core.Launch;
 using XTuner.Training.Distributed;
-using XTuner.Training.Engine;
+using XTuner.Training.Optim;
+using XTuner.Training.Zero;
 using XTuner.Training.Models;
 using XTuner.Training.Tests.Models;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace XTuner.Training.Tests.Engine
+namespace XTuner.Training.Tests.Optim
 {
-    public class ShardedOptimizerTests
+    public class MixedPrecisionAdamWTests
     {
         private static void SetGradients(DecoderModel model, float value)
         {
@@ -26,11 +27,13 @@ namespace XTuner.Training.Tests.Engine
         {
             using var runtime = DistributedRuntime.Initialize(RankEnvironment.Single, DeviceType.CPU, TimeSpan.FromSeconds(30));
             using var model = new DecoderModel(TinySpecs.For(ModelArchitecture.Llama), CPU, ScalarType.BFloat16);
-            using var optimizer = new ShardedOptimizer(model, runtime.World, zeroStage, new OptimizerSettings(), accumulationSteps: 2);
+            var zero = ZeroStrategies.Create(zeroStage, model, runtime.World, accumulationSteps: 2);
+            var settings = new OptimizerSettings();
+            using var optimizer = new MixedPrecisionAdamW(zero, new DeviceOptimizerStates(zero, settings, CPU), runtime.World, settings);
             long elements = model.parameters().Sum(p => p.numel());
 
             SetGradients(model, 1f);
-            optimizer.AccumulateMicroBatch();
+            optimizer.Zero.AccumulateMicroBatch();
             // 2^-9 vanishes when added to 1 in bfloat16 (8 significant bits) but not in float32.
             SetGradients(model, 1f / 512);
             double norm = optimizer.StepAll(1e-3);
