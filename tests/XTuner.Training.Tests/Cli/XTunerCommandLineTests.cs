@@ -130,6 +130,22 @@ namespace XTuner.Training.Tests.Cli
         }
 
         [Fact]
+        public void AnOffloadPresetSaysWhatItNeedsUntilTheOffloadKeyExists()
+        {
+            var result = Xtuner(new Dictionary<string, string>(), "train", "tiny-llama", "--deepspeed", "deepspeed_zero3_offload", "--max-steps", "1",
+                "--work-dir", Path.Combine(_dir, "offload"));
+            if (ConfigSchema.Root.Find("offload_optimizer") == null)
+            {
+                Assert.Equal(2, result.ExitCode);
+                Assert.Contains("--deepspeed deepspeed_zero3_offload needs offload_optimizer, which this version of xtuner does not have yet: use deepspeed_zero3", result.Error);
+                return;
+            }
+            Assert.True(result.ExitCode == 0, result.ToString());
+            var config = ConfigYaml.Load(Path.Combine(_dir, "offload", "config.yaml"));
+            Assert.Equal(3, config.ZeroStage);
+        }
+
+        [Fact]
         public void ACheckpointThroughCfgOptionsReplacesTheTemplatesArchitecture()
         {
             var checkpoint = Path.Combine(AppContext.BaseDirectory, "data", "hf-tiny", "tiny-llama");
