@@ -21,7 +21,7 @@ Describe 'Get-XTunerConfig at 80 columns' {
     }
 
     It 'shows every column on one header line, named as the properties' {
-        $lines[0] -split '\s+' | Where-Object { $_ } | Should -Be @('Name', 'Model', 'MaxLength', 'SP', 'GPUs')
+        $lines[0] -split '\s+' | Where-Object { $_ } | Should -Be @('Name', 'ModelName', 'MaxLength', 'SP', 'GPUs')
         $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 80 }
     }
 
@@ -34,11 +34,15 @@ Describe 'Get-XTunerConfig at 80 columns' {
     }
 
     It 'filters by the column names: Where-Object <Column> finds what the table shows' -TestCases @(
-        @{ Column = 'Model'; Value = 'Qwen/Qwen2-7B'; Expected = 'qwen2-7b-full-128k-sp8' }
+        @{ Column = 'ModelName'; Value = 'Qwen/Qwen2-7B'; Expected = 'qwen2-7b-full-128k-sp8' }
         @{ Column = 'SP'; Value = 64; Expected = 'llama2-70b-full-1m-sp64' }
         @{ Column = 'GPUs'; Value = 2; Expected = 'tiny-llama-sp2' }
     ) {
         (Get-XTunerConfig | Where-Object $Column -EQ $Value).Name | Should -Be $Expected
+    }
+
+    It 'leaves the Model property the model section it is' {
+        (Get-XTunerConfig tiny-llama).Model | Should -BeOfType XTuner.Core.Configuration.ModelSpec
     }
 
     It 'keeps the descriptions in a view of their own' {

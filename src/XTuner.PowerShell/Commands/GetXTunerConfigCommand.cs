@@ -14,7 +14,7 @@ namespace XTuner.PowerShell.Commands
     /// </remarks>
     /// <example>
     /// <code>Get-XTunerConfig</code>
-    /// <para>Lists the catalogue: Name, Model, MaxLength, SP (sequence-parallel size) and GPUs; Format-Table -View Description shows what each is.</para>
+    /// <para>Lists the catalogue: Name, ModelName, MaxLength, SP (sequence-parallel size) and GPUs; Format-Table -View Description shows what each is.</para>
     /// </example>
     /// <example>
     /// <code>Get-XTunerConfig llama2-7b*</code>
