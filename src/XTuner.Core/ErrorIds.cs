@@ -38,5 +38,6 @@ namespace XTuner.Core
         public const string SeveralConfigsOneFile = "XTunerSeveralConfigsOneFile";
         public const string SeveralRunsOneWorkDir = "XTunerSeveralRunsOneWorkDir";
         public const string BenchmarkFailed = "XTunerBenchmarkFailed";
+        public const string OutOfHostMemory = "XTunerOutOfHostMemory";
     }
 }
