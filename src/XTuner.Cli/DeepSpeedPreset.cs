@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
 
 namespace XTuner.Cli
 {
@@ -22,21 +21,13 @@ namespace XTuner.Cli
 
         public static IEnumerable<string> Names => Presets.Keys;
 
-        private const string OffloadKey = "offload_optimizer";
-
         /// <summary>The config assignments of a preset (<c>zero_stage=2</c>, ...); XTuner's short names (zero2) work too.</summary>
         /// <exception cref="CliUsageException">An unknown name; the message lists the known ones.</exception>
         public static IReadOnlyList<string> Assignments(string name)
         {
             var key = name.Trim();
             if (!key.StartsWith("deepspeed_", StringComparison.Ordinal)) key = "deepspeed_" + key;
-            if (Presets.TryGetValue(key, out var assignments))
-            {
-                // The offload key arrives with the offload engine; until then the preset says so instead of an unknown key.
-                if (assignments.Any(a => a.StartsWith(OffloadKey + "=", StringComparison.Ordinal)) && Core.Configuration.ConfigSchema.Root.Find(OffloadKey) == null)
-                    throw new CliUsageException($"--deepspeed {key} needs {OffloadKey}, which this version of xtuner does not have yet: use {key.Replace("_offload", "")} (ZeRO without offload)");
-                return assignments;
-            }
+            if (Presets.TryGetValue(key, out var assignments)) return assignments;
             throw new CliUsageException($"--deepspeed takes {string.Join(", ", Presets.Keys)}, not '{name}' " +
                                         "(a DeepSpeed JSON file is not read: set zero_stage with --cfg-options instead)");
         }

@@ -74,7 +74,7 @@ namespace XTuner.PowerShell.Commands
 
         /// <summary>YAML config files to train, each name taken exactly as written; binds the files from Get-ChildItem by their PSPath.</summary>
         [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-        [Alias("PSPath", "LP")]
+        [Alias("PSPath", "LP", "FullName")]
         [ValidateNotNullOrEmpty]
         public string[]? LiteralPath { get; set; }
 
