@@ -35,7 +35,7 @@ namespace XTuner.Cli.Commands
         public override IReadOnlyList<CliOption> Options { get; } = new[]
         {
             new CliOption("--lengths", "Sequence lengths, comma separated (128k style accepted).", "L1,L2"),
-            new CliOption("--steps", "Steps per length (default 5; the first is warm-up).", "N"),
+            new CliOption("--steps", "Steps per length (default 5; the first is warm-up; with 1, that one step is measured).", "N"),
             new CliOption("--device", "cpu or cuda (default: the config's).", "DEVICE"),
             new CliOption("--nproc-per-node", "Ranks on this machine (default: the config's gpus_per_node).", "N"),
             new CliOption("--find-max-length", "Also search the longest length that fits."),
@@ -52,7 +52,7 @@ namespace XTuner.Cli.Commands
             var lengths = (args.Get("--lengths") ?? config.MaxLength.ToString(CultureInfo.InvariantCulture))
                 .Split(',').Select(ParseLength).ToList();
             int steps = args.GetInt("--steps") ?? 5;
-            if (steps < 2) throw new CliUsageException("--steps must be 2 or more (the first step is warm-up)");
+            if (steps < 1) throw new CliUsageException("--steps must be 1 or more (the first of several is warm-up)");
             // The time says when; the random part keeps benchmarks started in the same second apart.
             var root = args.Get("--work-dir") ?? Path.Combine(Path.GetTempPath(),
                 "xtuner-benchmark-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N").Substring(0, 8));
@@ -143,12 +143,17 @@ namespace XTuner.Cli.Commands
                 argv.Add("--cfg-options");
                 argv.AddRange(options);
                 var (exitCode, text) = RunSelf(argv);
-                var metrics = MetricsFile.Read(workDir).Where(s => s.Step > 1).ToList();
+                // The first step warms up (allocator, kernels) and is left out, unless it is the only one (long lengths).
+                var all = MetricsFile.Read(workDir);
+                var metrics = all.Count == 1 ? all : all.Where(s => s.Step > 1).ToList();
                 var effective = _config.Clone();
-                ConfigYaml.ApplyOptions(effective, _args.GetAll("--cfg-options"));
+                ConfigYaml.ApplyOptions(effective, options);
+                if (_args.Get("--device") is string device) ConfigYaml.SetOption(effective, "device", device);
+                if (_args.Get("--nproc-per-node") is string ranksHere) ConfigYaml.SetOption(effective, "gpus_per_node", ranksHere);
                 int sp = effective.SequenceParallelSize;
-                var perRank = PeakPerRank(workDir, text);
-                bool oom = text.IndexOf("out of memory", StringComparison.OrdinalIgnoreCase) >= 0;
+                var peaks = PeaksPerRank(workDir, text);
+                var perRank = string.Join(" / ", peaks.Select(p => p.Device.ToString("F2", CultureInfo.InvariantCulture)));
+                bool oom = OutOfMemory.IsMatch(text);
                 string row;
                 if (exitCode == 0 && metrics.Count > 0)
                 {
@@ -159,42 +164,74 @@ namespace XTuner.Cli.Commands
                     int ranks = (int)Math.Round(metrics[0].Tokens / Math.Max(1e-9, metrics[0].TokensPerSecondPerGpu * metrics[0].StepTimeSeconds));
                     row = string.Format(CultureInfo.InvariantCulture, "| {0} | {1} | {2} | {3:F2} | {4:N0} | {5} | {6:F2} | {7} | ok |",
                         Human(length), sp, ranks, stepTime, tps, mfu is double m ? m.ToString("P1", CultureInfo.InvariantCulture) : "-", mem, perRank);
-                    Append(length, true, stepTime, tps, mfu, mem);
+                    Append(effective, length, ranks, true, null, stepTime, metrics.Average(m => m.OptimizerSeconds), tps, mfu, mem, peaks);
                     return (true, false, row);
                 }
+                // The failing rank's own first error line says what failed (libtorch's message precedes its C++ trace).
+                var firstError = FirstError(workDir, text);
+                oom |= firstError != null && OutOfMemory.IsMatch(firstError);
                 var reason = oom ? "out of memory" : $"failed (exit {exitCode}; see {workDir}/logs or below)";
                 row = $"| {Human(length)} | {sp} | | | | | | | {reason} |";
-                // The run's own error lines say where it failed (e.g. which allocation ran out of memory).
-                var errors = text.Split('\n').Where(l => l.IndexOf("error", StringComparison.OrdinalIgnoreCase) >= 0).Take(3).ToList();
-                Console.Error.WriteLine(oom && errors.Count > 0 ? string.Join(Environment.NewLine, errors)
-                    : string.Join(Environment.NewLine, text.Split('\n').Reverse().Take(15).Reverse()));
-                Append(length, false, null, null, null, null);
+                Console.Error.WriteLine(firstError ?? string.Join(Environment.NewLine, text.Split('\n').Reverse().Take(15).Reverse()));
+                Append(effective, length, 0, false, oom ? "out of memory" : firstError ?? $"exit {exitCode}", null, null, null, null, null, peaks);
                 return (false, oom, row);
             }
 
-            /// <summary>"rank N peak memory X GiB" lines from each rank's log (or the single process's output).</summary>
-            private static string PeakPerRank(string workDir, string output)
+            /// <summary>
+            /// Each rank's peak device and host memory, from the "rank N peak memory X GiB, host Y GiB" lines of its log
+            /// (or the single process's output), in rank order.
+            /// </summary>
+            private static List<(double Device, double Host)> PeaksPerRank(string workDir, string output)
             {
                 var logDir = new WorkDirLayout(workDir).Logs;
                 var logs = Directory.Exists(logDir)
                     ? Directory.GetFiles(logDir, "rank*.log").Select(File.ReadAllText)
                     : new[] { output };
-                var peaks = logs.SelectMany(t => t.Split('\n'))
-                    .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^rank (\d+) peak memory ([0-9.]+) GiB"))
+                return logs.SelectMany(t => t.Split('\n'))
+                    .Select(l => PeakLine.Match(l))
                     .Where(m => m.Success)
                     .OrderBy(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))
-                    .Select(m => double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture).ToString("F2", CultureInfo.InvariantCulture));
-                return string.Join(" / ", peaks);
+                    .Select(m => (double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture),
+                        m.Groups[3].Success ? double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture) : double.NaN))
+                    .ToList();
             }
 
-            private void Append(int length, bool ok, double? stepTime, double? tps, double? mfu, double? mem)
+            /// <summary>The first error line of the ranks' logs (or of the run's own output), at most 500 characters.</summary>
+            private static string? FirstError(string workDir, string output)
+            {
+                var logDir = new WorkDirLayout(workDir).Logs;
+                var texts = (Directory.Exists(logDir) ? Directory.GetFiles(logDir, "rank*.log").OrderBy(f => f, StringComparer.Ordinal).Select(File.ReadAllText) : Enumerable.Empty<string>())
+                    .Append(output);
+                var line = texts.SelectMany(t => t.Split('\n')).Select(l => l.Trim())
+                    .FirstOrDefault(l => ErrorLine.IsMatch(l) && l.IndexOf("XTunerRankFailed", StringComparison.Ordinal) < 0);
+                return line == null ? null : line.Length <= 500 ? line : line.Substring(0, 500);
+            }
+
+            /// <summary>
+            /// One JSON line per run with what tells it apart from another run of the same config: the model's
+            /// parameter count, the device, precision, parallel layout and memory options.
+            /// </summary>
+            private void Append(XTunerConfig run, int length, int ranks, bool ok, string? error, double? stepTime, double? optimizerTime, double? tps, double? mfu, double? mem,
+                IReadOnlyList<(double Device, double Host)> peaks)
             {
                 if (_jsonOutput == null) return;
-                var line = string.Format(CultureInfo.InvariantCulture,
-                    "{{\"config\":\"{0}\",\"length\":{1},\"sp\":{2},\"ok\":{3},\"step_time_s\":{4},\"tokens_per_sec_per_gpu\":{5},\"mfu\":{6},\"max_memory_gib\":{7},\"date\":\"{8:yyyy-MM-dd}\"}}",
-                    _config.Name, length, _config.SequenceParallelSize, ok ? "true" : "false", Json(stepTime), Json(tps), Json(mfu), Json(mem), DateTime.UtcNow);
+                var c = CultureInfo.InvariantCulture;
+                string Text(string? t) => t == null ? "null" : "\"" + t.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+                string List(IEnumerable<double> values) => "[" + string.Join(",", values.Select(v => double.IsNaN(v) ? "null" : v.ToString("R", c))) + "]";
+                var line = string.Format(c,
+                    "{{\"config\":{0},\"parameters\":{1},\"device\":{2},\"dtype\":{3},\"length\":{4},\"sp\":{5},\"ranks\":{6},\"zero_stage\":{7}," +
+                    "\"activation_checkpointing\":{8},\"offload_optimizer\":{9},\"offload_activations\":{10},\"mlp_tiles\":{11}," +
+                    "\"ok\":{12},\"error\":{13},\"step_time_s\":{14},\"optimizer_time_s\":{21},\"tokens_per_sec_per_gpu\":{15},\"mfu\":{16},\"max_memory_gib\":{17}," +
+                    "\"peak_device_gib_per_rank\":{18},\"peak_host_gib_per_rank\":{19},\"date\":\"{20:yyyy-MM-dd}\"}}",
+                    Text(_config.Name), run.Model.ParameterCount?.ToString(c) ?? "null", Text(ConfigValues.FormatEnum(run.Device)), Text(ConfigValues.FormatEnum(run.DType)),
+                    length, run.SequenceParallelSize, ranks > 0 ? ranks : run.WorldSize, run.ZeroStage,
+                    Bool(run.ActivationCheckpointing), Bool(run.OffloadOptimizer), Text(run.OffloadActivations.ToString()), Text(run.MlpTiles.ToString()),
+                    Bool(ok), Text(error), Json(stepTime), Json(tps), Json(mfu), Json(mem),
+                    List(peaks.Select(p => p.Device)), List(peaks.Select(p => p.Host)), DateTime.UtcNow, Json(optimizerTime));
                 File.AppendAllText(_jsonOutput, line + "\n");
             }
+
+            private static string Bool(bool b) => b ? "true" : "false";
 
             private static string Json(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "null";
 
@@ -204,6 +241,14 @@ namespace XTuner.Cli.Commands
                 var info = new ProcessStartInfo(worker.FileName) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
                 foreach (var a in worker.With(argv)) info.ArgumentList.Add(a);
                 using var process = Process.Start(info)!;
+                // A benchmark stopped from outside (Ctrl+C, SIGTERM from timeout or a job scheduler) takes its run with it:
+                // a run left behind would hold the GPU and host memory the next measurement needs.
+                void Stop(System.Runtime.InteropServices.PosixSignalContext _)
+                {
+                    try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+                }
+                using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
+                using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
                 var text = new StringBuilder();
                 process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (text) text.AppendLine(e.Data); };
                 process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (text) text.AppendLine(e.Data); };
@@ -213,6 +258,20 @@ namespace XTuner.Cli.Commands
                 return (process.ExitCode, text.ToString());
             }
         }
+
+        private static readonly System.Text.RegularExpressions.Regex ErrorLine =
+            new System.Text.RegularExpressions.Regex(@"error \[|Exception:|^Error:|CUDA error|out of memory", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+
+        private static readonly System.Text.RegularExpressions.Regex PeakLine =
+            new System.Text.RegularExpressions.Regex(@"^rank (\d+) peak memory ([0-9.]+) GiB(?:, host ([0-9.]+) GiB)?");
+
+        /// <summary>
+        /// How a run that ran out of memory reads, whichever phase it was in: libtorch's CUDA allocator ("CUDA out of
+        /// memory"), cuBLAS and cuDNN workspaces, the CUDA runtime, host allocations, and XTunerOutOfMemory.
+        /// </summary>
+        internal static readonly System.Text.RegularExpressions.Regex OutOfMemory = new System.Text.RegularExpressions.Regex(
+            @"out of memory|XTunerOutOfMemory|XTunerOutOfHostMemory|CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation|std::bad_alloc",
+            System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
         private static string Human(int length) => length % 1024 == 0 ? $"{length / 1024}k" : length.ToString(CultureInfo.InvariantCulture);
     }

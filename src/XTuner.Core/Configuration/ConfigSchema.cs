@@ -70,6 +70,7 @@ namespace XTuner.Core.Configuration
             if (t == typeof(double)) return "number";
             if (t == typeof(bool)) return "true | false";
             if (t == typeof(AutoCount)) return "auto | integer";
+            if (t == typeof(LayerCount)) return "true | false | auto | integer";
             return "string";
         }
     }

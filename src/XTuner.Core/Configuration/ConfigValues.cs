@@ -95,6 +95,16 @@ namespace XTuner.Core.Configuration
                 error = $"'{text}' is neither auto nor a whole number of 1 or more";
                 return false;
             }
+            if (type == typeof(LayerCount))
+            {
+                if (LayerCount.TryParse(t, out var layers))
+                {
+                    value = layers;
+                    return true;
+                }
+                error = $"'{text}' is not true, false, auto or a number of layers";
+                return false;
+            }
             if (type.IsEnum)
             {
                 if (TryParseEnum(type, t, out value)) return true;

@@ -118,8 +118,8 @@ namespace XTuner.Core.Configuration
         [ConfigKey("offload_optimizer", "Keep this rank's float32 master weights and AdamW moments (its ZeRO shard) in pinned host memory and update them on the CPU (DeepSpeed's offload_optimizer).", Group = MemoryGroup)]
         public bool OffloadOptimizer { get; set; }
 
-        [ConfigKey("offload_activations", "Move each checkpointed layer input to pinned host memory after its forward and back for its recompute (needs activation_checkpointing).", Group = MemoryGroup)]
-        public bool OffloadActivations { get; set; }
+        [ConfigKey("offload_activations", "Keep checkpointed layer inputs in pinned host memory between forward and recompute (needs activation_checkpointing): true for every layer, N for the first N, auto for as many as the host holds beside the optimizer states.", Group = MemoryGroup)]
+        public LayerCount OffloadActivations { get; set; }
 
         [ConfigKey("mlp_tiles", "Run each MLP over this many sequence tiles, forward and backward, so no [tokens, intermediate_size] tensor exists whole (exact); auto: as many as keep each under 1 GiB.", Group = MemoryGroup)]
         public AutoCount MlpTiles { get; set; } = AutoCount.Auto;

@@ -37,6 +37,10 @@ namespace XTuner.Core.Runs
         [JsonPropertyName("step_time_s")]
         public double StepTimeSeconds { get; set; }
 
+        /// <summary>Of the step time, the optimizer step: gradient reduction, norm, AdamW and the parameters' refresh.</summary>
+        [JsonPropertyName("optimizer_time_s")]
+        public double OptimizerSeconds { get; set; }
+
         /// <summary>Tokens / step time / ranks: with sequence parallelism a rank processes S/sp tokens of each sequence.</summary>
         [JsonPropertyName("tokens_per_sec_per_gpu")]
         public double TokensPerSecondPerGpu { get; set; }

@@ -19,11 +19,22 @@ namespace XTuner.Training.Engine
         public static long OptimizerBytes(ModelSpec spec, int shards) =>
             (long)Math.Ceiling((spec.ParameterCount ?? 0) / (double)shards) * 4 * 3 + LargestLayerBytes(spec, shards);
 
-        /// <summary>Host bytes this rank's activation offload holds: every checkpointed layer's input for one micro-batch.</summary>
-        public static long ActivationBytes(XTunerConfig config, ModelSpec spec, int elementSize)
+        /// <summary>Host bytes one offloaded layer holds on this rank: its checkpointed input for one micro-batch.</summary>
+        public static long ActivationBytesPerLayer(XTunerConfig config, ModelSpec spec, int elementSize)
         {
             long tokens = (long)config.BatchSize * ((config.MaxLength + config.SequenceParallelSize - 1) / config.SequenceParallelSize);
-            return tokens * (spec.HiddenSize ?? 0) * elementSize * (spec.NumHiddenLayers ?? 0);
+            return tokens * (spec.HiddenSize ?? 0) * elementSize;
+        }
+
+        /// <summary>
+        /// offload_activations: auto: the layers whose inputs fit in this rank's share of the available memory beside
+        /// <paramref name="optimizerBytes"/>, keeping a tenth of it free for everything else the process holds.
+        /// </summary>
+        public static int LayersThatFit(long optimizerBytes, long bytesPerLayer, int localRanks)
+        {
+            if (bytesPerLayer <= 0 || !(AvailableBytes() is long available)) return 0;
+            long room = (long)(available * 0.9) / Math.Max(1, localRanks) - optimizerBytes;
+            return room <= 0 ? 0 : (int)Math.Min(int.MaxValue, room / bytesPerLayer);
         }
 
         /// <summary>

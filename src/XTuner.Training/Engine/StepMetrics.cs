@@ -41,6 +41,7 @@ namespace XTuner.Training.Engine
                 Tokens = (long)step.Tokens,
                 TargetTokens = (long)step.Targets,
                 StepTimeSeconds = step.Seconds,
+                OptimizerSeconds = step.OptimizerSeconds,
                 TokensPerSecondPerGpu = tokensPerSecondPerGpu,
                 Mfu = _peakFlops is double peak ? TrainingFlops.Mfu(_spec, step.SequenceLength, tokensPerSecondPerGpu, peak) : (double?)null,
                 MaxMemoryGib = _memory.PeakGib,

@@ -9,7 +9,8 @@ namespace XTuner.Training.Engine
     /// <param name="LearningRate">The learning rate of this step.</param>
     /// <param name="GradNorm">The global gradient norm before clipping.</param>
     /// <param name="Seconds">Wall time of the step on this rank.</param>
+    /// <param name="OptimizerSeconds">Of that, the optimizer step (reduction, norm, AdamW, refresh).</param>
     /// <param name="CheckpointRequested">Some rank was asked to checkpoint (SIGUSR1).</param>
     internal sealed record StepResult(int Step, double LossSum, double Targets, double Tokens, long SequenceLength,
-        double LearningRate, double GradNorm, double Seconds, bool CheckpointRequested);
+        double LearningRate, double GradNorm, double Seconds, double OptimizerSeconds, bool CheckpointRequested);
 }

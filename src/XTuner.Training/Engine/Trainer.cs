@@ -120,7 +120,8 @@ namespace XTuner.Training.Engine
 
             Export(setup, layout.Model);
             // Every rank's own peak, in its log (metrics carry rank 0's): memory per rank against the SP size.
-            _options.Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "rank {0} peak memory {1:F3} GiB", _env.Rank, _memory.PeakGib));
+            _options.Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "rank {0} peak memory {1:F3} GiB, host {2:F3} GiB",
+                _env.Rank, _memory.PeakGib, DeviceMemory.ResidentPeakGib()));
             reporter?.Done(layout.Model);
         }
 
@@ -145,7 +146,12 @@ namespace XTuner.Training.Engine
             }
 
             double lr = setup.Schedule.At(step);
+            // Device work is asynchronous: the optimizer's share of the step is timed between two synchronisations.
+            Synchronize();
+            var optimizerClock = Stopwatch.StartNew();
             double gradNorm = setup.Optimizer.StepAll(lr);
+            Synchronize();
+            double optimizerSeconds = optimizerClock.Elapsed.TotalSeconds;
             _memory.Sample();
             // One small all-reduce carries the loss and whether any rank was asked to checkpoint (SIGUSR1).
             double[] totals;
@@ -156,7 +162,7 @@ namespace XTuner.Training.Engine
                 totals = summary.cpu().data<double>().ToArray();
             }
             return new StepResult(step + 1, totals[0], targets, tokens, chunks[0].FullLength, lr, gradNorm,
-                clock.Elapsed.TotalSeconds, totals[1] > 0);
+                clock.Elapsed.TotalSeconds, optimizerSeconds, totals[1] > 0);
         }
 
         /// <summary>
@@ -204,6 +210,11 @@ namespace XTuner.Training.Engine
             _runtime.World.AllReduce(values);
             var host = values.cpu().data<double>().ToArray();
             return (host[0], host[1]);
+        }
+
+        private void Synchronize()
+        {
+            if (_cuda) cuda.synchronize();
         }
 
         private static int LossChunkTokens(ModelSpec spec) => (int)Math.Max(256, LossChunkBytes / (4L * (spec.VocabSize ?? 32000)));

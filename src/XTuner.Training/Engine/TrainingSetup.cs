@@ -97,13 +97,13 @@ namespace XTuner.Training.Engine
             reporter?.Info($"data: {stats}; {sampler.BatchesPerEpoch} batches per epoch; {totalSteps} steps of {config.BatchSize * layout.DataParallelSize * accum} sequences");
 
             var computeType = config.DType == TrainingDType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
-            CheckOffload(config, spec, computeType, world.Size, localRanks, reporter);
+            int offloadedLayers = CheckOffload(config, spec, computeType, world.Size, localRanks, reporter);
             var (model, shards) = BuildModel(config, spec, computeType, device, world, resolved.CheckpointDirectory, loadWeights: resumeFrom == null);
             try
             {
                 model.ActivationCheckpointing = config.ActivationCheckpointing;
                 model.MlpTiling = new MlpTiling(config.MlpTiles);
-                var activationOffload = config.OffloadActivations ? new ActivationOffload() : null;
+                var activationOffload = offloadedLayers > 0 ? new ActivationOffload(offloadedLayers) : null;
                 model.ActivationOffload = activationOffload;
                 if (layout.SequenceParallelSize > 1)
                     model.AttentionKernel = new UlyssesAttention(sequenceParallel, model.AttentionKernel, spec.NumAttentionHeads!.Value,
@@ -134,18 +134,28 @@ namespace XTuner.Training.Engine
             }
         }
 
-        /// <summary>Refuses offload the host cannot hold, and says what the memory options are.</summary>
-        private static void CheckOffload(XTunerConfig config, ModelSpec spec, ScalarType computeType, int worldSize, int localRanks, RunReporter? reporter)
+        /// <summary>
+        /// Refuses offload the host cannot hold and says where the memory goes; returns how many layers keep their
+        /// checkpointed inputs in host memory (offload_activations, auto resolved).
+        /// </summary>
+        private static int CheckOffload(XTunerConfig config, ModelSpec spec, ScalarType computeType, int worldSize, int localRanks, RunReporter? reporter)
         {
             int shards = config.ZeroStage >= 1 ? worldSize : 1;
+            int layers = spec.NumHiddenLayers ?? 0;
             long optimizer = config.OffloadOptimizer ? HostMemoryBudget.OptimizerBytes(spec, shards) : 0;
-            long activations = config.OffloadActivations ? HostMemoryBudget.ActivationBytes(config, spec, computeType == ScalarType.BFloat16 ? 2 : 4) : 0;
+            long perLayer = HostMemoryBudget.ActivationBytesPerLayer(config, spec, computeType == ScalarType.BFloat16 ? 2 : 4);
+            int offloaded = !config.ActivationCheckpointing ? 0
+                : config.OffloadActivations.Of(layers, auto: HostMemoryBudget.LayersThatFit(optimizer, perLayer, localRanks));
+            long activations = offloaded * perLayer;
             HostMemoryBudget.Check(optimizer, activations, localRanks);
+            string checkpoints = !config.ActivationCheckpointing ? "off"
+                : offloaded == 0 ? "on the device"
+                : offloaded == layers ? $"in host memory ({Bytes(activations)} per rank)"
+                : $"of {offloaded} of {layers} layers in host memory ({Bytes(activations)} per rank), the rest on the device";
             reporter?.Info(string.Format(System.Globalization.CultureInfo.InvariantCulture,
                 "memory: optimizer states {0}, checkpointed activations {1}, mlp_tiles {2}",
-                config.OffloadOptimizer ? $"in host memory ({Bytes(optimizer)} per rank)" : "on the device",
-                !config.ActivationCheckpointing ? "off" : config.OffloadActivations ? $"in host memory ({Bytes(activations)} per rank)" : "on the device",
-                config.MlpTiles));
+                config.OffloadOptimizer ? $"in host memory ({Bytes(optimizer)} per rank)" : "on the device", checkpoints, config.MlpTiles));
+            return offloaded;
         }
 
         private static string Bytes(long bytes) => bytes >= 1L << 30

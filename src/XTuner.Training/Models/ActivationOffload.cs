@@ -7,8 +7,8 @@ using static TorchSharp.torch;
 namespace XTuner.Training.Models
 {
     /// <summary>
-    /// <c>offload_activations</c>: where each checkpointed layer's input waits between its forward and its recompute.
-    /// Every layer has one host buffer, kept from step to step (pinned on CUDA, so the copies are DMA transfers at full
+    /// <c>offload_activations</c>: where the checkpointed inputs of the first <see cref="Layers"/> layers wait between
+    /// their forward and their recompute (the earliest layers: their inputs are needed last). Every layer has one host buffer, kept from step to step (pinned on CUDA, so the copies are DMA transfers at full
     /// link speed and pinning is paid once); the copies run on the compute stream, so they are ordered with the layers
     /// that produce and consume them. On the CPU the buffers are plain host tensors: the code path is the same, which
     /// is what the exactness tests exercise.
@@ -17,8 +17,13 @@ namespace XTuner.Training.Models
     {
         private readonly Dictionary<int, Tensor> _buffers = new Dictionary<int, Tensor>();
 
-        /// <summary>Host bytes held for the layers' inputs.</summary>
-        public long HostBytes => _buffers.Values.Sum(b => b.numel() * b.element_size());
+        public ActivationOffload(int layers) => Layers = layers;
+
+        /// <summary>Layers 0 to Layers - 1 keep their inputs in host memory.</summary>
+        public int Layers { get; }
+
+        /// <summary>Whether layer <paramref name="layer"/>'s input goes to host memory.</summary>
+        public bool Covers(int layer) => layer < Layers;
 
         /// <summary>Copies layer <paramref name="layer"/>'s input into its host buffer.</summary>
         public void ToHost(int layer, Tensor activation)

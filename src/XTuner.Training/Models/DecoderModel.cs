@@ -96,7 +96,7 @@ namespace XTuner.Training.Models
                 hooks?.BeforeForward(index);
                 bool checkpointed = checkpoint && hidden.requires_grad;
                 var next = checkpointed
-                    ? LayerCheckpoint.Apply(layer, hidden, context, index, hooks, ActivationOffload)
+                    ? LayerCheckpoint.Apply(layer, hidden, context, index, hooks, ActivationOffload is { } o && o.Covers(index) ? o : null)
                     : layer.Forward(hidden, context);
                 if (checkpointed) hooks?.AfterForward(index);
                 index++;

@@ -24,7 +24,8 @@ namespace XTuner.Training.Optim
             for (int u = 0; u < _units.Count; u++) zero.ReadShard(u, _master[u]);
         }
 
-        public Tensor Master(int u) => _master[u];
+        // The strategy casts as it copies; a separate cast would only allocate.
+        public Tensor Values(int u, ScalarType dtype) => _master[u];
 
         public void Update(int u, Tensor gradient, double gradientScale, long step, double lr)
         {

@@ -10,42 +10,56 @@ using static TorchSharp.torch;
 namespace XTuner.Training.Optim
 {
     /// <summary>
-    /// <c>offload_optimizer</c>: this rank's float32 master shard and both moments in host memory (pinned when the
-    /// model is on CUDA), updated on the CPU by <see cref="CpuAdamW"/> on the rank's CPU threads. Each unit's gradient
-    /// shard comes to a pinned staging buffer in one DMA copy; the updated master goes back through the ZeRO strategy,
-    /// which casts it into the parameters (or their shard) on the device.
+    /// <c>offload_optimizer</c>: this rank's float32 master shard and both moments in host memory, updated on the CPU
+    /// by <see cref="CpuAdamW"/> on the rank's CPU threads. On CUDA two pinned staging buffers carry the traffic at DMA
+    /// speed: each unit's float32 gradient shard comes down into one, and its updated values, cast on the CPU to the
+    /// parameters' dtype (half the bytes for bf16), go back up from the other through the ZeRO strategy. Only they are
+    /// pinned: page-locking all the states would cost tens of seconds at start and gain nothing, as they never move.
     /// </summary>
     public sealed class HostOptimizerStates : IOptimizerStates
     {
         private readonly IReadOnlyList<ParameterUnit> _units;
         private readonly OptimizerSettings _settings;
         private readonly Tensor[] _master, _expAvg, _expAvgSq;
+        private readonly bool _pinned;
         private readonly Tensor? _staging;
+        private Tensor? _values;
 
         /// <param name="zero">The strategy whose shards these states hold; the master starts as its parameters' values.</param>
         /// <param name="settings">AdamW's settings.</param>
-        /// <param name="pinned">Page-lock the states and the staging buffer (CUDA only: pinning needs a CUDA context).</param>
+        /// <param name="pinned">Stage the transfers through pinned buffers (CUDA only: pinning needs a CUDA context).</param>
         public HostOptimizerStates(IZeroStrategy zero, OptimizerSettings settings, bool pinned)
         {
             _units = zero.Units;
             _settings = settings;
-            Tensor Host(long length)
-            {
-                var t = zeros(length, ScalarType.Float32, CPU);
-                if (!pinned) return t;
-                using (t) return t.pin_memory();
-            }
-            _master = _units.Select(u => Host(u.ShardLength)).ToArray();
-            _expAvg = _units.Select(u => Host(u.ShardLength)).ToArray();
-            _expAvgSq = _units.Select(u => Host(u.ShardLength)).ToArray();
-            if (pinned) _staging = Host(_units.Max(u => u.ShardLength));
+            _pinned = pinned;
+            _master = _units.Select(u => zeros(u.ShardLength, ScalarType.Float32, CPU)).ToArray();
+            _expAvg = _units.Select(u => zeros(u.ShardLength, ScalarType.Float32, CPU)).ToArray();
+            _expAvgSq = _units.Select(u => zeros(u.ShardLength, ScalarType.Float32, CPU)).ToArray();
+            if (pinned) _staging = Pinned(LargestShard, ScalarType.Float32);
             for (int u = 0; u < _units.Count; u++) zero.ReadShard(u, _master[u]);
         }
 
-        /// <summary>Bytes these states hold in host memory (master, moments and the staging buffer).</summary>
-        public long HostBytes => _master.Concat(_expAvg).Concat(_expAvgSq).Append(_staging).Sum(t => t is null ? 0 : t.numel() * 4);
+        private long LargestShard => _units.Max(u => u.ShardLength);
 
-        public Tensor Master(int u) => _master[u];
+        public Tensor Values(int u, ScalarType dtype)
+        {
+            if (!_pinned) return dtype == ScalarType.Float32 ? _master[u] : _master[u].to(dtype);
+            if (_values is null || _values.dtype != dtype)
+            {
+                _values?.Dispose();
+                _values = Pinned(LargestShard, dtype);
+            }
+            var values = _values.narrow(0, 0, _units[u].ShardLength);
+            values.copy_(_master[u]);
+            return values;
+        }
+
+        private static Tensor Pinned(long length, ScalarType dtype)
+        {
+            using var pageable = empty(length, dtype, CPU);
+            return pageable.pin_memory().DetachFromDisposeScope();
+        }
 
         public unsafe void Update(int u, Tensor gradient, double gradientScale, long step, double lr)
         {
@@ -81,6 +95,7 @@ namespace XTuner.Training.Optim
         {
             foreach (var t in _master.Concat(_expAvg).Concat(_expAvgSq)) t.Dispose();
             _staging?.Dispose();
+            _values?.Dispose();
         }
     }
 }

@@ -13,8 +13,12 @@ namespace XTuner.Training.Optim
     /// </summary>
     public interface IOptimizerStates : IDisposable
     {
-        /// <summary>This rank's float32 master shard of unit <paramref name="u"/>, as last updated.</summary>
-        Tensor Master(int u);
+        /// <summary>
+        /// This rank's shard of unit <paramref name="u"/> as the parameters hold it: the float32 master, as last updated,
+        /// in <paramref name="dtype"/>, on whichever device the states live (valid until the next call), for the ZeRO
+        /// strategy to write into the parameters.
+        /// </summary>
+        Tensor Values(int u, ScalarType dtype);
 
         /// <summary>
         /// One AdamW step of unit <paramref name="u"/>'s shard from <paramref name="gradient"/> (this rank's shard of the

@@ -69,7 +69,7 @@ namespace XTuner.Training.Optim
             {
                 using var unitScope = NewDisposeScope();
                 States.Update(u, Zero.GradientShard(u), scale, Step, lr);
-                Zero.WriteShard(u, States.Master(u));
+                Zero.WriteShard(u, States.Values(u, ParameterType(u)));
             }
             return norm;
         }
@@ -79,9 +79,11 @@ namespace XTuner.Training.Optim
         {
             States.Load(file);
             using var noGrad = no_grad();
-            for (int u = 0; u < Zero.Units.Count; u++) Zero.WriteShard(u, States.Master(u));
+            for (int u = 0; u < Zero.Units.Count; u++) Zero.WriteShard(u, States.Values(u, ParameterType(u)));
             Step = step;
         }
+
+        private ScalarType ParameterType(int u) => Zero.Units[u].Slots[0].Parameter!.dtype;
 
         // Every parameter's whole reduced gradient in float32, in the dispose scope of the caller.
         private List<KeyValuePair<string, Tensor>> FullGradients()

@@ -219,7 +219,7 @@ namespace XTuner.Core.Tests.Configuration
         public void OffloadedActivationsNeedCheckpointing()
         {
             var config = ConfigCatalogue.Get("tiny-llama");
-            config.OffloadActivations = true;
+            config.OffloadActivations = LayerCount.All;
             config.ActivationCheckpointing = false;
             var error = Assert.Single(Errors(config));
             Assert.Equal("offload_activations", error.Key);

@@ -37,7 +37,7 @@ namespace XTuner.Training.Tests.Exactness
         /// <summary>One process, the whole global batch in one micro-batch.</summary>
         private static TrainedRun Reference(RunShape shape) => References.GetOrAdd(
             shape with { World = 1, SequenceParallel = 1, ZeroStage = 0, Accumulation = 1, Checkpointing = false, HeadPadding = false,
-                         OffloadOptimizer = false, OffloadActivations = false, MlpTiles = "1",
+                         OffloadOptimizer = false, OffloadActivations = "false", MlpTiles = "1",
                          BatchSize = shape.BatchSize * shape.Accumulation * (shape.World / shape.SequenceParallel) },
             s => TrainedRun.Train(s));
 
@@ -159,9 +159,11 @@ namespace XTuner.Training.Tests.Exactness
         public void OffloadedOptimizerEqualsOneProcess(int stage) =>
             AssertSameTraining(new RunShape(World: 2, ZeroStage: stage, OffloadOptimizer: true));
 
-        [Fact]
-        public void OffloadedActivationsEqualOneProcess() =>
-            AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, Checkpointing: true, OffloadActivations: true));
+        [Theory]
+        [InlineData("true")]
+        [InlineData("1")]
+        public void OffloadedActivationsEqualOneProcess(string layers) =>
+            AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, Checkpointing: true, OffloadActivations: layers));
 
         [Theory]
         [InlineData(false)]
@@ -172,6 +174,6 @@ namespace XTuner.Training.Tests.Exactness
         [Fact]
         public void EveryMemoryOptionWithSequenceParallelZero3AndAccumulationEqualsOneProcess() =>
             AssertSameTraining(new RunShape(World: 4, SequenceParallel: 2, ZeroStage: 3, Checkpointing: true, Accumulation: 2,
-                OffloadOptimizer: true, OffloadActivations: true, MlpTiles: "3"));
+                OffloadOptimizer: true, OffloadActivations: "auto", MlpTiles: "3"));
     }
 }

@@ -17,7 +17,7 @@ namespace XTuner.Training.Tests.Exactness
         public void ResumingReplaysTheSameLosses(int world, int zeroStage, bool offload)
         {
             var shape = new RunShape(World: world, ZeroStage: zeroStage, Steps: 6, SaveSteps: 3, Checkpointing: zeroStage == 3,
-                OffloadOptimizer: offload, OffloadActivations: offload, MlpTiles: offload ? "2" : "1");
+                OffloadOptimizer: offload, OffloadActivations: offload ? "true" : "false", MlpTiles: offload ? "2" : "1");
             var full = TrainedRun.Train(shape);
             Assert.True(Directory.Exists(Path.Combine(full.WorkDir, "checkpoints", "step-000003")));
             Assert.True(Directory.Exists(Path.Combine(full.WorkDir, "checkpoints", "step-000006")));
