@@ -3,7 +3,8 @@
     Builds, tests and publishes the XTuner PowerShell module.
 .DESCRIPTION
     ./build.ps1            builds the solution; Import-Module ./XTuner.psd1 then works from the repository.
-    ./build.ps1 -Test      also runs `dotnet test` and, when Pester 5 is installed, Invoke-Pester ./tests.
+    ./build.ps1 -Test      also runs `dotnet test`: xunit, and the Pester suite under real Invoke-Pester -CI in the
+                           pwsh and Pester that the test project restores (.config/dotnet-tools.json, NuGet).
     ./build.ps1 -Publish   lays out a self-contained module folder (cmdlets + the xtuner worker with its libtorch)
                            at <OutputPath>/XTuner, to copy to another machine or into a PSModulePath folder.
     Uses only PowerShell's core cmdlets and .NET, so it also runs where the full cmdlet set is absent.
@@ -50,16 +51,8 @@ function Copy-Folder([string] $From, [string] $To) {
 Invoke-Dotnet build ([System.IO.Path]::Combine($root, 'XTuner.sln')) -c $Configuration
 
 if ($Test) {
+    # The test projects restore pwsh and Pester themselves and run tests/*.Tests.ps1 under Invoke-Pester -CI.
     Invoke-Dotnet test ([System.IO.Path]::Combine($root, 'XTuner.sln')) -c $Configuration --no-build
-    $pester = @(Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version.Major -ge 5 })
-    if ($pester.Count -gt 0) {
-        Import-Module $pester[0]
-        $result = Invoke-Pester -Path ([System.IO.Path]::Combine($root, 'tests')) -PassThru
-        if ($result.FailedCount -gt 0) { throw "$($result.FailedCount) Pester test(s) failed" }
-    }
-    else {
-        $PSCmdlet.WriteVerbose('Pester 5 is not installed: the .Tests.ps1 files ran inside dotnet test only.')
-    }
 }
 
 if ($Publish) {

@@ -3,9 +3,9 @@
 
 BeforeAll {
     $repo = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..'))
-    # The configuration the tests were built with (dotnet test: the test host's folder; real pwsh: build.ps1's
-    # default), so the build step only confirms the build is up to date.
-    $configuration = if ([AppContext]::BaseDirectory -match '[\\/]bin[\\/]Debug[\\/]') { 'Debug' } else { 'Release' }
+    # The configuration the tests were built with (dotnet test names it; else build.ps1's default), so that the build
+    # step only confirms the build is up to date.
+    $configuration = if ($env:XTUNER_TEST_CONFIGURATION) { $env:XTUNER_TEST_CONFIGURATION } else { 'Release' }
     $published = & ([System.IO.Path]::Combine($repo, 'build.ps1')) -Publish -OutputPath "$TestDrive/out" -Configuration $configuration
     $savedWorker = $env:XTUNER_WORKER
     $env:XTUNER_WORKER = $null

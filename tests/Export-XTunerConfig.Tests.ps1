@@ -71,6 +71,39 @@ Describe 'Export-XTunerConfig' {
         "$folder/new-folder/tiny-llama.yaml" | Should -Exist
     }
 
+    It 'takes a path that does not exist yet as a folder when several configs arrive' {
+        $files = Get-XTunerConfig tiny* | Export-XTunerConfig -Path ./new-folder -PassThru
+        $files.FullName | Should -Be @([System.IO.Path]::Combine($folder, 'new-folder', 'tiny-llama.yaml'), [System.IO.Path]::Combine($folder, 'new-folder', 'tiny-llama-sp2.yaml'))
+        (Get-XTunerConfig -Path ./new-folder/tiny-llama-sp2.yaml).SequenceParallelSize | Should -Be 2
+    }
+
+    It 'still takes a path that does not exist yet as the file for one config' {
+        Get-XTunerConfig tiny-llama | Export-XTunerConfig -Path ./single
+        "$folder/single" | Should -Exist
+        (Get-XTunerConfig -Path ./single).Name | Should -Be 'tiny-llama'
+    }
+
+    It 'refuses several configs to one existing file, even with -Force: XTunerSeveralConfigsOneFile, nothing written' -TestCases @(
+        @{ Force = $false }, @{ Force = $true }
+    ) {
+        [System.IO.File]::WriteAllText("$folder/one.yaml", 'keep me')
+        { Get-XTunerConfig tiny* | Export-XTunerConfig -Path ./one.yaml -Force:$Force -ErrorAction Stop } |
+            Should -Throw -ErrorId 'XTunerSeveralConfigsOneFile,*' -ExpectedMessage '*2 configs cannot go into one file*folder*'
+        [System.IO.File]::ReadAllText("$folder/one.yaml") | Should -Be 'keep me'
+    }
+
+    It 'does not let a second config of the same name replace the first, even with -Force' {
+        $errors = $null
+        $a = Get-XTunerConfig tiny-llama
+        $b = Get-XTunerConfig tiny-llama | Set-XTunerConfig -MaxSteps 7
+        $files = $a, $b | Export-XTunerConfig -Path ./same/ -Force -PassThru -ErrorVariable errors -ErrorAction SilentlyContinue
+        $files | Should -HaveCount 1
+        $errors | Should -HaveCount 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'XTunerSeveralConfigsOneFile,*'
+        "$($errors[0])" | Should -BeLike '*Set-XTunerConfig -Name*'
+        (Get-XTunerConfig -Path ./same/tiny-llama.yaml).MaxSteps | Should -Be $a.MaxSteps
+    }
+
     It 'writes the other configs when one cannot be written: XTunerConfigFileWriteFailed, and no partial file' {
         $null = [System.IO.Directory]::CreateDirectory("$folder/out/tiny-llama.yaml")
         $files = Get-XTunerConfig tiny* | Export-XTunerConfig -Path ./out -PassThru -ErrorVariable errors -ErrorAction SilentlyContinue

@@ -30,7 +30,16 @@ Describe 'Start-XTunerTraining with the xtuner worker' {
         foreach ($step in $steps) { [double]::IsFinite($step.Loss) | Should -BeTrue }
         $steps[-1].Loss | Should -BeLessThan $steps[0].Loss
         "$TestDrive/run/hf/config.json" | Should -Exist
+        "$TestDrive/run/loss.png" | Should -Exist
         Test-AnyAlive $run | Should -BeFalse
+    }
+
+    It 'leaves logs a person reads: a header naming xtuner''s launcher, step lines, no event lines' {
+        $log = [System.IO.File]::ReadAllLines("$TestDrive/run/logs/rank0.log")
+        $log | Where-Object { $_ -like '@xtuner-event*' } | Should -BeNullOrEmpty
+        $log | Where-Object { $_ -like 'xtuner rank 0 of 2 *' } | Should -BeLike '*xtuner launcher*'
+        ($log -join "`n") | Should -Not -BeLike '*torchrun*'
+        $log | Where-Object { $_ -like 'step 5/5 *' } | Should -HaveCount 1
     }
 
     It 'trains a one-rank config in a rank process of its own' {

@@ -32,10 +32,6 @@ AfterAll {
     Get-Job | Where-Object PSJobTypeName -eq 'XTunerTrainingJob' | Remove-Job -Force
 }
 
-AfterEach {
-    $env:XTUNER_FAKE_MODE = $null
-}
-
 Describe 'Start-XTunerTraining -WhatIf' {
     It 'writes the launch plan and starts nothing' {
         $tiny | Start-XTunerTraining -WorkDir $TestDrive/whatif -WhatIf -InformationVariable info
@@ -73,6 +69,33 @@ Describe 'Start-XTunerTraining -WhatIf' {
         $info[0].MessageData.Config.Lr | Should -Be 0.5
         $info[0].MessageData.Config.LoggingInterval | Should -Be 3
     }
+
+    It 'binds the files of Get-ChildItem by their PSPath (-LiteralPath), as the built-in cmdlets do' {
+        $null = [System.IO.Directory]::CreateDirectory("$TestDrive/files")
+        Get-XTunerConfig tiny* | Export-XTunerConfig -Path $TestDrive/files/
+        $plans = Get-ChildItem $TestDrive/files/*.yaml | Start-XTunerTraining -WorkDir $TestDrive/files-runs -WhatIf -InformationVariable info
+        $info.MessageData.Config.Name | Sort-Object | Should -Be @('tiny-llama', 'tiny-llama-sp2')
+        (Get-ChildItem $TestDrive/files/*.yaml | Test-XTunerConfig -Quiet) | Should -Be @($true, $true)
+        (Get-ChildItem $TestDrive/files/*.yaml | Get-XTunerConfig).Name | Sort-Object | Should -Be @('tiny-llama', 'tiny-llama-sp2')
+    }
+
+    It 'takes a name with brackets exactly with -LiteralPath, and expands wildcards with -Path' {
+        $tiny | Export-XTunerConfig -Path "$TestDrive/odd[1].yaml"
+        Start-XTunerTraining -LiteralPath "$TestDrive/odd[1].yaml" -WorkDir $TestDrive/odd -WhatIf -InformationVariable literal
+        $literal[0].MessageData.Config.Name | Should -Be 'tiny-llama-sp2'
+        { Start-XTunerTraining -Path "$TestDrive/nothing-*.yaml" -WhatIf -ErrorAction Stop } | Should -Throw -ErrorId 'XTunerConfigFileNotFound,*'
+    }
+
+    It 'runs each of several configs given one -WorkDir in WORKDIR/NAME' {
+        Get-XTunerConfig tiny* | Start-XTunerTraining -WorkDir $TestDrive/several -WhatIf -InformationVariable info
+        $info.MessageData.WorkDir | Should -Be @([System.IO.Path]::GetFullPath("$TestDrive/several/tiny-llama"), [System.IO.Path]::GetFullPath("$TestDrive/several/tiny-llama-sp2"))
+    }
+
+    It 'refuses several configs of one name given one -WorkDir, before starting any: XTunerSeveralRunsOneWorkDir' {
+        { $tiny, $tiny | Start-XTunerTraining -WorkDir $TestDrive/twins } |
+            Should -Throw -ErrorId 'XTunerSeveralRunsOneWorkDir,*' -ExpectedMessage "*2 are named 'tiny-llama-sp2'*Set-XTunerConfig -Name*"
+        "$TestDrive/twins" | Should -Not -Exist
+    }
 }
 
 Describe 'Start-XTunerTraining refuses a config that cannot run' {
@@ -106,12 +129,26 @@ Describe 'Start-XTunerTraining refuses a config that cannot run' {
         "$slurm" | Should -Be "$local"
     }
 
+    It 'refuses -Device Cuda on a machine without an NVIDIA GPU before any rank starts: XTunerCudaUnavailable' -Skip:([System.IO.File]::Exists('/dev/nvidia0')) {
+        { $tiny | Start-XTunerTraining -Device Cuda -WorkDir $TestDrive/cuda } |
+            Should -Throw -ErrorId 'XTunerCudaUnavailable,*' -ExpectedMessage '*shows no NVIDIA GPU*-Device Cpu*'
+        "$TestDrive/cuda" | Should -Not -Exist
+        # The plan itself can still be looked at from here.
+        $tiny | Start-XTunerTraining -Device Cuda -WorkDir $TestDrive/cuda -WhatIf -InformationVariable info
+        $info[0].MessageData.Ranks.Device | Should -Be @('cuda:0', 'cuda:1')
+    }
+
     It 'names a missing config file' {
         { Start-XTunerTraining -Path $TestDrive/missing.yaml } | Should -Throw -ErrorId 'XTunerConfigFileNotFound,*'
     }
 }
 
 Describe 'Start-XTunerTraining with the fake worker' {
+    # Each It that sets a fake mode leaves the next one the default (training ranks).
+    AfterEach {
+        $env:XTUNER_FAKE_MODE = $null
+    }
+
     It 'trains and returns the completed run with -PassThru' {
         $run = $tiny | Start-XTunerTraining -MaxSteps 5 -WorkDir $TestDrive/run -PassThru
         $run | Should -BeOfType ([XTuner.Core.Runs.XTunerRun])
@@ -124,6 +161,13 @@ Describe 'Start-XTunerTraining with the fake worker' {
         "$TestDrive/run/config.yaml" | Should -Exist
         "$TestDrive/run/logs/rank1.log" | Should -Exist
         Test-AnyAlive $run | Should -BeFalse
+    }
+
+    It 'keeps rank 0''s events out of its log and error tail: the log holds what the rank printed for people' {
+        $tiny | Start-XTunerTraining -MaxSteps 3 -WorkDir $TestDrive/log
+        $log = [System.IO.File]::ReadAllLines("$TestDrive/log/logs/rank0.log")
+        $log | Where-Object { $_ -like '@xtuner-event*' } | Should -BeNullOrEmpty
+        $log | Where-Object { $_ -like 'step */3' } | Should -HaveCount 3
     }
 
     It 'returns nothing without -PassThru' {
@@ -172,6 +216,11 @@ Describe 'Start-XTunerTraining with the fake worker' {
 }
 
 Describe 'Start-XTunerTraining -AsJob' {
+    # Each It that sets a fake mode leaves the next one the default (training ranks).
+    AfterEach {
+        $env:XTUNER_FAKE_MODE = $null
+    }
+
     It 'returns a job at once; Receive-Job yields the run' {
         $job = $tiny | Start-XTunerTraining -MaxSteps 3 -WorkDir $TestDrive/job -AsJob
         $job | Should -BeOfType ([System.Management.Automation.Job])
@@ -250,6 +299,11 @@ Describe 'Get-XTunerRun' {
 }
 
 Describe 'Stop-XTunerTraining' {
+    # Each It that sets a fake mode leaves the next one the default (training ranks).
+    AfterEach {
+        $env:XTUNER_FAKE_MODE = $null
+    }
+
     It 'stops a run started elsewhere; no rank is left' {
         $env:XTUNER_FAKE_MODE = 'hang'
         $job = $tiny | Start-XTunerTraining -WorkDir $TestDrive/elsewhere -AsJob

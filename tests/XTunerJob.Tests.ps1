@@ -53,13 +53,13 @@ BeforeAll {
     }
 }
 
-# No job outlives its test: a job left running would hold the node and stall the next test's jobs.
-AfterEach {
-    foreach ($id in $submitted) { & scancel $id 2>$null }
-    $submitted.Clear()
-}
-
 Describe 'SLURM jobs (these need a cluster: .ci/slurm-setup.sh)' -Skip:$skip {
+    # No job outlives its test: a job left running would hold the node and stall the next test's jobs.
+    AfterEach {
+        foreach ($id in $submitted) { & scancel $id 2>$null }
+        $submitted.Clear()
+    }
+
     It 'Get-XTunerJob follows a job from Pending through Running to Completed, with its metrics' {
         $first = Submit-FakeJob first 'touch "$work/started.$SLURM_PROCID"; while [ ! -e "$work/go" ]; do sleep 0.1; done'
         $second = Submit-FakeJob second @'
@@ -125,6 +125,12 @@ exec sleep 120
 }
 
 Describe 'training under SLURM (these need a cluster: .ci/slurm-setup.sh)' -Skip:$skip {
+    # No job outlives its test: a job left running would hold the node and stall the next test's jobs.
+    AfterEach {
+        foreach ($id in $submitted) { & scancel $id 2>$null }
+        $submitted.Clear()
+    }
+
     BeforeAll {
         $dotnet = [XTuner.Core.Launch.WorkerLocator]::DotnetHost()
         $xtuner = [System.IO.Path]::GetFullPath("$PSScriptRoot/../bin/xtuner/xtuner.dll")

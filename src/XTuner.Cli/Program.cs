@@ -15,6 +15,8 @@ namespace XTuner.Cli
         public static int Main(string[] args)
         {
             var output = Console.Out;
+            // "xtuner help train" is "xtuner train --help".
+            if (args.Length > 1 && args[0] == "help") args = new[] { args[1], "--help" };
             if (args.Length == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help")
             {
                 output.Write(Overview());

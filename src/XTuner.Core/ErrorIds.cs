@@ -35,6 +35,9 @@ namespace XTuner.Core
         public const string JobWaitTimeout = "XTunerJobWaitTimeout";
         public const string BadDataLine = "XTunerBadDataLine";
         public const string InvalidTokenizer = "XTunerInvalidTokenizer";
+        public const string SeveralConfigsOneFile = "XTunerSeveralConfigsOneFile";
+        public const string SeveralRunsOneWorkDir = "XTunerSeveralRunsOneWorkDir";
+        public const string BenchmarkFailed = "XTunerBenchmarkFailed";
         public const string OutOfHostMemory = "XTunerOutOfHostMemory";
     }
 }

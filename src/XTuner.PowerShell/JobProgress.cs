@@ -12,17 +12,17 @@ namespace XTuner.PowerShell
         public static ProgressRecord Update(XTunerJob job)
         {
             var state = job.StateText ?? job.State.ToString().ToUpperInvariant();
-            var activity = $"SLURM job {job.JobId} ({job.Name})";
+            var activity = $"job {job.JobId} {job.Name}";
             var m = job.LastStep;
             if (m == null || job.State == SlurmJobState.Pending)
             {
                 var where = job.Reason != null && job.Reason != "None" ? $" ({job.Reason})" : job.Nodes != null ? $" on {job.Nodes}" : "";
                 return new ProgressRecord(ActivityId, activity, state + where) { PercentComplete = -1 };
             }
-            return new ProgressRecord(ActivityId, activity, $"{state} on {job.Nodes}: {m.Summary()}")
+            // The step first: the one-line bar cuts the end, and the state is RUNNING for as long as there are steps.
+            return new ProgressRecord(ActivityId, activity, $"{m.Summary()} ({state} on {job.Nodes})")
             {
                 PercentComplete = m.TotalSteps > 0 ? Math.Min(100, m.Step * 100 / m.TotalSteps) : -1,
-                SecondsRemaining = (int)Math.Round(m.EtaSeconds),
             };
         }
 

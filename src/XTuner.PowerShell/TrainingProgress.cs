@@ -14,7 +14,9 @@ namespace XTuner.PowerShell
 
         public TrainingProgress(LaunchPlan plan)
         {
-            _activity = $"Training {plan.Config.Name} ({plan.Ranks.Count} rank(s), sequence parallel {plan.Config.SequenceParallelSize})";
+            // PowerShell's one-line bar gives the activity up to half the width and cuts the status to the rest: the
+            // name alone leaves the step, loss, throughput and ETA room at 80 columns.
+            _activity = plan.Config.Name ?? "xtuner";
             _totalSteps = plan.Config.MaxSteps ?? 0;
         }
 
@@ -34,7 +36,8 @@ namespace XTuner.PowerShell
                     var m = e.Metrics;
                     if (m.TotalSteps > 0) _totalSteps = m.TotalSteps;
                     Status = m.Summary();
-                    return Record(Status, _totalSteps > 0 ? Math.Min(100, m.Step * 100 / _totalSteps) : -1, (int)Math.Round(m.EtaSeconds));
+                    // The ETA is in the status already; a SecondsRemaining would repeat it as "5025s" and push it out.
+                    return Record(Status, _totalSteps > 0 ? Math.Min(100, m.Step * 100 / _totalSteps) : -1, -1);
                 default:
                     return null;
             }
@@ -43,7 +46,7 @@ namespace XTuner.PowerShell
         /// <summary>Removes the bar.</summary>
         public ProgressRecord Completed()
         {
-            var record = Record(Status, 100, 0);
+            var record = Record(Status, 100, -1);
             record.RecordType = ProgressRecordType.Completed;
             return record;
         }

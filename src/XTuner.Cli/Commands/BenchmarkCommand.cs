@@ -5,6 +5,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text;
+using XTuner.Core;
 using XTuner.Core.Configuration;
 using XTuner.Core.Launch;
 using XTuner.Core.Runs;
@@ -52,7 +53,9 @@ namespace XTuner.Cli.Commands
                 .Split(',').Select(ParseLength).ToList();
             int steps = args.GetInt("--steps") ?? 5;
             if (steps < 1) throw new CliUsageException("--steps must be 1 or more (the first of several is warm-up)");
-            var root = args.Get("--work-dir") ?? Path.Combine(Path.GetTempPath(), "xtuner-benchmark-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss"));
+            // The time says when; the random part keeps benchmarks started in the same second apart.
+            var root = args.Get("--work-dir") ?? Path.Combine(Path.GetTempPath(),
+                "xtuner-benchmark-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N").Substring(0, 8));
             var runner = new Runner(configSource, config, args, steps, root, args.Get("--output"));
             output.WriteLine($"Benchmark of {config.Name} ({config.ModelName}), {steps} steps per length, runs in {root}");
             output.WriteLine("| length | SP | ranks | step time (s) | tokens/s/GPU | MFU | peak GiB (rank 0) | peak GiB per rank | result |");
@@ -64,6 +67,10 @@ namespace XTuner.Cli.Commands
                 output.WriteLine(result.Row);
                 if (result.Ok) longest = Math.Max(longest, length);
             }
+            if (longest == 0)
+                throw new XTunerException(ErrorIds.BenchmarkFailed,
+                    $"No length trained ({string.Join(", ", lengths)}): the result column and the run's errors above say why (runs that started have their logs under {root}). " +
+                    "Shorten --lengths, raise sequence_parallel_size (--cfg-options), or fix the config (xtuner train CONFIG --max-steps 2 shows its error).");
             if (args.Has("--find-max-length") && longest > 0)
             {
                 int granularity = ParseLength(args.Get("--granularity") ?? "8k");

@@ -1,6 +1,9 @@
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq;
+using XTuner.Core;
+using XTuner.Core.Catalogue;
 using XTuner.Core.Configuration;
 using XTuner.Training.Engine;
 
@@ -23,7 +26,7 @@ namespace XTuner.Cli.Commands
 
         public override IReadOnlyList<CliOption> Options { get; } = new[]
         {
-            new CliOption("--data", "JSONL file to evaluate on.", "FILE"),
+            new CliOption("--data", "JSONL file to evaluate on, or a built-in one (builtin:NAME, as data_files takes).", "FILE"),
             new CliOption("--batch-size", "Sequences per forward pass (default 8).", "N"),
             new CliOption("--format", "text, alpaca, chat or tokenized (default: from the first line's keys).", "FORMAT"),
             new CliOption("--max-length", "Truncate samples to this many tokens (default: the model's positions, at most 4096).", "N"),
@@ -41,7 +44,8 @@ namespace XTuner.Cli.Commands
             else if (File.Exists(model) || Core.Catalogue.ConfigCatalogue.Contains(model))
                 config = TrainCommand.LoadConfig(model);
             else
-                throw new Core.XTunerException(Core.ErrorIds.ModelNotFound, $"'{Path.GetFullPath(model)}' is neither a checkpoint folder nor a config.");
+                throw new XTunerException(ErrorIds.ModelNotFound, $"'{Path.GetFullPath(model)}' is neither a checkpoint folder nor a config.");
+            RequireData(data);
             DatasetFormat? format = null;
             if (args.Get("--format") is string f)
             {
@@ -54,6 +58,20 @@ namespace XTuner.Cli.Commands
             var result = Evaluator.Run(config, data, args.GetInt("--batch-size") ?? 8, device, args.GetInt("--max-length"), format, args.GetAll("--cfg-options"));
             output.WriteLine(string.Format(CultureInfo.InvariantCulture, "{{\"loss\": {0:R}, \"tokens\": {1}, \"sequences\": {2}}}", result.Loss, result.Tokens, result.Sequences));
             return 0;
+        }
+
+        /// <summary>A data file that is not there is named with what to do, before any model loads.</summary>
+        private static void RequireData(string data)
+        {
+            if (BuiltinData.IsBuiltin(data))
+            {
+                if (!BuiltinData.Exists(data))
+                    throw new XTunerException(ErrorIds.PathNotFound, $"There is no built-in dataset '{data}': the built-in ones are {string.Join(", ", BuiltinData.Names.Select(n => BuiltinData.Scheme + n))}.");
+                return;
+            }
+            if (!File.Exists(data))
+                throw new XTunerException(ErrorIds.PathNotFound,
+                    $"The data file '{Path.GetFullPath(data)}' does not exist: give --data a JSONL file, or a built-in dataset ({string.Join(", ", BuiltinData.Names.Select(n => BuiltinData.Scheme + n))}).");
         }
     }
 }

@@ -31,7 +31,11 @@ namespace XTuner.Cli.Commands
             "(the tiny Llama with sequence parallelism across 2 CPU processes). When the config asks for several ranks on\n" +
             "this machine (gpus_per_node, or --nproc-per-node), xtuner starts one process per rank and shows rank 0's\n" +
             "output; each rank's log is in WORK_DIR/logs. Ranks themselves run with --launcher pytorch (RANK, WORLD_SIZE,\n" +
-            "LOCAL_RANK, MASTER_ADDR, MASTER_PORT) or --launcher slurm (inside srun).";
+            "LOCAL_RANK, MASTER_ADDR, MASTER_PORT) or --launcher slurm (inside srun).\n\n" +
+            "XTuner's launcher variables work as in XTuner: NPROC_PER_NODE=8 xtuner train CONFIG starts 8 ranks here; for\n" +
+            "several machines without SLURM, run xtuner train on each with NNODES, NODE_RANK, ADDR (node 0's address) and\n" +
+            "PORT set. --deepspeed takes XTuner's names: deepspeed_zero1, deepspeed_zero2, deepspeed_zero3 set zero_stage;\n" +
+            "deepspeed_zero2_offload and deepspeed_zero3_offload also keep the optimizer shard in host memory.";
 
         public override IReadOnlyList<CliOption> Options { get; } = new[]
         {
@@ -41,6 +45,7 @@ namespace XTuner.Cli.Commands
             new CliOption("--max-steps", "Optimizer steps (overrides max_steps).", "N"),
             new CliOption("--resume", "Continue from the latest checkpoint in the work dir, or from PATH.", "PATH", optionalValue: true),
             new CliOption("--cfg-options", "Override config keys: key=value (dotted for nested keys).", "KEY=VALUE", many: true),
+            new CliOption("--deepspeed", "XTuner's ZeRO presets: deepspeed_zero1|zero2|zero3|zero2_offload|zero3_offload (sets zero_stage).", "PRESET"),
             new CliOption("--launcher", "none (default: start the ranks here), pytorch or slurm (run as one rank).", "LAUNCHER"),
             new CliOption("--timeout", "Seconds a rank waits for the others (rendezvous, collectives) before giving up (default 1800).", "SECONDS"),
         };
@@ -57,7 +62,9 @@ namespace XTuner.Cli.Commands
                 Device = ParseDevice(args.Get("--device")),
                 GpusPerNode = args.GetInt("--nproc-per-node"),
                 MaxSteps = args.GetInt("--max-steps"),
-                ConfigOptions = args.GetAll("--cfg-options").ToList(),
+                // The preset first, so that --cfg-options zero_stage=... still has the last word.
+                ConfigOptions = (args.Get("--deepspeed") is string preset ? DeepSpeedPreset.Assignments(preset) : Array.Empty<string>())
+                    .Concat(args.GetAll("--cfg-options")).ToList(),
                 Resume = args.Has("--resume"),
                 ResumeFrom = args.Get("--resume"),
             };
@@ -68,6 +75,7 @@ namespace XTuner.Cli.Commands
                 case "slurm":
                     return RunRank(config, options, launcher == "slurm", Timeout(args), output);
                 case "none":
+                    NodeVariables.FromProcess().ApplyTo(options);
                     return Launch(config, options, args.Get("--timeout"), output);
                 default:
                     throw new CliUsageException($"--launcher takes none, pytorch or slurm, not '{launcher}'");
@@ -123,9 +131,11 @@ namespace XTuner.Cli.Commands
             var plan = LaunchPlanner.PlanLocal(config, options, out var warnings);
             if (timeout != null) plan.Arguments.AddRange(new[] { "--timeout", timeout });
             foreach (var w in warnings) output.WriteLine("warning: " + w.Message);
+            CudaDevices.RequireFor(plan, CudaDevices.Visible());
             LaunchPlanner.PrepareWorkDir(plan, options.Resume || options.ResumeFrom != null);
-            if (plan.Ranks.Count > 1)
-                output.WriteLine($"Starting {plan.Ranks.Count} ranks ({plan.Config.SequenceParallelSize}-way sequence parallel x {plan.Config.DataParallelSize}-way data parallel); logs in {new WorkDirLayout(plan.WorkDir).Logs}");
+            var node = plan.Config.Nodes > 1 ? $" on node {plan.Ranks[0].Node} of {plan.Config.Nodes} (ranks {plan.Ranks[0].Rank}-{plan.Ranks[plan.Ranks.Count - 1].Rank} of {plan.Config.WorldSize})" : "";
+            if (plan.Ranks.Count > 1 || node.Length > 0)
+                output.WriteLine($"Starting {plan.Ranks.Count} ranks{node} ({plan.Config.SequenceParallelSize}-way sequence parallel x {plan.Config.DataParallelSize}-way data parallel); logs in {new WorkDirLayout(plan.WorkDir).Logs}");
             using var launcher = new LocalLauncher(plan, echoRankZero: true);
             using var cancel = new CancellationTokenSource();
             using var ctrlC = JobReport.OnCtrlC(cancel, "Stopping every rank...", output);

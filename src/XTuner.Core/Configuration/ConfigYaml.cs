@@ -63,15 +63,27 @@ namespace XTuner.Core.Configuration
         /// <summary>Applies <c>key=value</c> pairs in order.</summary>
         public static void ApplyOptions(XTunerConfig config, IEnumerable<string> assignments)
         {
-            foreach (var a in assignments)
+            var pairs = assignments.Select(a =>
             {
                 int eq = a.IndexOf('=');
                 if (eq <= 0)
                     throw new XTunerConfigException(new ConfigFinding(FindingSeverity.Error, a,
                         $"'{a}' is not key=value (e.g. sequence_parallel_size=4).", ErrorIds.InvalidConfigValue));
-                SetOption(config, a.Substring(0, eq).Trim(), a.Substring(eq + 1));
+                return (Key: a.Substring(0, eq).Trim(), Value: a.Substring(eq + 1));
+            }).ToList();
+            // A checkpoint replaces the template's architecture and tokenizer (as New-XTunerConfig -Model does), so it
+            // goes first: keys given beside it (model.rope_scaling, tokenizer) then refine the checkpoint's.
+            foreach (var (key, value) in pairs.Where(p => p.Key == CheckpointKey))
+            {
+                var checkpoint = value.Trim().Trim('\'', '"');
+                if (checkpoint.Length == 0 || checkpoint == "null") SetOption(config, key, value);
+                else ConfigEdits.UseCheckpoint(config, checkpoint);
             }
+            foreach (var (key, value) in pairs.Where(p => p.Key != CheckpointKey))
+                SetOption(config, key, value);
         }
+
+        private const string CheckpointKey = "pretrained_model_name_or_path";
 
         private static string ToYamlText(object? value)
         {

@@ -31,6 +31,15 @@ namespace XTuner.Core.Launch
         /// <summary>Ask rank 0 for structured events (progress bars).</summary>
         public bool Events { get; set; }
 
+        /// <summary>Nodes in the run (NNODES); set for a run of one launcher per node, without SLURM.</summary>
+        public int? Nodes { get; set; }
+
+        /// <summary>This machine's index among <see cref="Nodes"/> (NODE_RANK).</summary>
+        public int NodeRank { get; set; }
+
+        /// <summary>Where rank 0 hosts the rendezvous store (ADDR); default loopback.</summary>
+        public string? MasterAddress { get; set; }
+
         /// <summary>0 picks a free port.</summary>
         public int MasterPort { get; set; }
 

@@ -42,6 +42,7 @@ namespace XTuner.Core.Launch
             if (options.Device is DeviceKind d) config.Device = d;
             if (movedToCpu) config.DType = TrainingDType.Float32;
             if (options.GpusPerNode is int g) config.GpusPerNode = g;
+            if (options.Nodes is int nodes) config.Nodes = nodes;
             if (options.SequenceParallelSize is int sp) config.SequenceParallelSize = sp;
             if (options.MaxSteps is int steps) config.MaxSteps = steps;
             ConfigYaml.ApplyOptions(config, options.ConfigOptions);
@@ -58,20 +59,29 @@ namespace XTuner.Core.Launch
         /// <summary>Plans one process per rank on this machine.</summary>
         public static LaunchPlan PlanLocal(XTunerConfig source, LaunchOptions options) => PlanLocal(source, options, out _);
 
-        /// <summary>Plans one process per rank on this machine; <paramref name="warnings"/> are the config's warnings.</summary>
+        /// <summary>
+        /// Plans one process per rank on this machine; <paramref name="warnings"/> are the config's warnings. With
+        /// <see cref="LaunchOptions.Nodes"/> (NNODES), this machine's ranks of a run that spans several machines, each
+        /// with its own launcher: node <see cref="LaunchOptions.NodeRank"/> runs ranks NODE_RANK x gpus_per_node onwards.
+        /// </summary>
         public static LaunchPlan PlanLocal(XTunerConfig source, LaunchOptions options, out IReadOnlyList<ConfigFinding> warnings)
         {
             var config = Prepare(source, options, out warnings);
-            if (config.Nodes != 1)
+            if (config.Nodes != 1 && options.Nodes == null)
                 throw new XTunerConfigException(new ConfigFinding(FindingSeverity.Error, "nodes",
-                    $"nodes {config.Nodes}: the local launcher runs on one machine; use -Launcher Slurm (xtuner train --launcher slurm) for several nodes, or set nodes: 1.",
+                    $"nodes {config.Nodes}: the local launcher runs on one machine; use -Launcher Slurm (xtuner train --launcher slurm) for several nodes, " +
+                    "or start xtuner train on every node with NNODES, NODE_RANK, ADDR and PORT set, or set nodes: 1.",
                     ErrorIds.InvalidWorldSize));
             var layout = new ParallelLayout(config.WorldSize, config.SequenceParallelSize);
+            // On a node other than 0 the launcher keeps its own run record, logs and config in a folder of the work dir,
+            // so that nodes sharing a file system do not take each other's run for theirs.
+            var workDir = options.NodeRank > 0 ? Path.Combine(config.WorkDir!, "node" + options.NodeRank) : config.WorkDir!;
+            if (options.NodeRank > 0) config.WorkDir = workDir;
             var plan = new LaunchPlan
             {
                 Config = config,
-                WorkDir = config.WorkDir!,
-                ConfigPath = new WorkDirLayout(config.WorkDir!).Config,
+                WorkDir = workDir,
+                ConfigPath = new WorkDirLayout(workDir).Config,
                 Worker = options.Worker ?? WorkerLocator.Find(),
                 SequenceParallelGroups = layout.SpGroups,
                 DataParallelGroups = layout.DpGroups,
@@ -91,16 +101,20 @@ namespace XTuner.Core.Launch
             if (config.Device == DeviceKind.Cuda && !plan.SharedEnvironment.ContainsKey(PythonTorch.LibTorchDirVariable) &&
                 PythonTorch.FindCudaLibTorch() is string libTorch)
                 plan.SharedEnvironment[PythonTorch.LibTorchDirVariable] = libTorch;
-            for (int r = 0; r < config.WorldSize; r++)
+            if (config.Nodes > 1 && options.MasterPort <= 0)
+                throw new XTunerException(ErrorIds.InvalidRankEnvironment, $"A run over {config.Nodes} nodes needs the port of rank 0's store on node 0: set PORT.");
+            var address = options.MasterAddress ?? RankEnvironment.LoopbackAddress;
+            for (int local = 0; local < config.GpusPerNode; local++)
             {
+                int r = options.NodeRank * config.GpusPerNode + local;
                 var rank = new RankSpec
                 {
                     Rank = r,
-                    LocalRank = r,
-                    Node = 0,
-                    Device = config.Device == DeviceKind.Cuda ? $"cuda:{r}" : "cpu",
+                    LocalRank = local,
+                    Node = options.NodeRank,
+                    Device = config.Device == DeviceKind.Cuda ? $"cuda:{local}" : "cpu",
                 };
-                var identity = new RankEnvironment(r, config.WorldSize, r, config.GpusPerNode, 0, RankEnvironment.LoopbackAddress, port, RankLauncher.Torchrun);
+                var identity = new RankEnvironment(r, config.WorldSize, local, config.GpusPerNode, options.NodeRank, address, port, RankLauncher.Local);
                 foreach (var pair in identity.ToTorchrunVariables()) rank.Environment[pair.Key] = pair.Value;
                 if (r == 0 && options.Events) rank.Environment[Runs.RunEvent.EnvironmentVariable] = "1";
                 plan.Ranks.Add(rank);

@@ -36,6 +36,7 @@ namespace XTuner.Core.Launch
     public sealed class LocalLauncher : IDisposable
     {
         private static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
+        private static readonly TimeSpan CauseWait = TimeSpan.FromSeconds(2);
 
         /// <summary>Work dirs of the runs this process is launching (run.json cannot tell: they share its launcher pid).</summary>
         private static readonly ConcurrentDictionary<string, LocalLauncher> Active = new ConcurrentDictionary<string, LocalLauncher>(StringComparer.Ordinal);
@@ -45,6 +46,7 @@ namespace XTuner.Core.Launch
         private readonly bool _echo;
         private Thread? _monitor;
         private volatile bool _stopRequested;
+        private DateTime? _consequenceSeen;
 
         public LocalLauncher(LaunchPlan plan, bool echoRankZero = false)
         {
@@ -109,16 +111,18 @@ namespace XTuner.Core.Launch
                 foreach (var pair in spec.Environment) env[pair.Key] = pair.Value;
                 var log = new WorkDirLayout(_plan.WorkDir).RankLog(spec.Rank);
                 if (File.Exists(log)) File.Delete(log);
-                var rank = new RankProcess(spec.Rank, _plan.Worker, _plan.Arguments, env, log, _plan.WorkDir, spec.Rank == 0 ? OnRankZeroLine : (Action<RankProcess, string>?)null);
+                // The node's first rank speaks for it (rank 0 on node 0): its events and output reach the caller.
+                var first = spec == _plan.Ranks[0];
+                var rank = new RankProcess(spec.Rank, _plan.Worker, _plan.Arguments, env, log, _plan.WorkDir, first ? OnRankZeroLine : (Action<RankProcess, string>?)null);
                 _ranks.Add(rank);
                 Run.Ranks.Add(new RankRecord { Rank = spec.Rank, Log = log });
             }
             try
             {
-                foreach (var rank in _ranks)
+                for (int i = 0; i < _ranks.Count; i++)
                 {
-                    rank.Start();
-                    Run.Ranks[rank.Rank].ProcessId = rank.ProcessId;
+                    _ranks[i].Start();
+                    Run.Ranks[i].ProcessId = _ranks[i].ProcessId;
                 }
             }
             catch (Exception e) when (e is System.ComponentModel.Win32Exception || e is InvalidOperationException)
@@ -146,7 +150,7 @@ namespace XTuner.Core.Launch
                     _stopRequested = true;
                     StopRanks();
                 }
-                var failed = _ranks.FirstOrDefault(r => r.HasExited && r.ExitCode != 0);
+                var failed = FailedRank();
                 // RunControl writes its request before it signals a rank: a rank ended by it is never a failure.
                 if (failed != null && !_stopRequested && !File.Exists(StopFile))
                 {
@@ -163,6 +167,24 @@ namespace XTuner.Core.Launch
                 Thread.Sleep(100);
             }
         }
+
+        /// <summary>
+        /// The rank whose failure to report, or null while there is none yet. A rank that lost a peer fails too (its
+        /// store or a collective gives up); the peer's own error is the cause, so a failure of that kind waits up to
+        /// <see cref="CauseWait"/> for another rank's to be read before it is reported.
+        /// </summary>
+        private RankProcess? FailedRank()
+        {
+            var failed = _ranks.Where(r => r.HasExited && r.ExitCode != 0).ToList();
+            if (failed.Count == 0) return null;
+            var cause = failed.FirstOrDefault(r => !LostAPeer(r));
+            if (cause != null) return cause;
+            _consequenceSeen ??= DateTime.UtcNow;
+            return DateTime.UtcNow - _consequenceSeen < CauseWait && !_ranks.All(r => r.HasExited) ? null : failed[0];
+        }
+
+        private static bool LostAPeer(RankProcess rank) =>
+            rank.Tail().Any(l => new[] { ErrorIds.RendezvousTimeout, ErrorIds.RendezvousFailed, ErrorIds.CollectiveFailed }.Any(id => l.Contains("[" + id + "]")));
 
         private XTunerException RankFailure(RankProcess rank)
         {
@@ -185,7 +207,7 @@ namespace XTuner.Core.Launch
                 // A launcher that never started has no run to record, and the work dir may be another launcher's.
                 if (_monitor != null)
                 {
-                    foreach (var r in _ranks) Run.Ranks[r.Rank].ExitCode = r.ExitCode;
+                    for (int i = 0; i < _ranks.Count; i++) Run.Ranks[i].ExitCode = _ranks[i].ExitCode;
                     Run.State = state;
                     Run.EndTime = DateTime.UtcNow;
                     Run.Error = Failure?.Message;

@@ -12,8 +12,12 @@ namespace XTuner.Core.Launch
         /// <summary>No launcher variables: one process, world size 1.</summary>
         Single,
 
-        /// <summary>torchrun's variables (RANK, WORLD_SIZE, ...), which xtuner's local launcher also sets.</summary>
+        /// <summary>torchrun's variables (RANK, WORLD_SIZE, ...) from torchrun or another launcher that sets them.</summary>
         Torchrun,
+
+        /// <summary>torchrun's variables set by xtuner's own launcher (xtuner train, Start-XTunerTraining), which also
+        /// names itself in XTUNER_LAUNCHER_PID.</summary>
+        Local,
 
         /// <summary>An srun task (SLURM_PROCID, SLURM_NTASKS, ...).</summary>
         Slurm,
@@ -96,7 +100,7 @@ namespace XTuner.Core.Launch
         public static RankEnvironment FromEnvironment(IDictionary environment, bool slurm)
         {
             if (environment == null) throw new ArgumentNullException(nameof(environment));
-            var env = new Variables(environment);
+            var env = new LaunchVariables(environment);
             return slurm ? FromSlurm(env) : FromTorchrun(env);
         }
 
@@ -139,9 +143,24 @@ namespace XTuner.Core.Launch
 
         public override string ToString() =>
             $"rank {Rank} of {WorldSize} (local {LocalRank} of {LocalWorldSize} on node {NodeRank}, " +
-            $"master {MasterAddress}:{MasterPort}, {Launcher.ToString().ToLowerInvariant()})";
+            $"master {MasterAddress}:{MasterPort}, {LauncherName})";
 
-        private static RankEnvironment FromTorchrun(Variables env)
+        /// <summary>Who started this rank, in words for its log header.</summary>
+        public string LauncherName
+        {
+            get
+            {
+                switch (Launcher)
+                {
+                    case RankLauncher.Local: return "xtuner launcher";
+                    case RankLauncher.Slurm: return "srun";
+                    case RankLauncher.Torchrun: return "torchrun variables";
+                    default: return "single process";
+                }
+            }
+        }
+
+        private static RankEnvironment FromTorchrun(LaunchVariables env)
         {
             string[] rankVariables = { "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE" };
             var present = rankVariables.Where(env.Has).ToList();
@@ -168,10 +187,11 @@ namespace XTuner.Core.Launch
             int nodeRank = env.Has("GROUP_RANK") ? env.Int("GROUP_RANK", min: 0) : rank / localWorldSize;
             var masterAddress = alone ? env.Get("MASTER_ADDR") ?? LoopbackAddress : env.Required("MASTER_ADDR", "the host of rank 0");
             int masterPort = alone && !env.Has("MASTER_PORT") ? 0 : env.Int("MASTER_PORT", min: 1, max: 65535);
-            return new RankEnvironment(rank, worldSize, localRank, localWorldSize, nodeRank, masterAddress, masterPort, RankLauncher.Torchrun);
+            var launcher = env.Has(LaunchPlanner.LauncherPidVariable) ? RankLauncher.Local : RankLauncher.Torchrun;
+            return new RankEnvironment(rank, worldSize, localRank, localWorldSize, nodeRank, masterAddress, masterPort, launcher);
         }
 
-        private static RankEnvironment FromSlurm(Variables env)
+        private static RankEnvironment FromSlurm(LaunchVariables env)
         {
             if (!env.Has("SLURM_PROCID"))
                 throw Invalid("SLURM_PROCID is not set: with --launcher slurm every rank must be an srun task " +
@@ -194,7 +214,7 @@ namespace XTuner.Core.Launch
             return new RankEnvironment(rank, worldSize, localRank, localWorldSize, nodeRank, masterAddress, masterPort, RankLauncher.Slurm);
         }
 
-        private static int SlurmLocalWorldSize(Variables env, int nodeRank, int worldSize)
+        private static int SlurmLocalWorldSize(LaunchVariables env, int nodeRank, int worldSize)
         {
             if (env.Has("SLURM_NTASKS_PER_NODE"))
             {
@@ -223,7 +243,7 @@ namespace XTuner.Core.Launch
 
         // The step's nodes, not the job's: an srun step may use a subset of the allocation, and task 0 runs on the
         // step's first node under SLURM's default block distribution.
-        private static string FirstSlurmHost(Variables env)
+        private static string FirstSlurmHost(LaunchVariables env)
         {
             var name = env.Has("SLURM_STEP_NODELIST") ? "SLURM_STEP_NODELIST" : "SLURM_JOB_NODELIST";
             var list = env.Get(name) ??
@@ -239,43 +259,5 @@ namespace XTuner.Core.Launch
         }
 
         private static XTunerException Invalid(string message) => new XTunerException(ErrorIds.InvalidRankEnvironment, message);
-
-        /// <summary>Environment lookups that treat an empty value as unset and name the variable in every error.</summary>
-        private sealed class Variables
-        {
-            private readonly IDictionary _env;
-
-            public Variables(IDictionary env) => _env = env;
-
-            public string? Get(string name)
-            {
-                var value = _env.Contains(name) ? _env[name] as string : null;
-                return string.IsNullOrWhiteSpace(value) ? null : value!.Trim();
-            }
-
-            public bool Has(string name) => Get(name) != null;
-
-            public string Required(string name, string what) =>
-                Get(name) ?? throw Invalid($"{name} ({what}) is not set.");
-
-            public long Long(string name, long min)
-            {
-                var text = Required(name, "a number");
-                if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
-                    throw Invalid($"{name}='{text}' is not a whole number.");
-                if (value < min) throw Invalid($"{name}={value} must be {min} or more.");
-                return value;
-            }
-
-            public int Int(string name, int min, int max = int.MaxValue)
-            {
-                var text = Required(name, "a number");
-                if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
-                    throw Invalid($"{name}='{text}' is not a whole number.");
-                if (value < min || value > max)
-                    throw Invalid(max == int.MaxValue ? $"{name}={value} must be {min} or more." : $"{name}={value} must be between {min} and {max}.");
-                return value;
-            }
-        }
     }
 }

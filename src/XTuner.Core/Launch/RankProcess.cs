@@ -114,11 +114,12 @@ namespace XTuner.Core.Launch
                 lock (_lock) _openStreams--;
                 return;
             }
-            lock (_lock)
+            // Events are for the launcher (progress bars); the log and the error tail keep what a person reads.
+            if (!line.StartsWith(Runs.RunEvent.Prefix, StringComparison.Ordinal))
             {
-                _log.WriteLine(line);
-                if (!line.StartsWith(Runs.RunEvent.Prefix, StringComparison.Ordinal))
+                lock (_lock)
                 {
+                    _log.WriteLine(line);
                     _tail.Enqueue(line);
                     while (_tail.Count > TailLines) _tail.Dequeue();
                 }

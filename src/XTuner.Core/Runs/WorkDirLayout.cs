@@ -61,6 +61,9 @@ namespace XTuner.Core.Runs
 
         public string TensorBoard => Path.Combine(Root, "tensorboard");
 
+        /// <summary>Loss, learning rate and tokens/s against step, drawn at every checkpoint and at the end (rank 0).</summary>
+        public string LossPlot => Path.Combine(Root, "loss.png");
+
         /// <summary>The final model as a Hugging Face checkpoint.</summary>
         public string Model => Path.Combine(Root, "hf");
 

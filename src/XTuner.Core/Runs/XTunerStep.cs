@@ -61,12 +61,12 @@ namespace XTuner.Core.Runs
         public double EtaSeconds => TotalSteps > Step && Step > 0 ? ElapsedSeconds / Step * (TotalSteps - Step) : 0;
 
         /// <summary>
-        /// The step in a progress bar's words: <c>step 3 of 10, loss 1.2345, 5,120 tokens/s/GPU, ETA 0:12</c> (without
-        /// "of" while the total is unknown).
+        /// The step in a progress bar's words, most important first and short enough for an 80-column bar beside the
+        /// config's name: <c>step 3/10 loss 1.2345 5,120 tok/s/GPU ETA 0:12</c> (<c>step 3</c> while the total is unknown).
         /// </summary>
         public string Summary() =>
-            string.Format(CultureInfo.InvariantCulture, "step {0}{1}, loss {2:0.0000}, {3:N0} tokens/s/GPU, ETA {4}",
-                Step, TotalSteps > 0 ? " of " + TotalSteps.ToString(CultureInfo.InvariantCulture) : "", Loss, TokensPerSecondPerGpu,
+            string.Format(CultureInfo.InvariantCulture, "step {0}{1} loss {2:0.0000} {3:N0} tok/s/GPU ETA {4}",
+                Step, TotalSteps > 0 ? "/" + TotalSteps.ToString(CultureInfo.InvariantCulture) : "", Loss, TokensPerSecondPerGpu,
                 Durations.Format(EtaSeconds));
 
         /// <summary>

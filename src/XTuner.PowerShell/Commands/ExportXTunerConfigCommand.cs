@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.IO;
 using System.Management.Automation;
 using XTuner.Core;
@@ -7,8 +8,8 @@ namespace XTuner.PowerShell.Commands
 {
     /// <summary>Writes configurations to YAML files with XTuner's key names.</summary>
     /// <remarks>
-    /// <para>Export-XTunerConfig writes each config from the pipeline as YAML (the format xtuner train and Get-XTunerConfig -Path read). When -Path is an existing folder, or ends with / or \ (the folder is then created), each config is written there as NAME.yaml. Files are written whole or not at all (a temporary file is renamed into place).</para>
-    /// <para>An existing file is not replaced unless -Force is given (ErrorId XTunerConfigFileExists); a file that cannot be written is ErrorId XTunerConfigFileWriteFailed. Both are non-terminating: the other configs of the pipeline are still written. -WhatIf shows what would be written; -PassThru returns the file.</para>
+    /// <para>Export-XTunerConfig writes each config from the pipeline as YAML (the format xtuner train and Get-XTunerConfig -Path read). When -Path is an existing folder, ends with / or \, or does not exist yet while several configs arrive, it is a folder (created when needed) and each config is written there as NAME.yaml; otherwise -Path is the file. Files are written whole or not at all (a temporary file is renamed into place).</para>
+    /// <para>Each file holds one config: several configs to one existing file are refused before anything is written (ErrorId XTunerSeveralConfigsOneFile, terminating), and so is a second config of the pipeline whose NAME.yaml this pipeline already wrote (non-terminating), even with -Force. An existing file is not replaced unless -Force is given (ErrorId XTunerConfigFileExists); a file that cannot be written is ErrorId XTunerConfigFileWriteFailed. Both are non-terminating: the other configs of the pipeline are still written. -WhatIf shows what would be written; -PassThru returns the files.</para>
     /// </remarks>
     /// <example>
     /// <code>New-XTunerConfig -Template tiny-llama | Set-SequenceParallel -Size 2 | Export-XTunerConfig -Path ./my.yaml</code>
@@ -16,13 +17,16 @@ namespace XTuner.PowerShell.Commands
     /// </example>
     /// <example>
     /// <code>Get-XTunerConfig llama2-7b* | Export-XTunerConfig -Path ./configs</code>
-    /// <para>Writes every Llama2-7B recipe into the configs folder, one file per config.</para>
+    /// <para>Writes every Llama2-7B recipe into the configs folder (created if needed), one file per config.</para>
     /// </example>
     [Cmdlet(VerbsData.Export, "XTunerConfig", SupportsShouldProcess = true)]
     [OutputType(typeof(FileInfo))]
     public sealed class ExportXTunerConfigCommand : XTunerCmdlet
     {
-        /// <summary>The file to write, or an existing folder to write NAME.yaml into.</summary>
+        // Whether -Path is a file or a folder depends on how many configs arrive: they are written at the end.
+        private readonly List<XTunerConfig> _configs = new List<XTunerConfig>();
+
+        /// <summary>The file to write, or a folder to write NAME.yaml into (an existing one, one ending with / or \, or any path when several configs arrive).</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
         public string? Path { get; set; }
@@ -32,38 +36,60 @@ namespace XTuner.PowerShell.Commands
         [ValidateNotNull]
         public XTunerConfig? Config { get; set; }
 
-        /// <summary>Replace an existing file.</summary>
+        /// <summary>Replace an existing file (never one this pipeline has just written).</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
 
-        /// <summary>Return the written file.</summary>
+        /// <summary>Return the written files.</summary>
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessRecord() => _configs.Add(Config!);
+
+        protected override void EndProcessing()
         {
             var target = ResolvePath(Path!);
-            // "configs/" names a folder even before it exists.
-            bool namesFolder = Path!.EndsWith("/", System.StringComparison.Ordinal) || Path.EndsWith("\\", System.StringComparison.Ordinal);
-            if (namesFolder || Directory.Exists(target))
-                target = System.IO.Path.Combine(target, (Config!.Name ?? "xtuner") + ".yaml");
-            if (File.Exists(target) && !Force.IsPresent)
+            bool namesFolder = Path!.EndsWith("/", System.StringComparison.Ordinal) || Path.EndsWith("\\", System.StringComparison.Ordinal) ||
+                               Directory.Exists(target) || (_configs.Count > 1 && !File.Exists(target));
+            if (!namesFolder && _configs.Count > 1)
+                ThrowTerminatingError(new ErrorRecord(
+                    new IOException($"{_configs.Count} configs cannot go into one file, '{target}': give a folder for -Path (one file NAME.yaml per config), or export them one at a time."),
+                    ErrorIds.SeveralConfigsOneFile, ErrorCategory.InvalidArgument, target));
+            var written = new Dictionary<string, string>(System.StringComparer.Ordinal);
+            foreach (var config in _configs)
             {
-                WriteError(new ErrorRecord(new IOException($"'{target}' exists; use -Force to replace it."),
-                    ErrorIds.ConfigFileExists, ErrorCategory.ResourceExists, target));
-                return;
+                var file = namesFolder ? System.IO.Path.Combine(target, (config.Name ?? "xtuner") + ".yaml") : target;
+                if (written.TryGetValue(file, out var earlier))
+                {
+                    WriteError(new ErrorRecord(
+                        new IOException($"'{file}' already holds config '{earlier}' from this pipeline; config '{config.Name}' has the same name: rename one (Set-XTunerConfig -Name) to export both."),
+                        ErrorIds.SeveralConfigsOneFile, ErrorCategory.ResourceExists, file));
+                    continue;
+                }
+                if (Write(config, file)) written[file] = config.Name ?? "xtuner";
             }
-            if (!ShouldProcess(target, $"Write config '{Config}'")) return;
+        }
+
+        private bool Write(XTunerConfig config, string file)
+        {
+            if (File.Exists(file) && !Force.IsPresent)
+            {
+                WriteError(new ErrorRecord(new IOException($"'{file}' exists; use -Force to replace it."),
+                    ErrorIds.ConfigFileExists, ErrorCategory.ResourceExists, file));
+                return false;
+            }
+            if (!ShouldProcess(file, $"Write config '{config}'")) return false;
             try
             {
-                ConfigYaml.Save(Config!, target);
+                ConfigYaml.Save(config, file);
             }
             catch (System.Exception e) when (e is IOException || e is System.UnauthorizedAccessException)
             {
-                WriteError(new ErrorRecord(e, ErrorIds.ConfigFileWriteFailed, ErrorCategory.WriteError, target));
-                return;
+                WriteError(new ErrorRecord(e, ErrorIds.ConfigFileWriteFailed, ErrorCategory.WriteError, file));
+                return false;
             }
-            if (PassThru.IsPresent) WriteObject(new FileInfo(target));
+            if (PassThru.IsPresent) WriteObject(new FileInfo(file));
+            return true;
         }
     }
 }

@@ -10,11 +10,11 @@ namespace XTuner.PowerShell.Commands
     /// <remarks>
     /// <para>Without parameters, Get-XTunerConfig lists every built-in configuration (the equivalent of xtuner list-cfg): a tiny Llama that trains on a CPU in seconds, and XTuner's long-context recipes for Llama 2, Yi, InternLM2, Qwen2 and Command R+ at 8k to 1M tokens with the sequence-parallel size and GPU count each was sized for.</para>
     /// <para>Every result is an XTunerConfig object: pipe it to Set-SequenceParallel, Set-XTunerConfig, Export-XTunerConfig, Test-XTunerConfig or Start-XTunerTraining. Each call returns fresh copies, so changing one never changes the catalogue.</para>
-    /// <para>-Name takes exact names or wildcard patterns and tab-completes. -Path reads YAML files written by Export-XTunerConfig or xtuner copy-cfg; unknown keys and bad values are reported with the file, line and the closest valid key.</para>
+    /// <para>-Name takes exact names or wildcard patterns and tab-completes. -Path reads YAML files written by Export-XTunerConfig or xtuner copy-cfg (wildcards expand); -LiteralPath takes names as they are and binds the files Get-ChildItem returns (Get-ChildItem *.yaml | Get-XTunerConfig). Unknown keys and bad values are reported with the file, line and the closest valid key.</para>
     /// </remarks>
     /// <example>
     /// <code>Get-XTunerConfig</code>
-    /// <para>Lists the catalogue: Name, Model, MaxLength, SequenceParallelSize, GPUs and Description.</para>
+    /// <para>Lists the catalogue: Name, ModelName, MaxLength, SP (sequence-parallel size) and GPUs; Format-Table -View Description shows what each is.</para>
     /// </example>
     /// <example>
     /// <code>Get-XTunerConfig llama2-7b*</code>
@@ -34,6 +34,7 @@ namespace XTuner.PowerShell.Commands
     {
         private const string NameSet = "Name";
         private const string PathSet = "Path";
+        private const string LiteralPathSet = "LiteralPath";
 
         /// <summary>Built-in config names or wildcard patterns (default: all).</summary>
         [Parameter(Position = 0, ParameterSetName = NameSet, ValueFromPipeline = true)]
@@ -42,17 +43,26 @@ namespace XTuner.PowerShell.Commands
         [ValidateNotNullOrEmpty]
         public string[]? Name { get; set; }
 
-        /// <summary>YAML config files to read.</summary>
-        [Parameter(Mandatory = true, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName", "PSPath")]
+        /// <summary>YAML config files to read; wildcards expand (configs/*.yaml).</summary>
+        [Parameter(Mandatory = true, ParameterSetName = PathSet)]
+        [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         public string[]? Path { get; set; }
 
+        /// <summary>YAML config files to read, each name taken exactly as written (no wildcards); binds the files from Get-ChildItem by their PSPath.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+        [Alias("PSPath", "LP", "FullName")]
+        [ValidateNotNullOrEmpty]
+        public string[]? LiteralPath { get; set; }
+
         protected override void ProcessRecord()
         {
-            if (ParameterSetName == PathSet)
+            if (ParameterSetName == PathSet || ParameterSetName == LiteralPathSet)
             {
-                foreach (var p in Path!) ReadFile(p);
+                bool literal = ParameterSetName == LiteralPathSet;
+                foreach (var p in literal ? LiteralPath! : Path!)
+                foreach (var file in ConfigPaths.Resolve(this, p, literal))
+                    ReadFile(file);
                 return;
             }
             if (Name == null)
@@ -78,9 +88,8 @@ namespace XTuner.PowerShell.Commands
             }
         }
 
-        private void ReadFile(string path)
+        private void ReadFile(string full)
         {
-            var full = ResolvePath(path);
             try
             {
                 WriteObject(ConfigYaml.Load(full));

@@ -1,5 +1,6 @@
 using System;
 using System.Collections;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using XTuner.Core;
@@ -13,8 +14,8 @@ namespace XTuner.PowerShell.Commands
 {
     /// <summary>Trains a model: starts one xtuner rank process per GPU (or CPU rank) and follows rank 0's progress.</summary>
     /// <remarks>
-    /// <para>Start-XTunerTraining takes an XTunerConfig from the pipeline (Get-XTunerConfig, New-XTunerConfig, Set-SequenceParallel), a built-in config by -Name, or a YAML file by -Path. The parameters override the config for this run only: -SequenceParallelSize splits every sequence across that many ranks, -GpusPerNode sets the ranks on this machine, -MaxSteps, -Device and -WorkDir do what they say, and -Option sets any other key by its YAML name.</para>
-    /// <para>Before anything starts, the config is checked as Test-XTunerConfig checks it and turned into a launch plan: the ranks, their sequence-parallel and data-parallel groups, devices, environment and command. -WhatIf shows that plan and starts nothing; the plan is also written to the information stream (-InformationVariable) as a LaunchPlan object. A config that cannot run is a terminating error with the id of the problem, such as XTunerInvalidSequenceParallelSize.</para>
+    /// <para>Start-XTunerTraining takes an XTunerConfig from the pipeline (Get-XTunerConfig, New-XTunerConfig, Set-SequenceParallel), a built-in config by -Name, or YAML files by -Path (wildcards expand) or -LiteralPath (which binds the files of Get-ChildItem *.yaml). Several configs train one after another (with -AsJob, side by side); with -WorkDir, each of several configs runs in WORKDIR/NAME (configs of the same name are refused, ErrorId XTunerSeveralRunsOneWorkDir), and one config runs in WORKDIR itself. The parameters override the config for this run only: -SequenceParallelSize splits every sequence across that many ranks, -GpusPerNode sets the ranks on this machine, -MaxSteps, -Device and -WorkDir do what they say, and -Option sets any other key by its YAML name.</para>
+    /// <para>Before anything starts, the config is checked as Test-XTunerConfig checks it and turned into a launch plan: the ranks, their sequence-parallel and data-parallel groups, devices, environment and command. -WhatIf shows that plan and starts nothing; the plan is also written to the information stream (-InformationVariable) as a LaunchPlan object. A config that cannot run is a terminating error with the id of the problem, such as XTunerInvalidSequenceParallelSize; a CUDA run on a machine that shows fewer NVIDIA GPUs than the ranks it starts here is XTunerCudaUnavailable, before any rank starts.</para>
     /// <para>The ranks write their logs to WORKDIR/logs/rankN.log, the metrics of every step to WORKDIR/metrics.jsonl and the run's state to WORKDIR/run.json; the config they read is saved as WORKDIR/config.yaml. A work dir that holds a running run, or checkpoints of an earlier one, is refused unless -Resume or -ResumeFrom continues it.</para>
     /// <para>While training runs, a progress bar shows the step, the loss, tokens per second per GPU and the time left; -Verbose also shows rank 0's output. When a rank fails, the others are stopped and the error (XTunerRankFailed, or XTunerRendezvousTimeout when the ranks could not meet) names the rank, its exit code and the last lines of its log. Ctrl+C stops every rank.</para>
     /// <para>-AsJob returns at once with a job: Receive-Job yields the run, Stop-Job stops every rank. -PassThru returns the run when training ends: its work dir, ranks, state and last metrics. -Launcher Slurm (or launcher: slurm in the config) submits a SLURM batch job instead (WORK_DIR/submit.sbatch; -WhatIf prints the script) and returns an XTunerJob to follow with Wait-XTunerJob.</para>
@@ -32,6 +33,10 @@ namespace XTuner.PowerShell.Commands
     /// <para>Trains in the background; Receive-Job shows the progress and returns the run when it ends.</para>
     /// </example>
     /// <example>
+    /// <code>Get-ChildItem ./configs/*.yaml | Start-XTunerTraining -WorkDir ./runs -WhatIf</code>
+    /// <para>Shows the launch plan of every config file of a folder, each in ./runs/NAME.</para>
+    /// </example>
+    /// <example>
     /// <code>Start-XTunerTraining -Name tiny-llama -WorkDir ./runs/tiny -Resume -Option @{ max_steps = 120; lr = 1e-3 }</code>
     /// <para>Continues the run in ./runs/tiny from its latest checkpoint, with two keys changed.</para>
     /// </example>
@@ -42,8 +47,13 @@ namespace XTuner.PowerShell.Commands
         private const string ConfigSet = "Config";
         private const string NameSet = "Name";
         private const string PathSet = "Path";
+        private const string LiteralPathSet = "LiteralPath";
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
+
+        // With -WorkDir, whether it is the run's folder or the parent of one folder per config depends on how many
+        // configs arrive: they start at the end.
+        private readonly System.Collections.Generic.List<XTunerConfig> _pending = new System.Collections.Generic.List<XTunerConfig>();
 
         /// <summary>The config to train (from the pipeline).</summary>
         [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ConfigSet)]
@@ -56,10 +66,17 @@ namespace XTuner.PowerShell.Commands
         [ValidateNotNullOrEmpty]
         public string? Name { get; set; }
 
-        /// <summary>A YAML config file to train.</summary>
+        /// <summary>YAML config files to train; wildcards expand (each file is one run).</summary>
         [Parameter(Mandatory = true, ParameterSetName = PathSet)]
+        [SupportsWildcards]
         [ValidateNotNullOrEmpty]
-        public string? Path { get; set; }
+        public string[]? Path { get; set; }
+
+        /// <summary>YAML config files to train, each name taken exactly as written; binds the files from Get-ChildItem by their PSPath.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+        [Alias("PSPath", "LP", "FullName")]
+        [ValidateNotNullOrEmpty]
+        public string[]? LiteralPath { get; set; }
 
         /// <summary>Ranks that split each sequence (sequence_parallel_size); must divide the attention heads and the world size.</summary>
         [Parameter]
@@ -76,7 +93,7 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public DeviceKind Device { get; set; }
 
-        /// <summary>Folder for the run's config, logs, metrics, checkpoints and model (default: the config's work_dir, else work_dirs/NAME under the current location).</summary>
+        /// <summary>Folder for the run's config, logs, metrics, checkpoints and model (default: the config's work_dir, else work_dirs/NAME under the current location). When several configs arrive, each runs in WORKDIR/NAME.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
         public string? WorkDir { get; set; }
@@ -113,13 +130,42 @@ namespace XTuner.PowerShell.Commands
 
         protected override void ProcessRecord()
         {
-            XTunerConfig? config = null;
+            foreach (var config in ReadConfigs())
+            {
+                if (WorkDir != null) _pending.Add(config);
+                else Start(config, workDir: null);
+            }
+        }
+
+        protected override void EndProcessing()
+        {
+            if (_pending.Count == 1)
+            {
+                Start(_pending[0], ResolvePath(WorkDir!));
+                return;
+            }
+            var names = _pending.GroupBy(c => c.Name ?? "", StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+            if (names != null)
+                ThrowTerminatingError(new ErrorRecord(
+                    new XTunerException(ErrorIds.SeveralRunsOneWorkDir,
+                        $"{_pending.Count} configs arrived with one -WorkDir, so each would run in WORKDIR/NAME, but {names.Count()} are named '{names.Key}': " +
+                        "give them different names (Set-XTunerConfig -Name), or start them one at a time, each with its own -WorkDir."),
+                    ErrorIds.SeveralRunsOneWorkDir, ErrorCategory.InvalidArgument, ResolvePath(WorkDir!)));
+            foreach (var config in _pending)
+            {
+                var workDir = System.IO.Path.Combine(ResolvePath(WorkDir!), config.Name ?? "xtuner");
+                WriteVerbose($"Several configs share -WorkDir: '{config.Name}' runs in {workDir}.");
+                Start(config, workDir);
+            }
+        }
+
+        private void Start(XTunerConfig config, string? workDir)
+        {
             LaunchOptions options;
             LaunchPlan plan;
             try
             {
-                config = ReadConfig();
-                options = Options();
+                options = Options(workDir);
                 var launcher = MyInvocation.BoundParameters.ContainsKey(nameof(Launcher)) ? Launcher : config.Launcher;
                 if (launcher == LauncherKind.Slurm)
                 {
@@ -133,7 +179,7 @@ namespace XTuner.PowerShell.Commands
             }
             catch (XTunerConfigException e)
             {
-                ThrowTerminatingError(new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), (object?)config ?? Name ?? Path));
+                ThrowTerminatingError(new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), config));
                 return;
             }
             catch (XTunerException e)
@@ -146,6 +192,7 @@ namespace XTuner.PowerShell.Commands
             if (!ShouldProcess(plan.Describe(), $"Start {plan.Ranks.Count} rank(s) of '{plan.Config.Name}' in {plan.WorkDir}?", "Start training")) return;
             try
             {
+                CudaDevices.RequireFor(plan, CudaDevices.Visible());
                 LaunchPlanner.PrepareWorkDir(plan, options.Resume);
             }
             catch (XTunerException e)
@@ -162,26 +209,45 @@ namespace XTuner.PowerShell.Commands
         /// <summary>PowerShell disposes the command when its pipeline ends; StopProcessing may come until then.</summary>
         public void Dispose() => _cancel.Dispose();
 
-        private XTunerConfig ReadConfig()
+        private System.Collections.Generic.IEnumerable<XTunerConfig> ReadConfigs()
         {
             switch (ParameterSetName)
             {
                 case NameSet:
-                    return ConfigCatalogue.Get(Name!);
+                    return new[] { Read(() => ConfigCatalogue.Get(Name!), Name!) };
                 case PathSet:
-                    return ConfigYaml.Load(ResolvePath(Path!));
+                case LiteralPathSet:
+                    bool literal = ParameterSetName == LiteralPathSet;
+                    return (literal ? LiteralPath! : Path!)
+                        .SelectMany(p => ConfigPaths.Resolve(this, p, literal))
+                        .Select(file => Read(() => ConfigYaml.Load(file), file))
+                        .ToList();
                 default:
-                    return Config!;
+                    return new[] { Config! };
             }
         }
 
-        private LaunchOptions Options()
+        /// <summary>A config that cannot be read stops the command: nothing of the pipeline should train half-configured.</summary>
+        private XTunerConfig Read(Func<XTunerConfig> read, string source)
+        {
+            try
+            {
+                return read();
+            }
+            catch (XTunerConfigException e)
+            {
+                ThrowTerminatingError(new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), source));
+                throw;
+            }
+        }
+
+        private LaunchOptions Options(string? workDir)
         {
             var bound = MyInvocation.BoundParameters;
             var options = new LaunchOptions
             {
                 BaseDirectory = CurrentDirectory,
-                WorkDir = WorkDir != null ? ResolvePath(WorkDir) : null,
+                WorkDir = workDir,
                 Resume = Resume.IsPresent || ResumeFrom != null,
                 ResumeFrom = ResumeFrom != null ? ResolvePath(ResumeFrom) : null,
                 Events = true,

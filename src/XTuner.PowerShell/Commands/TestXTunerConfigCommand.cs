@@ -15,6 +15,10 @@ namespace XTuner.PowerShell.Commands
     /// <para>Lists the problems of a config file, with file and line.</para>
     /// </example>
     /// <example>
+    /// <code>Get-ChildItem ./configs/*.yaml | Test-XTunerConfig</code>
+    /// <para>Checks every config file of a folder (the files bind to -LiteralPath by their PSPath).</para>
+    /// </example>
+    /// <example>
     /// <code>Get-XTunerConfig | Where-Object { -not ($_ | Test-XTunerConfig -Quiet) }</code>
     /// <para>Finds catalogue entries that would not start on this machine.</para>
     /// </example>
@@ -25,16 +29,24 @@ namespace XTuner.PowerShell.Commands
         private const string ConfigSet = "Config";
         private const string PathSet = "Path";
         private const string NameSet = "Name";
+        private const string LiteralPathSet = "LiteralPath";
 
         /// <summary>The configs to check (from the pipeline).</summary>
         [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ConfigSet)]
         [ValidateNotNull]
         public XTunerConfig? Config { get; set; }
 
-        /// <summary>A YAML config file to check.</summary>
+        /// <summary>YAML config files to check; wildcards expand (configs/*.yaml).</summary>
         [Parameter(Mandatory = true, ParameterSetName = PathSet)]
+        [SupportsWildcards]
         [ValidateNotNullOrEmpty]
-        public string? Path { get; set; }
+        public string[]? Path { get; set; }
+
+        /// <summary>YAML config files to check, each name taken exactly as written; binds the files from Get-ChildItem by their PSPath.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+        [Alias("PSPath", "LP", "FullName")]
+        [ValidateNotNullOrEmpty]
+        public string[]? LiteralPath { get; set; }
 
         /// <summary>A built-in config to check.</summary>
         [Parameter(Mandatory = true, ParameterSetName = NameSet)]
@@ -48,12 +60,23 @@ namespace XTuner.PowerShell.Commands
 
         protected override void ProcessRecord()
         {
+            if (ParameterSetName == PathSet || ParameterSetName == LiteralPathSet)
+            {
+                bool literal = ParameterSetName == LiteralPathSet;
+                foreach (var p in literal ? LiteralPath! : Path!)
+                foreach (var file in ConfigPaths.Resolve(this, p, literal))
+                    Check(() => ConfigYaml.Load(file));
+                return;
+            }
+            Check(() => ParameterSetName == NameSet ? ConfigCatalogue.Get(Name!) : Config!);
+        }
+
+        private void Check(System.Func<XTunerConfig> read)
+        {
             XTunerConfig config;
             try
             {
-                config = ParameterSetName == PathSet ? ConfigYaml.Load(ResolvePath(Path!))
-                    : ParameterSetName == NameSet ? ConfigCatalogue.Get(Name!)
-                    : Config!;
+                config = read();
             }
             catch (XTunerConfigException e)
             {

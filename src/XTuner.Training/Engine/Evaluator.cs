@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using XTuner.Core;
+using XTuner.Core.Catalogue;
 using XTuner.Core.Configuration;
 using XTuner.Core.Models;
 using XTuner.Training.Data;
@@ -41,7 +42,7 @@ namespace XTuner.Training.Engine
             var spec = resolved.Spec;
             var data = config.Clone();
             data.Model = spec;
-            data.DataFiles = new System.Collections.Generic.List<string> { PathUtil.Resolve(dataFile, baseDir) };
+            data.DataFiles = new System.Collections.Generic.List<string> { BuiltinData.IsBuiltin(dataFile) ? dataFile : PathUtil.Resolve(dataFile, baseDir) };
             data.DatasetFormat = format ?? DetectFormat(data.DataFiles[0]);
             data.PackToMaxLength = false;
             data.MaxLength = maxLength ?? (int)Math.Min(spec.SupportedPositions ?? 4096, 4096);
@@ -80,8 +81,10 @@ namespace XTuner.Training.Engine
         /// <summary>The dataset format from the first record's keys.</summary>
         public static DatasetFormat DetectFormat(string path)
         {
-            var first = File.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0)
-                        ?? throw new XTunerException(ErrorIds.BadDataLine, $"{path} is empty.");
+            using var reader = BuiltinData.IsBuiltin(path) ? new StreamReader(BuiltinData.Open(path)) : new StreamReader(path);
+            string? first;
+            while ((first = reader.ReadLine()) != null && first.Trim().Length == 0) { }
+            if (first == null) throw new XTunerException(ErrorIds.BadDataLine, $"{path} is empty.");
             using var doc = JsonDocument.Parse(first);
             var root = doc.RootElement;
             if (root.TryGetProperty("messages", out _)) return DatasetFormat.Chat;

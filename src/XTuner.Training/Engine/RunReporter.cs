@@ -52,12 +52,14 @@ namespace XTuner.Training.Engine
         public void Checkpoint(string path)
         {
             _console.WriteLine($"checkpoint saved: {path}");
+            if (LossPlot.TryWriteRun(_workDir) is string warning) _console.WriteLine(warning);
             if (_events) _console.WriteLine(new RunEvent { Kind = "checkpoint", Path = path }.ToLine());
         }
 
         public void Done(string modelDirectory)
         {
             _console.WriteLine($"training finished; Hugging Face model written to {modelDirectory}");
+            if (LossPlot.TryWriteRun(_workDir) is string warning) _console.WriteLine(warning);
             if (_events) _console.WriteLine(new RunEvent { Kind = "done", Path = modelDirectory }.ToLine());
         }
 

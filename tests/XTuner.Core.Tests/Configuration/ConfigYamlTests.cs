@@ -29,6 +29,28 @@ namespace XTuner.Core.Tests.Configuration
         }
 
         [Fact]
+        public void ACheckpointOptionReplacesTheTemplatesArchitectureAsNewXTunerConfigModelDoes()
+        {
+            var config = ConfigCatalogue.Get("llama2-7b-full-128k-sp8");
+            var scaling = config.Model.RopeScaling;
+            // The tokenizer comes after the checkpoint whatever the order: it refines the checkpoint's.
+            ConfigYaml.ApplyOptions(config, new[] { "tokenizer=/t/tokenizer.json", "pretrained_model_name_or_path=/models/llama", "lr=1e-4" });
+            Assert.Equal("/models/llama", config.PretrainedModelNameOrPath);
+            Assert.False(config.RandomInit);
+            Assert.Null(config.Model.HiddenSize);
+            Assert.Null(config.Model.NumAttentionHeads);
+            Assert.Same(scaling, config.Model.RopeScaling);
+            Assert.Equal("/t/tokenizer.json", config.Tokenizer);
+            Assert.Equal(1e-4, config.Lr);
+
+            var random = ConfigCatalogue.Get("tiny-llama");
+            ConfigYaml.ApplyOptions(random, new[] { "pretrained_model_name_or_path='/models/tiny'" });
+            Assert.Equal("/models/tiny", random.PretrainedModelNameOrPath);
+            Assert.Null(random.Model.Architecture);
+            Assert.Null(random.Tokenizer);
+        }
+
+        [Fact]
         public void WritesXTunerKeyNames()
         {
             var yaml = ConfigYaml.Serialize(ConfigCatalogue.Get("tiny-llama"));

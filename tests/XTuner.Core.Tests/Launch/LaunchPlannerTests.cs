@@ -26,7 +26,7 @@ namespace XTuner.Core.Tests.Launch
                 var env = EnvironmentOf(plan, r);
                 Assert.Equal("0", env["GROUP_RANK"]);
                 var identity = RankEnvironment.FromEnvironment(env.ToDictionary(p => p.Key, p => (object)p.Value), slurm: false);
-                Assert.Equal((r.Rank, 4, r.Rank, 4, 0, RankEnvironment.LoopbackAddress, port, RankLauncher.Torchrun),
+                Assert.Equal((r.Rank, 4, r.Rank, 4, 0, RankEnvironment.LoopbackAddress, port, RankLauncher.Local),
                     (identity.Rank, identity.WorldSize, identity.LocalRank, identity.LocalWorldSize, identity.NodeRank, identity.MasterAddress, identity.MasterPort, identity.Launcher));
             });
             Assert.Equal(new[] { 0, 1, 2, 3 }, plan.Ranks.Select(r => r.Rank));

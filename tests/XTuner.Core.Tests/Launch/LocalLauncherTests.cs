@@ -48,6 +48,31 @@ namespace XTuner.Core.Tests.Launch
         }
 
         [Fact]
+        public void TheRankThatFailedFirstOfItsOwnIsNamedNotTheOneThatLostItsPeer()
+        {
+            // Rank 1 gives up at once as a rank does whose store went away; rank 0's own error comes a moment later.
+            var plan = Plan("if [ \"$RANK\" = 1 ]; then echo 'xtuner train: error [XTunerCollectiveFailed]: rank 0 went away' >&2; exit 1; fi; " +
+                            "sleep 0.5; echo 'cannot create checkpoints' >&2; exit 2", 2);
+            using var launcher = new LocalLauncher(plan);
+            launcher.Start();
+            var e = Assert.Throws<XTunerException>(() => launcher.WaitForExit(CancellationToken.None));
+            Assert.Equal(ErrorIds.RankFailed, e.ErrorId);
+            Assert.Contains("Rank 0 exited with code 2", e.Message);
+            Assert.Contains("cannot create checkpoints", e.Message);
+        }
+
+        [Fact]
+        public void ARankThatLostItsPeerIsNamedWhenNoOtherFails()
+        {
+            var plan = Plan("if [ \"$RANK\" = 1 ]; then echo 'xtuner train: error [XTunerRendezvousTimeout]: rank 0 did not open the store' >&2; exit 1; fi; exec sleep 60", 2);
+            using var launcher = new LocalLauncher(plan);
+            launcher.Start();
+            var e = Assert.Throws<XTunerException>(() => launcher.WaitForExit(CancellationToken.None));
+            Assert.Equal(ErrorIds.RendezvousTimeout, e.ErrorId);
+            Assert.Contains("Rank 1 exited with code 1", e.Message);
+        }
+
+        [Fact]
         public void StoppingLeavesNoRankBehind()
         {
             var plan = Plan("trap '' TERM; exec sleep 60", 2);

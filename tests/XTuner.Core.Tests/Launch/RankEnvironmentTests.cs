@@ -39,6 +39,17 @@ namespace XTuner.Core.Tests.Launch
         }
 
         [Fact]
+        public void XtunersOwnLauncherIsNamedAsItselfNotAsTorchrun()
+        {
+            var vars = Torchrun(1, 2, 1, 2);
+            Assert.Contains("torchrun variables)", RankEnvironment.FromEnvironment(vars, slurm: false).ToString());
+            vars[LaunchPlanner.LauncherPidVariable] = "4242";
+            var env = RankEnvironment.FromEnvironment(vars, slurm: false);
+            Assert.Equal(RankLauncher.Local, env.Launcher);
+            Assert.Equal("rank 1 of 2 (local 1 of 2 on node 0, master 10.0.0.5:29500, xtuner launcher)", env.ToString());
+        }
+
+        [Fact]
         public void ReadsTorchrunVariables()
         {
             var env = RankEnvironment.FromEnvironment(Torchrun(6, 8, 2, 4), slurm: false);

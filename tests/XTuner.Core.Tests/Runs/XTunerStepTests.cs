@@ -28,8 +28,8 @@ namespace XTuner.Core.Tests.Runs
         [Fact]
         public void TheSummaryIsStepLossThroughputAndTimeLeft()
         {
-            Assert.Equal("step 3 of 10, loss 1.2346, 51,200 tokens/s/GPU, ETA 0:14", Sample.Summary());
-            Assert.Equal("step 3, loss 0.5000, 0 tokens/s/GPU, ETA 0:00", new XTunerStep { Step = 3, Loss = 0.5 }.Summary());
+            Assert.Equal("step 3/10 loss 1.2346 51,200 tok/s/GPU ETA 0:14", Sample.Summary());
+            Assert.Equal("step 3 loss 0.5000 0 tok/s/GPU ETA 0:00", new XTunerStep { Step = 3, Loss = 0.5 }.Summary());
         }
 
         [Fact]

@@ -53,8 +53,8 @@ namespace XTuner.PowerShell.Tests.Cmdlets
             Assert.False(ps.HadErrors, string.Join("\n", ps.Streams.Error));
             Assert.Equal(new[]
             {
-                "step 1 of 3, loss 2.0000, 1,234 tokens/s/GPU, ETA 1:00:00",
-                "step 2 of 3, loss 1.0000, 1,234 tokens/s/GPU, ETA 25:00:01",
+                "step 1/3 loss 2.0000 1,234 tok/s/GPU ETA 1:00:00",
+                "step 2/3 loss 1.0000 1,234 tok/s/GPU ETA 25:00:01",
             }, ps.Streams.Progress.Where(r => r.RecordType == ProgressRecordType.Processing && r.StatusDescription.StartsWith("step ", StringComparison.Ordinal))
                 .Select(r => r.StatusDescription));
         }
@@ -68,7 +68,7 @@ namespace XTuner.PowerShell.Tests.Cmdlets
             using var ps = Shell("Wait-XTunerJob -WorkDir $args[0]", work);
             Assert.Single(ps.Invoke());
             Assert.False(ps.HadErrors, string.Join("\n", ps.Streams.Error));
-            Assert.Equal("COMPLETED on node1: step 2 of 3, loss 1.0000, 1,234 tokens/s/GPU, ETA 25:00:01", ps.Streams.Progress.First().StatusDescription);
+            Assert.Equal("step 2/3 loss 1.0000 1,234 tok/s/GPU ETA 25:00:01 (COMPLETED on node1)", ps.Streams.Progress.First().StatusDescription);
         }
 
         public void Dispose()

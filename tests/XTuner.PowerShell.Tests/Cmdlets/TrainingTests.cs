@@ -58,9 +58,11 @@ namespace XTuner.PowerShell.Tests.Cmdlets
             var records = ps.Streams.Progress.ToList();
             var steps = records.Where(r => r.RecordType == ProgressRecordType.Processing && r.StatusDescription.StartsWith("step ", StringComparison.Ordinal)).ToList();
             Assert.Equal(5, steps.Count);
-            Assert.Equal("step 1 of 5, loss 3.0000, 5,120 tokens/s/GPU, ETA 0:00", steps[0].StatusDescription);
+            Assert.Equal("step 1/5 loss 3.0000 5,120 tok/s/GPU ETA 0:00", steps[0].StatusDescription);
             Assert.Equal(new[] { 20, 40, 60, 80, 100 }, steps.Select(r => r.PercentComplete));
-            Assert.StartsWith("Training tiny-llama-sp2 (2 rank(s), sequence parallel 2)", steps[0].Activity);
+            Assert.Equal("tiny-llama-sp2", steps[0].Activity);
+            // The ETA is in the status; a SecondsRemaining would be shown a second time, as seconds, and crowd it out.
+            Assert.All(steps, r => Assert.Equal(-1, r.SecondsRemaining));
             Assert.All(records, r => Assert.Equal(records[0].ActivityId, r.ActivityId));
             Assert.Equal(ProgressRecordType.Completed, records.Last().RecordType);
         }

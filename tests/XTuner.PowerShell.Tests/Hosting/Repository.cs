@@ -17,20 +17,6 @@ namespace XTuner.PowerShell.Tests.Hosting
 
         public static string TestsDirectory => Path.Combine(Root, "tests");
 
-        /// <summary>
-        /// The Pester suite: every *.Tests.ps1 below tests/, as Invoke-Pester ./tests finds them (build output aside),
-        /// relative to tests/.
-        /// </summary>
-        public static IReadOnlyList<string> PesterFiles =>
-            Directory.GetFiles(TestsDirectory, "*.Tests.ps1", SearchOption.AllDirectories)
-                .Select(f => Path.GetRelativePath(TestsDirectory, f))
-                .Where(f => !f.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj"))
-                .OrderBy(f => f, StringComparer.Ordinal)
-                .ToList();
-
-        /// <summary>The runner (Pester/*.ps1, *.psm1) as copied beside the test assembly.</summary>
-        public static string RunnerDirectory => Path.Combine(AppContext.BaseDirectory, "Pester");
-
         private static string FindRoot()
         {
             for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)

@@ -82,6 +82,35 @@ namespace XTuner.Training.Tests.Cli
         }
 
         [Fact]
+        public void AMissingDataFileIsXTunerPathNotFoundNamingTheFileAndTheBuiltInOnes()
+        {
+            var dir = Path.Combine(AppContext.BaseDirectory, "data", "hf-tiny", "tiny-llama");
+            var result = RankProcesses.Run(new Dictionary<int, Dictionary<string, string>> { [0] = new Dictionary<string, string>() },
+                TimeSpan.FromMinutes(1), "evaluate", dir, "--data", "/nonexistent/data.jsonl")[0];
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("error [XTunerPathNotFound]: The data file '/nonexistent/data.jsonl' does not exist", result.Error);
+            Assert.Contains("builtin:alpaca-sample", result.Error);
+            Assert.DoesNotContain("FileNotFoundException", result.Error);
+        }
+
+        [Fact]
+        public void BuiltInDataEvaluatesAsDataFilesTakeIt()
+        {
+            var dir = Path.Combine(AppContext.BaseDirectory, "data", "hf-tiny", "tiny-llama");
+            var result = RankProcesses.Run(new Dictionary<int, Dictionary<string, string>> { [0] = new Dictionary<string, string>() },
+                TimeSpan.FromMinutes(2), "evaluate", dir, "--data", "builtin:tokenized-sample")[0];
+            Assert.True(result.ExitCode == 0, result.ToString());
+            using var json = JsonDocument.Parse(result.Output.Trim().Split('\n').Last());
+            Assert.True(json.RootElement.GetProperty("tokens").GetInt64() > 0);
+            Assert.True(double.IsFinite(json.RootElement.GetProperty("loss").GetDouble()));
+
+            var unknown = RankProcesses.Run(new Dictionary<int, Dictionary<string, string>> { [0] = new Dictionary<string, string>() },
+                TimeSpan.FromMinutes(1), "evaluate", dir, "--data", "builtin:nothing")[0];
+            Assert.Equal(1, unknown.ExitCode);
+            Assert.Contains("[XTunerPathNotFound]: There is no built-in dataset 'builtin:nothing'", unknown.Error);
+        }
+
+        [Fact]
         public void AMissingModelIsAClearError()
         {
             var result = RankProcesses.Run(new Dictionary<int, Dictionary<string, string>> { [0] = new Dictionary<string, string>() },

@@ -17,7 +17,7 @@ namespace XTuner.Training.Tests.Cli
         {
             var empty = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "xtuner-no-libtorch-" + Guid.NewGuid().ToString("N"))).FullName;
             var result = Train(new Dictionary<string, string> { ["XTUNER_LIBTORCH_DIR"] = empty },
-                "train", "tiny-llama", "--device", "cuda", "--max-steps", "1", "--work-dir", Path.Combine(empty, "run"));
+                "train", "tiny-llama", "--device", "cuda", "--launcher", "pytorch", "--max-steps", "1", "--work-dir", Path.Combine(empty, "run"));
             Assert.Equal(1, result.ExitCode);
             Assert.Contains($"XTUNER_LIBTORCH_DIR={empty} holds no libtorch_cuda.so", result.Error);
         }

@@ -27,7 +27,7 @@ namespace XTuner.Training.Tests.Distributed
     internal static class RankProcesses
     {
         private static readonly string[] LauncherVariables =
-            { "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT" };
+            { "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT", "NPROC_PER_NODE", "NNODES", "NODE_RANK", "ADDR", "PORT" };
 
         public static string Cli { get; } = FindCli();
 

@@ -1,0 +1,187 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text.RegularExpressions;
+using XTuner.Core.Configuration;
+using XTuner.Core.Runs;
+using XTuner.Training.Tests.Distributed;
+using Xunit;
+
+namespace XTuner.Training.Tests.Cli
+{
+    /// <summary>
+    /// XTuner's own command lines, as its README writes them, run by real xtuner processes: the launcher variables
+    /// (NPROC_PER_NODE; NNODES, NODE_RANK, ADDR, PORT for one xtuner train per node), --deepspeed presets, srun tasks,
+    /// a checkpoint given through --cfg-options, and the help, evaluate and benchmark commands' errors.
+    /// </summary>
+    [Collection(DistributedCollection.Name)]
+    public sealed class XTunerCommandLineTests : IDisposable
+    {
+        private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
+        private readonly string _dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "xtuner-cli-" + Guid.NewGuid().ToString("N").Substring(0, 8))).FullName;
+
+        public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+        private static RankResult Xtuner(Dictionary<string, string> env, params string[] args) =>
+            RankProcesses.Run(new Dictionary<int, Dictionary<string, string>> { [0] = env }, Limit, args)[0];
+
+        /// <summary>A built-in config copied to a YAML file, as xtuner copy-cfg writes it.</summary>
+        private string CopyConfig(string name)
+        {
+            var copied = Xtuner(new Dictionary<string, string>(), "copy-cfg", name, _dir);
+            Assert.True(copied.ExitCode == 0, copied.ToString());
+            return Path.Combine(_dir, name + ".yaml");
+        }
+
+        private static string Header(string log) => File.ReadLines(log).First(l => l.StartsWith("xtuner rank ", StringComparison.Ordinal));
+
+        [Fact]
+        public void NprocPerNodeAndADeepSpeedPresetTrainAYamlConfig()
+        {
+            // NPROC_PER_NODE=8 xtuner train CONFIG --deepspeed deepspeed_zero2, with two CPU ranks.
+            var work = Path.Combine(_dir, "zero2");
+            var result = Xtuner(new Dictionary<string, string> { ["NPROC_PER_NODE"] = "2" },
+                "train", CopyConfig("tiny-llama"), "--deepspeed", "deepspeed_zero2", "--work-dir", work, "--max-steps", "2");
+            Assert.True(result.ExitCode == 0, result.ToString());
+            var config = ConfigYaml.Load(Path.Combine(work, "config.yaml"));
+            Assert.Equal((2, 2, 1), (config.ZeroStage, config.GpusPerNode, config.Nodes));
+            var header = Header(Path.Combine(work, "logs", "rank0.log"));
+            Assert.Contains("rank 0 of 2 (local 0 of 2 on node 0", header);
+            Assert.Contains("xtuner launcher", header);
+            Assert.Contains("zero 2", header);
+        }
+
+        [Fact]
+        public void SrunTasksTakeADeepSpeedPresetWithLauncherSlurm()
+        {
+            // srun ... xtuner train CONFIG --launcher slurm --deepspeed deepspeed_zero3: two tasks of one node.
+            var yaml = CopyConfig("tiny-llama-sp2");
+            int port = FreePort.Next();
+            var tasks = Enumerable.Range(0, 2).ToDictionary(r => r, r => new Dictionary<string, string>
+            {
+                ["SLURM_PROCID"] = r.ToString(),
+                ["SLURM_LOCALID"] = r.ToString(),
+                ["SLURM_NODEID"] = "0",
+                ["SLURM_NTASKS"] = "2",
+                ["SLURM_TASKS_PER_NODE"] = "2",
+                ["SLURM_JOB_NODELIST"] = "localhost",
+                ["MASTER_ADDR"] = "127.0.0.1",
+                ["MASTER_PORT"] = port.ToString(),
+            });
+            var work = Path.Combine(_dir, "zero3");
+            var ranks = RankProcesses.Run(tasks, Limit, "train", yaml, "--launcher", "slurm", "--deepspeed", "deepspeed_zero3", "--work-dir", work, "--max-steps", "2",
+                "--cfg-options", "activation_checkpointing=true");
+            Assert.All(ranks, r => Assert.True(r.ExitCode == 0, string.Join("\n", ranks)));
+            Assert.Contains("srun", ranks[0].Output);
+            Assert.Contains("zero 3", ranks[0].Output);
+            Assert.Equal(new[] { 1, 2 }, MetricsFile.Read(work).Select(s => s.Step));
+        }
+
+        [Fact]
+        public void OneXtunerTrainPerNodeWithNnodesNodeRankAddrAndPortTrainsAsOneMachineDoes()
+        {
+            // Two "machines" on loopback, one rank each, sharing a work dir as nodes on a shared file system do.
+            var yaml = CopyConfig("tiny-llama");
+            int port = FreePort.Next();
+            var shared = Path.Combine(_dir, "nodes");
+            var nodes = Enumerable.Range(0, 2).ToDictionary(n => n, n => new Dictionary<string, string>
+            {
+                ["NPROC_PER_NODE"] = "1",
+                ["NNODES"] = "2",
+                ["NODE_RANK"] = n.ToString(),
+                ["ADDR"] = "127.0.0.1",
+                ["PORT"] = port.ToString(),
+            });
+            var launched = RankProcesses.Run(nodes, Limit, "train", yaml, "--work-dir", shared, "--max-steps", "3");
+            Assert.All(launched, r => Assert.True(r.ExitCode == 0, string.Join("\n", launched)));
+            Assert.Contains("on node 1 of 2 (ranks 1-1 of 2)", launched[1].Output);
+            Assert.Contains($"rank 0 of 2 (local 0 of 1 on node 0, master 127.0.0.1:{port}, xtuner launcher)", Header(Path.Combine(shared, "logs", "rank0.log")));
+            var second = XTunerRun.Load(Path.Combine(shared, "node1"))!;
+            Assert.Equal("Completed", second.State.ToString());
+            Assert.Equal(1, Assert.Single(second.Ranks).Rank);
+
+            var alone = Path.Combine(_dir, "one-machine");
+            var single = Xtuner(new Dictionary<string, string> { ["NPROC_PER_NODE"] = "2" }, "train", yaml, "--work-dir", alone, "--max-steps", "3");
+            Assert.True(single.ExitCode == 0, single.ToString());
+            var expected = MetricsFile.Read(alone).Select(s => s.Loss).ToList();
+            var actual = MetricsFile.Read(shared).Select(s => s.Loss).ToList();
+            Assert.Equal(3, actual.Count);
+            Assert.All(expected.Zip(actual), p => Assert.InRange(Math.Abs(p.First - p.Second), 0, 1e-5));
+        }
+
+        [Fact]
+        public void NnodesWithoutNodeRankAddrOrPortNamesWhatIsMissing()
+        {
+            var result = Xtuner(new Dictionary<string, string> { ["NNODES"] = "2", ["NODE_RANK"] = "0" }, "train", "tiny-llama", "--work-dir", Path.Combine(_dir, "x"));
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("[XTunerInvalidRankEnvironment]: ADDR (node 0's address", result.Error);
+            var beyond = Xtuner(new Dictionary<string, string> { ["NNODES"] = "2", ["NODE_RANK"] = "2", ["ADDR"] = "h", ["PORT"] = "1234" }, "train", "tiny-llama");
+            Assert.Contains("NODE_RANK=2 must be below NNODES=2", beyond.Error);
+            Assert.False(Directory.Exists(Path.Combine(_dir, "x")));
+        }
+
+        [Fact]
+        public void AnUnknownDeepSpeedPresetIsAUsageErrorListingTheKnownOnes()
+        {
+            var result = Xtuner(new Dictionary<string, string>(), "train", "tiny-llama", "--deepspeed", "deepspeed_zero4");
+            Assert.Equal(2, result.ExitCode);
+            Assert.Contains("--deepspeed takes deepspeed_zero1, deepspeed_zero2, deepspeed_zero3, deepspeed_zero2_offload, deepspeed_zero3_offload, not 'deepspeed_zero4'", result.Error);
+        }
+
+        [Theory]
+        [InlineData("deepspeed_zero2_offload", 2)]
+        [InlineData("zero3_offload", 3)]
+        public void AnOffloadPresetSetsTheStageAndKeepsTheOptimizerShardInHostMemory(string preset, int stage)
+        {
+            var work = Path.Combine(_dir, preset);
+            var result = Xtuner(new Dictionary<string, string> { ["NPROC_PER_NODE"] = "2" }, "train", "tiny-llama", "--deepspeed", preset, "--max-steps", "2",
+                "--work-dir", work, "--cfg-options", "activation_checkpointing=true");
+            Assert.True(result.ExitCode == 0, result.ToString());
+            var config = ConfigYaml.Load(Path.Combine(work, "config.yaml"));
+            Assert.Equal((stage, true), (config.ZeroStage, config.OffloadOptimizer));
+            Assert.Equal(new[] { 1, 2 }, MetricsFile.Read(work).Select(s => s.Step));
+        }
+
+        [Fact]
+        public void ACheckpointThroughCfgOptionsReplacesTheTemplatesArchitecture()
+        {
+            var checkpoint = Path.Combine(AppContext.BaseDirectory, "data", "hf-tiny", "tiny-llama");
+            var work = Path.Combine(_dir, "from-checkpoint");
+            var result = Xtuner(new Dictionary<string, string>(), "train", CopyConfig("tiny-llama"), "--work-dir", work, "--max-steps", "1", "--cfg-options",
+                "pretrained_model_name_or_path=" + checkpoint, "dataset_format=tokenized", "data_files=[builtin:tokenized-sample]");
+            Assert.True(result.ExitCode == 0, result.ToString());
+            var config = ConfigYaml.Load(Path.Combine(work, "config.yaml"));
+            Assert.Equal(checkpoint, config.PretrainedModelNameOrPath);
+            Assert.Null(config.Model.HiddenSize);
+            Assert.Null(config.Tokenizer);
+        }
+
+        [Fact]
+        public void HelpWithACommandPrintsThatCommandsUsage()
+        {
+            var help = Xtuner(new Dictionary<string, string>(), "help", "train");
+            Assert.Equal(0, help.ExitCode);
+            Assert.StartsWith("usage: xtuner train [CONFIG] [options]", help.Output);
+            Assert.Contains("--deepspeed", help.Output);
+            Assert.Contains("NPROC_PER_NODE", help.Output);
+        }
+
+        [Fact]
+        public void ABenchmarkWhoseEveryRunFailedExitsWithAnErrorAndBenchmarksStartedTogetherKeepApart()
+        {
+            // A sequence-parallel size that does not divide the heads fails every run at once; two benchmarks start in the same second.
+            var both = RankProcesses.Run(Enumerable.Range(0, 2).ToDictionary(i => i, i => new Dictionary<string, string>()), Limit,
+                "benchmark", "tiny-llama", "--lengths", "64,128", "--steps", "2", "--nproc-per-node", "3", "--cfg-options", "sequence_parallel_size=3");
+            Assert.All(both, r =>
+            {
+                Assert.Equal(1, r.ExitCode);
+                Assert.Contains("error [XTunerBenchmarkFailed]: No length trained (64, 128)", r.Error);
+            });
+            var folders = both.Select(r => Regex.Match(r.Output, @"runs in (\S+)").Groups[1].Value).ToList();
+            Assert.All(folders, f => Assert.NotEqual("", f));
+            Assert.NotEqual(folders[0], folders[1]);
+            foreach (var f in folders.Where(Directory.Exists)) Directory.Delete(f, recursive: true);
+        }
+    }
+}
