@@ -35,5 +35,8 @@ namespace XTuner.Core
         public const string JobWaitTimeout = "XTunerJobWaitTimeout";
         public const string BadDataLine = "XTunerBadDataLine";
         public const string InvalidTokenizer = "XTunerInvalidTokenizer";
+        public const string BadDataFile = "XTunerBadDataFile";
+        public const string DatasetCacheCorrupt = "XTunerDatasetCacheCorrupt";
+        public const string DataPreparationFailed = "XTunerDataPreparationFailed";
     }
 }

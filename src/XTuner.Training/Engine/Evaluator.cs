@@ -41,6 +41,8 @@ namespace XTuner.Training.Engine
             data.DataFiles = new System.Collections.Generic.List<string> { PathUtil.Resolve(dataFile, baseDir) };
             data.DatasetFormat = format ?? DetectFormat(data.DataFiles[0]);
             data.PackToMaxLength = false;
+            // One pass over a file that is not a run's training data: nothing to reuse, so nothing is cached.
+            data.DatasetCacheDir = Core.Datasets.DatasetCacheDirectory.Disabled;
             data.MaxLength = maxLength ?? (int)Math.Min(spec.SupportedPositions ?? 4096, 4096);
             var tokenizer = data.DatasetFormat == DatasetFormat.Tokenized ? null : TokenizerLoader.Load(config.Tokenizer, resolved.CheckpointDirectory);
             var sequences = DatasetBuilder.Build(data, tokenizer, baseDir, out _);

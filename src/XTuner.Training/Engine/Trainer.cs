@@ -113,7 +113,7 @@ namespace XTuner.Training.Engine
 
             if (IsRankZero && resumeFrom == null) StartFresh(workDir);
             using var reporter = IsRankZero ? new RunReporter(workDir, _options.Console, _options.Events, config.LoggingInterval) : null;
-            var data = DatasetBuilder.Build(config, tokenizer, baseDir, out var stats);
+            var data = DatasetBuilder.Build(config, tokenizer, baseDir, out var stats, reporter);
             var sampler = new BatchSampler(data.Count, config.BatchSize, layout.DpRank(_env.Rank), layout.DataParallelSize, config.Seed, config.Shuffle);
             int accum = config.AccumulativeCounts;
             int totalSteps = config.MaxSteps ?? Math.Max(1, (config.MaxEpochs ?? 1) * sampler.BatchesPerEpoch / accum);
