@@ -89,7 +89,7 @@ namespace XTuner.Training.Tests.Data.Cache
             Assert.Equal(ErrorIds.BadDataLine, e.ErrorId);
             Assert.Contains("data.jsonl:31:", e.Message);
             Assert.Empty(Directory.GetDirectories(config.DatasetCacheDir!));
-            Assert.Empty(Directory.GetFiles(config.DatasetCacheDir!).Where(f => !f.EndsWith(".lock", StringComparison.Ordinal)));
+            Assert.DoesNotContain(Directory.GetFiles(config.DatasetCacheDir!), f => !f.EndsWith(".lock", StringComparison.Ordinal));
         }
 
         [Fact]
