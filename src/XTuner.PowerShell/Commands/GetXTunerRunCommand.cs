@@ -46,7 +46,7 @@ namespace XTuner.PowerShell.Commands
                 if (WildcardPattern.ContainsWildcardCharacters(path))
                 {
                     foreach (var folder in ResolveWildcard(path))
-                        if (File.Exists(System.IO.Path.Combine(folder, XTunerRun.FileName))) Emit(folder);
+                        if (File.Exists(new WorkDirLayout(folder).RunRecord)) Emit(folder);
                     continue;
                 }
                 Emit(ResolvePath(path));
@@ -70,7 +70,7 @@ namespace XTuner.PowerShell.Commands
             var run = XTunerRun.Load(folder);
             if (run == null)
             {
-                WriteError(new ErrorRecord(new ItemNotFoundException($"{folder} holds no training run ({XTunerRun.FileName} not found)."),
+                WriteError(new ErrorRecord(new ItemNotFoundException($"{folder} holds no training run ({WorkDirLayout.RunRecordName} not found)."),
                     ErrorIds.RunNotFound, ErrorCategory.ObjectNotFound, folder));
                 return;
             }

@@ -48,7 +48,7 @@ namespace XTuner.PowerShell.Commands
             var run = XTunerRun.Load(folder);
             if (run == null)
             {
-                WriteError(new ErrorRecord(new ItemNotFoundException($"{folder} holds no training run ({XTunerRun.FileName} not found)."),
+                WriteError(new ErrorRecord(new ItemNotFoundException($"{folder} holds no training run ({WorkDirLayout.RunRecordName} not found)."),
                     ErrorIds.RunNotFound, ErrorCategory.ObjectNotFound, folder));
                 return;
             }
