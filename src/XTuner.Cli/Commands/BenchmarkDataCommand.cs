@@ -42,7 +42,7 @@ namespace XTuner.Cli.Commands
             new CliOption("--tokenizer", "tokenizer.json (or folder) to tokenize with.", "PATH"),
             new CliOption("--data", "The generated JSONL (default /tmp/xtuner-benchmark-data/text-SIZEmb.jsonl).", "FILE"),
             new CliOption("--size-mb", "Size of the generated JSONL in MB (default 1024).", "N"),
-            new CliOption("--work-dir", "Where the cache and runs go (default /tmp/xtuner-benchmark-data/runs).", "DIR"),
+            new CliOption("--work-dir", "A new folder for the caches and runs (default /tmp/xtuner-benchmark-data/runs-TIME).", "DIR"),
             new CliOption("--nproc-per-node", "CPU ranks of each training run (default 2).", "N"),
             new CliOption("--max-length", "Tokens per packed sequence (default 2048).", "N"),
             new CliOption("--in-memory", "Also train without the cache (slow: every rank tokenizes the whole file)."),
@@ -54,10 +54,11 @@ namespace XTuner.Cli.Commands
             var sizeMb = args.GetInt("--size-mb") ?? 1024;
             var root = Path.Combine(Path.GetTempPath(), "xtuner-benchmark-data");
             var data = Path.GetFullPath(args.Get("--data") ?? Path.Combine(root, $"text-{sizeMb}mb.jsonl"));
-            var work = Path.GetFullPath(args.Get("--work-dir") ?? Path.Combine(root, "runs"));
+            var work = Path.GetFullPath(args.Get("--work-dir") ?? Path.Combine(root, "runs-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
             var ranks = args.GetInt("--nproc-per-node") ?? 2;
             var maxLength = args.GetInt("--max-length") ?? 2048;
-            if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+            if (Directory.Exists(work) && Directory.EnumerateFileSystemEntries(work).Any())
+                throw new CliUsageException($"--work-dir {work} is not empty; name a new folder (the caches and runs go there)");
             Directory.CreateDirectory(work);
 
             if (!File.Exists(data) || new FileInfo(data).Length < sizeMb * 1_000_000L)
@@ -73,7 +74,7 @@ namespace XTuner.Cli.Commands
             var baseline = Config(work, "small", small, tokenizer, maxLength, ranks, Path.Combine(work, "small-cache"));
 
             output.WriteLine($"Data: {data} ({new FileInfo(data).Length / 1e9:F2} GB, {lines:N0} lines); tokenizer {tokenizer}; " +
-                             $"{ranks} CPU ranks, max_length {maxLength}, {Environment.ProcessorCount} cores");
+                             $"{ranks} CPU ranks, max_length {maxLength}, {Environment.ProcessorCount} cores{LoadAverage()}");
             var clock = Stopwatch.StartNew();
             var (prepared, prepareOutput) = RunSelf(new[] { "prepare-data", large }, null);
             var prepareSeconds = clock.Elapsed.TotalSeconds;
@@ -91,6 +92,7 @@ namespace XTuner.Cli.Commands
 
             var c = CultureInfo.InvariantCulture;
             var cacheBytes = manifest.SizeBytes;
+            output.WriteLine($"Done{LoadAverage()}.");
             output.WriteLine();
             output.WriteLine("| measure | value |");
             output.WriteLine("| --- | --- |");
@@ -101,12 +103,13 @@ namespace XTuner.Cli.Commands
             output.WriteLine($"| peak resident memory per rank, 64-line dataset | {empty.Peaks} GiB |");
             output.WriteLine($"| peak resident memory per rank, from the cache | {cached.Peaks} GiB |");
             output.WriteLine($"| increase per rank over the 64-line dataset | {Increase(cached, empty, cacheBytes)} |");
-            output.WriteLine(string.Format(c, "| launch to first step, cache prepared | {0:F1} s (64-line dataset: {1:F1} s) |", cached.FirstStepSeconds, empty.FirstStepSeconds));
+            output.WriteLine(string.Format(c, "| launch to the start / end of step 1, cache prepared | {0:F1} s / {1:F1} s (64-line dataset: {2:F1} s / {3:F1} s) |",
+                cached.FirstStepStartSeconds, cached.FirstStepSeconds, empty.FirstStepStartSeconds, empty.FirstStepSeconds));
             if (memory != null)
             {
                 output.WriteLine($"| peak resident memory per rank, in memory (dataset_cache_dir: none) | {memory.Peaks} GiB |");
                 output.WriteLine($"| increase per rank over the 64-line dataset, in memory | {Increase(memory, empty, cacheBytes)} |");
-                output.WriteLine(string.Format(c, "| launch to first step, in memory | {0:F1} s |", memory.FirstStepSeconds));
+                output.WriteLine(string.Format(c, "| launch to the start / end of step 1, in memory | {0:F1} s / {1:F1} s |", memory.FirstStepStartSeconds, memory.FirstStepSeconds));
             }
             return 0;
         }
@@ -137,9 +140,17 @@ namespace XTuner.Cli.Commands
             return path;
         }
 
+        /// <summary>The machine's load, which the times depend on where other work shares the cores.</summary>
+        private static string LoadAverage() =>
+            File.Exists("/proc/loadavg") ? "; load average " + string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "";
+
         private sealed class RunResult
         {
+            /// <summary>From launch until step 1 ends (rank 0 appends it to metrics.jsonl).</summary>
             public double FirstStepSeconds { get; init; }
+
+            /// <summary>From launch until step 1 starts: everything before training (processes, rendezvous, data, model).</summary>
+            public double FirstStepStartSeconds { get; init; }
 
             public IReadOnlyList<double> PeakGib { get; init; } = Array.Empty<double>();
 
@@ -170,7 +181,9 @@ namespace XTuner.Cli.Commands
             var peaks = PeakLine.Matches(logs).Cast<Match>()
                 .OrderBy(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))
                 .Select(m => double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)).ToList();
-            return new RunResult { FirstStepSeconds = firstStep ?? clock.Elapsed.TotalSeconds, PeakGib = peaks };
+            var end = firstStep ?? clock.Elapsed.TotalSeconds;
+            var stepOne = MetricsFile.Read(workDir).FirstOrDefault()?.StepTimeSeconds ?? 0;
+            return new RunResult { FirstStepSeconds = end, FirstStepStartSeconds = end - stepOne, PeakGib = peaks };
         }
 
         /// <summary>Runs this xtuner with <paramref name="argv"/>, calling <paramref name="poll"/> every 50 ms until it exits.</summary>

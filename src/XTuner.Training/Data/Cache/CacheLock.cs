@@ -53,7 +53,7 @@ namespace XTuner.Training.Data.Cache
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw new XTunerException(ErrorIds.PathNotFound,
-                    $"Cannot lock {path} ({e.Message}): dataset_cache_dir must be a folder this user may write.", e);
+                    $"Cannot lock {path} ({e.Message}): dataset_cache_dir must be a folder this user may write, on a file system with file locks.", e);
             }
         }
 

@@ -27,6 +27,7 @@ namespace XTuner.Training.Data.Cache
         public static CachedSequences OpenOrBuild(XTunerConfig config, ITextTokenizer? tokenizer, string baseDirectory, string cacheRoot,
             IDataPreparationListener? listener, out DatasetStats stats, int? threads = null, bool rebuild = false)
         {
+            var clock = Stopwatch.StartNew();
             var (key, inputs) = DatasetCacheKey.Compute(config, tokenizer, baseDirectory);
             var folder = Path.Combine(cacheRoot, key);
             var progressFile = folder + ".progress.json";
@@ -43,13 +44,20 @@ namespace XTuner.Training.Data.Cache
                     cache = CachedSequences.Open(folder, reused: false);
                 }
             }
-            listener?.Info($"data: {(cache.Reused ? "reusing" : "built")} dataset cache {folder} ({Size(cache.Manifest.SizeBytes)})");
+            listener?.Info(string.Format(System.Globalization.CultureInfo.InvariantCulture, "data: {0} dataset cache {1} ({2}) in {3:F2} s",
+                cache.Reused ? "reusing" : "built", folder, Size(cache.Manifest.SizeBytes), clock.Elapsed.TotalSeconds));
             stats = ToStats(cache.Manifest.Stats);
             return cache;
         }
 
         /// <summary>The dataset statistics a manifest keeps, as the trainer prints them.</summary>
-        public static DatasetStats ToStats(DatasetCacheStats s) => new DatasetStats
+        private static DatasetStats ToStats(DatasetCacheStats s) => new DatasetStats
+        {
+            Samples = s.Samples, Sequences = s.Sequences, Tokens = s.Tokens, TargetTokens = s.TargetTokens,
+            SkippedLines = s.SkippedLines, TruncatedSamples = s.TruncatedSamples, PaddingTokens = s.PaddingTokens,
+        };
+
+        private static DatasetCacheStats FromStats(DatasetStats s) => new DatasetCacheStats
         {
             Samples = s.Samples, Sequences = s.Sequences, Tokens = s.Tokens, TargetTokens = s.TargetTokens,
             SkippedLines = s.SkippedLines, TruncatedSamples = s.TruncatedSamples, PaddingTokens = s.PaddingTokens,
@@ -108,11 +116,7 @@ namespace XTuner.Training.Data.Cache
                     Sequences = writer.Sequences,
                     Documents = writer.Documents,
                     Tokens = writer.Tokens,
-                    Stats = new DatasetCacheStats
-                    {
-                        Samples = stats.Samples, Sequences = stats.Sequences, Tokens = stats.Tokens, TargetTokens = stats.TargetTokens,
-                        SkippedLines = stats.SkippedLines, TruncatedSamples = stats.TruncatedSamples, PaddingTokens = stats.PaddingTokens,
-                    },
+                    Stats = FromStats(stats),
                     Files = files,
                 };
                 manifest.BuildSeconds = clock.Elapsed.TotalSeconds;
