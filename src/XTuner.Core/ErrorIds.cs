@@ -38,5 +38,6 @@ namespace XTuner.Core
         public const string BadDataFile = "XTunerBadDataFile";
         public const string DatasetCacheCorrupt = "XTunerDatasetCacheCorrupt";
         public const string DataPreparationFailed = "XTunerDataPreparationFailed";
+        public const string OutOfHostMemory = "XTunerOutOfHostMemory";
     }
 }
