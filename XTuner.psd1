@@ -24,6 +24,7 @@
         'Start-XTunerTraining'
         'Get-XTunerRun'
         'Stop-XTunerTraining'
+        'Initialize-XTunerDataset'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()

@@ -38,6 +38,9 @@ namespace XTuner.Core
         public const string SeveralConfigsOneFile = "XTunerSeveralConfigsOneFile";
         public const string SeveralRunsOneWorkDir = "XTunerSeveralRunsOneWorkDir";
         public const string BenchmarkFailed = "XTunerBenchmarkFailed";
+        public const string BadDataFile = "XTunerBadDataFile";
+        public const string DatasetCacheCorrupt = "XTunerDatasetCacheCorrupt";
+        public const string DataPreparationFailed = "XTunerDataPreparationFailed";
         public const string OutOfHostMemory = "XTunerOutOfHostMemory";
     }
 }

@@ -5,7 +5,10 @@ using XTuner.Core.Runs;
 
 namespace XTuner.PowerShell
 {
-    /// <summary>The progress bar of a training run, from rank 0's events: step N of T, loss, tokens/s per GPU and the time left.</summary>
+    /// <summary>
+    /// The progress bar of a training run, from rank 0's events: while the data is prepared, the share read, samples,
+    /// tokens, MB/s and the time left; then step N of T, loss, tokens/s per GPU and the time left.
+    /// </summary>
     internal sealed class TrainingProgress
     {
         private const int ActivityId = 0x7854;
@@ -29,6 +32,10 @@ namespace XTuner.PowerShell
             if (e.TotalSteps is int total && total > 0) _totalSteps = total;
             switch (e.Kind)
             {
+                case "data" when e.Data != null:
+                    // Before the first step, while the ranks tokenize the data (or read a cache another process builds).
+                    Status = "preparing data: " + e.Data.Summary();
+                    return Record(Status, e.Data.PercentComplete, e.Data.EtaSeconds >= 0 ? (int)Math.Round(e.Data.EtaSeconds) : -1);
                 case "start":
                     Status = "starting";
                     return Record(Status, 0, -1);

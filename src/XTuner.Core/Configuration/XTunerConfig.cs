@@ -37,7 +37,7 @@ namespace XTuner.Core.Configuration
         public string? Tokenizer { get; set; }
 
         // data
-        [ConfigKey("data_files", "JSONL files (relative paths resolve against the config file's folder); builtin:<name> for bundled samples.", Group = DataGroup)]
+        [ConfigKey("data_files", "JSONL (.jsonl, .jsonl.gz) or Parquet files (relative paths resolve against the config file's folder); builtin:<name> for bundled samples.", Group = DataGroup)]
         public List<string> DataFiles { get; set; } = new List<string>();
 
         [ConfigKey("dataset_format", "text, alpaca, chat, tokenized or synthetic.", Group = DataGroup)]
@@ -58,8 +58,11 @@ namespace XTuner.Core.Configuration
         [ConfigKey("shuffle", "Shuffle samples each epoch (seeded by seed).", Group = DataGroup)]
         public bool Shuffle { get; set; } = true;
 
-        [ConfigKey("skip_bad_lines", "Skip and count malformed JSONL lines instead of stopping at the first.", Group = DataGroup)]
+        [ConfigKey("skip_bad_lines", "Skip and count malformed lines (JSONL) or rows (Parquet) instead of stopping at the first.", Group = DataGroup)]
         public bool SkipBadLines { get; set; }
+
+        [ConfigKey("dataset_cache_dir", "Folder of tokenized, packed datasets, reused by every run with the same data, tokenizer and packing (default WORK_DIR/dataset_cache; none: tokenize in memory every run).", Group = DataGroup)]
+        public string? DatasetCacheDir { get; set; }
 
         // parallelism
         [ConfigKey("sequence_parallel_size", "Ranks that split each sequence (Ulysses); must divide the world size.", Group = ParallelGroup)]

@@ -153,6 +153,8 @@ namespace XTuner.Core.Launch
             config.DataFiles = config.DataFiles.Select(f => BuiltinData.IsBuiltin(f) ? f : PathUtil.Resolve(f, baseDir)).ToList();
             if (config.Tokenizer != null && !string.Equals(config.Tokenizer, "byte", StringComparison.OrdinalIgnoreCase))
                 config.Tokenizer = PathUtil.Resolve(config.Tokenizer, baseDir);
+            if (!string.IsNullOrWhiteSpace(config.DatasetCacheDir) && !Datasets.DatasetCacheDirectory.IsDisabled(config.DatasetCacheDir))
+                config.DatasetCacheDir = PathUtil.Resolve(config.DatasetCacheDir!, baseDir);
             var model = config.PretrainedModelNameOrPath;
             if (model != null)
             {

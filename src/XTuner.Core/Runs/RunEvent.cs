@@ -12,7 +12,7 @@ namespace XTuner.Core.Runs
         public const string Prefix = "@xtuner-event ";
         public const string EnvironmentVariable = "XTUNER_EVENTS";
 
-        /// <summary>start, step, checkpoint, done or error.</summary>
+        /// <summary>data (preparing the dataset), start, step, checkpoint, done or error.</summary>
         [JsonPropertyName("kind")]
         public string Kind { get; set; } = "";
 
@@ -27,6 +27,10 @@ namespace XTuner.Core.Runs
 
         [JsonPropertyName("path")]
         public string? Path { get; set; }
+
+        /// <summary>How far the dataset's preparation is (kind data).</summary>
+        [JsonPropertyName("data")]
+        public Datasets.DataProgress? Data { get; set; }
 
         public string ToLine() => Prefix + JsonSerializer.Serialize(this);
 

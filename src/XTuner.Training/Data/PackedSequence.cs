@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 
 namespace XTuner.Training.Data
@@ -34,6 +35,49 @@ namespace XTuner.Training.Data
         public int Documents => DocumentLengths.Length;
 
         public int Length => InputIds.Length;
+
+        /// <summary>The samples end to end, padded with <paramref name="padId"/> to <paramref name="length"/> tokens.</summary>
+        internal static PackedSequence FromDocuments(IReadOnlyList<TokenizedSample> documents, int length, int padId)
+        {
+            var ids = new int[length];
+            var labels = new int[length];
+            var lengths = new int[documents.Count];
+            var offset = 0;
+            for (var d = 0; d < documents.Count; d++)
+            {
+                documents[d].InputIds.CopyTo(ids, offset);
+                documents[d].Labels.CopyTo(labels, offset);
+                lengths[d] = documents[d].Length;
+                offset += lengths[d];
+            }
+            var positions = new int[length];
+            Lay(ids, labels, positions, lengths, padId);
+            return new PackedSequence(ids, labels, positions, lengths);
+        }
+
+        /// <summary>
+        /// The part of a sequence that follows from its documents, which fill the start of <paramref name="ids"/> and
+        /// <paramref name="labels"/>: every position id, and the padding after the documents. The one rule for sequences
+        /// packed in memory and sequences read from a dataset cache, so that both are the same.
+        /// </summary>
+        internal static void Lay(int[] ids, int[] labels, int[] positions, ReadOnlySpan<int> documentLengths, int padId)
+        {
+            var offset = 0;
+            var last = 0;
+            foreach (var length in documentLengths)
+            {
+                for (var t = 0; t < length; t++)
+                    positions[offset + t] = t;
+                offset += length;
+                last = length;
+            }
+            for (var t = offset; t < ids.Length; t++)
+            {
+                ids[t] = padId;
+                labels[t] = TokenizedSample.IgnoreIndex;
+                positions[t] = last + (t - offset);
+            }
+        }
 
         public override string ToString() => $"{Length} tokens, {Documents} document(s)";
     }

@@ -11,19 +11,19 @@ namespace XTuner.Training.Data
     {
         private readonly int _maxLength;
         private readonly bool _pack;
-        private readonly int _padId;
-        private readonly List<PackedSequence> _sequences = new List<PackedSequence>();
+        private readonly ISequenceSink _sink;
         private readonly List<TokenizedSample> _pending = new List<TokenizedSample>();
         private int _pendingLength;
 
-        public SequencePacker(int maxLength, bool pack, int padId)
+        public SequencePacker(int maxLength, bool pack, ISequenceSink sink)
         {
             _maxLength = maxLength;
             _pack = pack;
-            _padId = padId;
+            _sink = sink;
         }
 
         public long Samples { get; private set; }
+        public long Sequences { get; private set; }
         public long Tokens { get; private set; }
         public long TargetTokens { get; private set; }
         public long TruncatedSamples { get; private set; }
@@ -50,42 +50,17 @@ namespace XTuner.Training.Data
                 Flush();
         }
 
-        /// <summary>The sequences, the last partly filled one included.</summary>
-        public List<PackedSequence> Finish()
-        {
-            Flush();
-            return _sequences;
-        }
+        /// <summary>Closes the last, partly filled sequence.</summary>
+        public void Finish() => Flush();
 
         private void Flush()
         {
             if (_pending.Count == 0)
                 return;
             var length = _pack ? _maxLength : _pendingLength;
-            var ids = new int[length];
-            var labels = new int[length];
-            var positions = new int[length];
-            var documents = new int[_pending.Count];
-            var offset = 0;
-            for (var d = 0; d < _pending.Count; d++)
-            {
-                var sample = _pending[d];
-                sample.InputIds.CopyTo(ids, offset);
-                sample.Labels.CopyTo(labels, offset);
-                for (var t = 0; t < sample.Length; t++)
-                    positions[offset + t] = t;
-                documents[d] = sample.Length;
-                offset += sample.Length;
-            }
-            var last = _pending[^1].Length;
-            for (var t = offset; t < length; t++)
-            {
-                ids[t] = _padId;
-                labels[t] = TokenizedSample.IgnoreIndex;
-                positions[t] = last + (t - offset);
-            }
-            PaddingTokens += length - offset;
-            _sequences.Add(new PackedSequence(ids, labels, positions, documents));
+            _sink.Add(_pending, length);
+            PaddingTokens += length - _pendingLength;
+            Sequences++;
             _pending.Clear();
             _pendingLength = 0;
         }

@@ -45,6 +45,8 @@ namespace XTuner.Training.Engine
             data.DataFiles = new System.Collections.Generic.List<string> { BuiltinData.IsBuiltin(dataFile) ? dataFile : PathUtil.Resolve(dataFile, baseDir) };
             data.DatasetFormat = format ?? DetectFormat(data.DataFiles[0]);
             data.PackToMaxLength = false;
+            // One pass over a file that is not a run's training data: nothing to reuse, so nothing is cached.
+            data.DatasetCacheDir = Core.Datasets.DatasetCacheDirectory.Disabled;
             data.MaxLength = maxLength ?? (int)Math.Min(spec.SupportedPositions ?? 4096, 4096);
             data.UseVarlenAttn = null;
             if (options != null) ConfigYaml.ApplyOptions(data, options);

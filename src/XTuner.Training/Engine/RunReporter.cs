@@ -1,22 +1,28 @@
 using System;
 using System.Globalization;
 using System.IO;
+using XTuner.Core.Datasets;
 using XTuner.Core.Runs;
+using XTuner.Training.Data;
 using XTuner.Training.Metrics;
 
 namespace XTuner.Training.Engine
 {
     /// <summary>
     /// Rank 0's outputs: a console line every logging interval, every step to metrics.jsonl and TensorBoard, and,
-    /// for a launcher that asked (XTUNER_EVENTS=1), structured events on stdout.
+    /// for a launcher that asked (XTUNER_EVENTS=1), structured events on stdout; the same for the data's preparation.
     /// </summary>
-    public sealed class RunReporter : IDisposable
+    public sealed class RunReporter : IDisposable, IDataPreparationListener
     {
+        private static readonly TimeSpan DataLogInterval = TimeSpan.FromSeconds(10);
+
         private readonly string _workDir;
         private readonly TextWriter _console;
         private readonly bool _events;
         private readonly int _loggingInterval;
         private readonly TensorBoardWriter _tensorBoard;
+        private readonly System.Diagnostics.Stopwatch _dataClock = System.Diagnostics.Stopwatch.StartNew();
+        private TimeSpan? _lastDataLine;
 
         public RunReporter(string workDir, TextWriter console, bool events, int loggingInterval)
         {
@@ -29,6 +35,19 @@ namespace XTuner.Training.Engine
         }
 
         public void Info(string line) => _console.WriteLine(line);
+
+        public void Warning(string message) => _console.WriteLine("warning: " + message);
+
+        /// <summary>Every report as an event (the progress bar); a log line every 10 seconds and at the end.</summary>
+        public void Progress(DataProgress progress)
+        {
+            if (_events) _console.WriteLine(new RunEvent { Kind = "data", Data = progress }.ToLine());
+            if (progress.Phase == DataPhase.Done || _lastDataLine == null || _dataClock.Elapsed - _lastDataLine >= DataLogInterval)
+            {
+                _lastDataLine = _dataClock.Elapsed;
+                _console.WriteLine("data: " + progress.Summary());
+            }
+        }
 
         public void Started(int totalSteps, int startStep)
         {

@@ -90,7 +90,7 @@ namespace XTuner.Training.Engine
             bool needsTokenizer = config.DatasetFormat != DatasetFormat.Tokenized && config.DatasetFormat != DatasetFormat.Synthetic;
             var tokenizer = needsTokenizer ? TokenizerLoader.Load(config.Tokenizer, resolved.CheckpointDirectory) : null;
 
-            var data = DatasetBuilder.Build(config, tokenizer, baseDir, out var stats);
+            var data = DatasetBuilder.Build(config, tokenizer, baseDir, out var stats, reporter);
             var sampler = new BatchSampler(data.Count, config.BatchSize, layout.DpRank(rank), layout.DataParallelSize, config.Seed, config.Shuffle);
             int accum = config.AccumulativeCounts;
             int totalSteps = config.MaxSteps ?? Math.Max(1, (config.MaxEpochs ?? 1) * sampler.BatchesPerEpoch / accum);

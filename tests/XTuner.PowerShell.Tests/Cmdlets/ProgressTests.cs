@@ -60,6 +60,25 @@ namespace XTuner.PowerShell.Tests.Cmdlets
         }
 
         [Fact]
+        public void Training_progress_shows_the_data_preparation_before_the_first_step()
+        {
+            const string data = "{\"phase\":\"Tokenizing\",\"samples\":1500,\"tokens\":2500000,\"bytes_read\":25000000,\"total_bytes\":100000000,\"elapsed_seconds\":10,\"threads\":2}";
+            var worker = Path.Combine(_folder, "worker");
+            File.WriteAllText(worker, "#!/bin/sh\nif [ \"$RANK\" = 0 ] && [ \"$XTUNER_EVENTS\" = 1 ]; then\n" +
+                                      $"  echo '@xtuner-event {{\"kind\":\"data\",\"data\":{data}}}'\n" +
+                                      $"  echo '@xtuner-event {{\"kind\":\"step\",\"total_steps\":3,\"metrics\":{StepOne}}}'\nfi\n");
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(worker, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Environment.SetEnvironmentVariable("XTUNER_WORKER", worker);
+            using var ps = Shell("Get-XTunerConfig tiny-llama-sp2 | Start-XTunerTraining -MaxSteps 3 -WorkDir $args[0]", Path.Combine(_folder, "work"));
+            ps.Invoke();
+            Assert.False(ps.HadErrors, string.Join("\n", ps.Streams.Error));
+            var preparing = ps.Streams.Progress.Single(r => r.StatusDescription.StartsWith("preparing data", StringComparison.Ordinal));
+            Assert.Equal("preparing data: 25%, 1,500 samples, 2.50M tokens, 2.5 MB/s, ETA 0:30", preparing.StatusDescription);
+            Assert.Equal((25, 30), (preparing.PercentComplete, preparing.SecondsRemaining));
+            Assert.Contains(ps.Streams.Progress, r => r.StatusDescription.StartsWith("step 1 of 3", StringComparison.Ordinal));
+        }
+
+        [Fact]
         public void Job_progress_shows_the_state_nodes_and_the_step_as_training_progress_does()
         {
             var work = Directory.CreateDirectory(Path.Combine(_folder, "job")).FullName;
