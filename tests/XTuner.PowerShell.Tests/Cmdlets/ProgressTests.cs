@@ -75,7 +75,7 @@ namespace XTuner.PowerShell.Tests.Cmdlets
             var preparing = ps.Streams.Progress.Single(r => r.StatusDescription.StartsWith("preparing data", StringComparison.Ordinal));
             Assert.Equal("preparing data: 25%, 1,500 samples, 2.50M tokens, 2.5 MB/s, ETA 0:30", preparing.StatusDescription);
             Assert.Equal((25, 30), (preparing.PercentComplete, preparing.SecondsRemaining));
-            Assert.Contains(ps.Streams.Progress, r => r.StatusDescription.StartsWith("step 1 of 3", StringComparison.Ordinal));
+            Assert.Contains(ps.Streams.Progress, r => r.StatusDescription.StartsWith("step 1/3", StringComparison.Ordinal));
         }
 
         [Fact]
