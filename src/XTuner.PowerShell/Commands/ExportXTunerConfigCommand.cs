@@ -40,29 +40,18 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             var target = ResolvePath(Path!);
             // "configs/" names a folder even before it exists.
             bool namesFolder = Path!.EndsWith("/", System.StringComparison.Ordinal) || Path.EndsWith("\\", System.StringComparison.Ordinal);
             if (namesFolder || Directory.Exists(target))
                 target = System.IO.Path.Combine(target, (Config!.Name ?? "xtuner") + ".yaml");
+            ErrorTarget = target;
             if (File.Exists(target) && !Force.IsPresent)
-            {
-                WriteError(new ErrorRecord(new IOException($"'{target}' exists; use -Force to replace it."),
-                    ErrorIds.ConfigFileExists, ErrorCategory.ResourceExists, target));
-                return;
-            }
+                throw new XTunerException(ErrorIds.ConfigFileExists, $"'{target}' exists; use -Force to replace it.");
             if (!ShouldProcess(target, $"Write config '{Config}'")) return;
-            try
-            {
-                ConfigYaml.Save(Config!, target);
-            }
-            catch (System.Exception e) when (e is IOException || e is System.UnauthorizedAccessException)
-            {
-                WriteError(new ErrorRecord(e, ErrorIds.ConfigFileWriteFailed, ErrorCategory.WriteError, target));
-                return;
-            }
+            ConfigYaml.Save(Config!, target);
             if (PassThru.IsPresent) WriteObject(new FileInfo(target));
         }
     }

@@ -1,6 +1,4 @@
-using System.IO;
 using System.Management.Automation;
-using XTuner.Core;
 using XTuner.Core.Catalogue;
 using XTuner.Core.Configuration;
 
@@ -48,11 +46,15 @@ namespace XTuner.PowerShell.Commands
         [ValidateNotNullOrEmpty]
         public string[]? Path { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             if (ParameterSetName == PathSet)
             {
-                foreach (var p in Path!) ReadFile(p);
+                foreach (var p in Path!)
+                {
+                    var full = ResolvePath(p);
+                    Attempt(full, () => WriteObject(ConfigYaml.Load(full)));
+                }
                 return;
             }
             if (Name == null)
@@ -67,31 +69,7 @@ namespace XTuner.PowerShell.Commands
                     WriteObject(ConfigCatalogue.Find(name), enumerateCollection: true);
                     continue;
                 }
-                try
-                {
-                    WriteObject(ConfigCatalogue.Get(name));
-                }
-                catch (XTunerConfigException e)
-                {
-                    WriteConfigError(e, name);
-                }
-            }
-        }
-
-        private void ReadFile(string path)
-        {
-            var full = ResolvePath(path);
-            try
-            {
-                WriteObject(ConfigYaml.Load(full));
-            }
-            catch (XTunerConfigException e)
-            {
-                WriteConfigError(e, full);
-            }
-            catch (IOException e)
-            {
-                WriteError(new ErrorRecord(e, ErrorIds.ConfigFileNotFound, ErrorCategory.ReadError, full));
+                Attempt(name, () => WriteObject(ConfigCatalogue.Get(name)));
             }
         }
     }

@@ -111,47 +111,30 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public SwitchParameter AsJob { get; set; }
 
-        protected override void ProcessRecord()
+        /// <summary>A run that cannot start, or fails, stops the pipeline.</summary>
+        protected override bool ErrorsTerminate => true;
+
+        protected override void ProcessInput()
         {
-            XTunerConfig? config = null;
-            LaunchOptions options;
-            LaunchPlan plan;
-            try
+            ErrorTarget = (object?)Config ?? Name ?? Path;
+            var config = ReadConfig();
+            ErrorTarget = config;
+            var options = Options();
+            var launcher = MyInvocation.BoundParameters.ContainsKey(nameof(Launcher)) ? Launcher : config.Launcher;
+            if (launcher == LauncherKind.Slurm)
             {
-                config = ReadConfig();
-                options = Options();
-                var launcher = MyInvocation.BoundParameters.ContainsKey(nameof(Launcher)) ? Launcher : config.Launcher;
-                if (launcher == LauncherKind.Slurm)
-                {
-                    SubmitToSlurm(config, options);
-                    return;
-                }
-                plan = LaunchPlanner.PlanLocal(config, options, out var warnings);
-                WriteWarnings(warnings);
-                // Read-only, so that -WhatIf also reports a work dir that is taken (PrepareWorkDir checks again).
-                WorkDirs.CheckCanStart(plan.WorkDir, options.Resume);
-            }
-            catch (XTunerConfigException e)
-            {
-                ThrowTerminatingError(new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), (object?)config ?? Name ?? Path));
+                SubmitToSlurm(config, options);
                 return;
             }
-            catch (XTunerException e)
-            {
-                ThrowTerminatingError(RecordOf(e, config));
-                return;
-            }
+            var plan = LaunchPlanner.PlanLocal(config, options, out var warnings);
+            WriteWarnings(warnings);
+            // Read-only, so that -WhatIf also reports a work dir that is taken (PrepareWorkDir checks again).
+            WorkDirs.CheckCanStart(plan.WorkDir, options.Resume);
 
             WriteInformation(new InformationRecord(plan, MyInvocation.MyCommand.Name) { Tags = { "LaunchPlan" } });
             if (!ShouldProcess(plan.Describe(), $"Start {plan.Ranks.Count} rank(s) of '{plan.Config.Name}' in {plan.WorkDir}?", "Start training")) return;
-            try
-            {
-                LaunchPlanner.PrepareWorkDir(plan, options.Resume);
-            }
-            catch (XTunerException e)
-            {
-                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
-            }
+            ErrorTarget = plan.WorkDir;
+            LaunchPlanner.PrepareWorkDir(plan, options.Resume);
             if (AsJob.IsPresent) StartJob(plan);
             else Train(plan);
         }
@@ -214,18 +197,11 @@ namespace XTuner.PowerShell.Commands
                 ? $"Run {plan.Ranks} rank(s) with srun in allocation {plan.AllocationJobId}"
                 : $"Submit {plan.Ranks} rank(s) with sbatch";
             if (!ShouldProcess(plan.Script, $"{action} ('{plan.Config.Name}', {plan.WorkDir})?", "Start training")) return;
-            XTunerJob job;
-            try
-            {
-                job = SlurmLauncher.Submit(plan, j => WriteProgress(JobProgress.Update(j)), _cancel.Token);
-            }
-            catch (XTunerException e)
-            {
-                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
-                return;
-            }
+            ErrorTarget = plan.WorkDir;
+            var job = SlurmLauncher.Submit(plan, j => WriteProgress(JobProgress.Update(j)), _cancel.Token);
+            ErrorTarget = job;
             var failure = SlurmJobs.Failure(job);
-            if (failure != null) ThrowTerminatingError(RecordOf(failure, job));
+            if (failure != null) throw failure;
             WriteObject(job);
         }
 
@@ -236,10 +212,10 @@ namespace XTuner.PowerShell.Commands
             {
                 job.Start();
             }
-            catch (XTunerException e)
+            catch (XTunerException)
             {
                 job.Dispose();
-                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
+                throw;
             }
             JobRepository.Add(job);
             WriteObject(job);
@@ -252,14 +228,7 @@ namespace XTuner.PowerShell.Commands
         private void Train(LaunchPlan plan)
         {
             using var launcher = new LocalLauncher(plan, echoRankZero: true);
-            try
-            {
-                launcher.Start();
-            }
-            catch (XTunerException e)
-            {
-                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
-            }
+            launcher.Start();
             var progress = new TrainingProgress(plan);
             try
             {
@@ -276,14 +245,7 @@ namespace XTuner.PowerShell.Commands
                 throw new PipelineStoppedException();
             }
             WriteProgress(progress.Completed());
-            try
-            {
-                launcher.WaitForExit(_cancel.Token);
-            }
-            catch (XTunerException e)
-            {
-                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
-            }
+            launcher.WaitForExit(_cancel.Token);
             var run = XTunerRun.Load(plan.WorkDir) ?? launcher.Run;
             if (run.State == RunState.Stopped)
                 WriteWarning($"The run in {plan.WorkDir} was stopped at step {run.Step} (Stop-XTunerTraining).");

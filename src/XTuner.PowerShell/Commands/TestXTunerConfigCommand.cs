@@ -46,7 +46,7 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public SwitchParameter Quiet { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             XTunerConfig config;
             try
