@@ -38,6 +38,9 @@ namespace XTuner.Core
         public const string JobWaitTimeout = "XTunerJobWaitTimeout";
         public const string BadDataLine = "XTunerBadDataLine";
         public const string InvalidTokenizer = "XTunerInvalidTokenizer";
+        public const string RunTokenMissing = "XTunerRunTokenMissing";
+        public const string RendezvousRefused = "XTunerRendezvousRefused";
+        public const string StoreLimitExceeded = "XTunerStoreLimitExceeded";
 
         /// <summary>The kind of each id. Every id above has one (a test checks); an unknown id is <see cref="ErrorKind.NotSpecified"/>.</summary>
         private static readonly Dictionary<string, ErrorKind> Kinds = new Dictionary<string, ErrorKind>
@@ -71,6 +74,9 @@ namespace XTuner.Core
             [JobWaitTimeout] = ErrorKind.OperationTimeout,
             [BadDataLine] = ErrorKind.InvalidData,
             [InvalidTokenizer] = ErrorKind.InvalidData,
+            [RunTokenMissing] = ErrorKind.InvalidOperation,
+            [RendezvousRefused] = ErrorKind.AuthenticationError,
+            [StoreLimitExceeded] = ErrorKind.LimitsExceeded,
         };
 
         /// <summary>The kind of failure <paramref name="errorId"/> names.</summary>

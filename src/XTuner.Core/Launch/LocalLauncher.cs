@@ -103,9 +103,11 @@ namespace XTuner.Core.Launch
             // A request left by an earlier run's stop must not end this one.
             File.Delete(StopFile);
             Run.StartTime = DateTime.UtcNow;
+            // The run's secret: made here, not in the plan, so that -WhatIf and the information stream never show it.
+            var token = RunToken.New();
             foreach (var spec in _plan.Ranks)
             {
-                var env = new Dictionary<string, string>(_plan.SharedEnvironment);
+                var env = new Dictionary<string, string>(_plan.SharedEnvironment) { [RunToken.Variable] = token };
                 foreach (var pair in spec.Environment) env[pair.Key] = pair.Value;
                 var log = Path.Combine(_plan.WorkDir, "logs", $"rank{spec.Rank}.log");
                 if (File.Exists(log)) File.Delete(log);

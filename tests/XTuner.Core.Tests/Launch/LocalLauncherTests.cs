@@ -122,6 +122,27 @@ namespace XTuner.Core.Tests.Launch
         }
 
         [Fact]
+        public void TheRanksOfARunShareASecretThatNoOtherRunHasAndThePlanDoesNotShow()
+        {
+            string Secrets(LaunchPlan plan)
+            {
+                using var launcher = new LocalLauncher(plan);
+                launcher.Start();
+                Assert.Equal(RunState.Completed, launcher.WaitForExit(CancellationToken.None).State);
+                var tokens = Enumerable.Range(0, plan.Ranks.Count).Select(r => File.ReadAllText(Path.Combine(plan.WorkDir, "logs", $"rank{r}.log")).Trim()).Distinct().ToList();
+                return Assert.Single(tokens);
+            }
+
+            var first = Plan("echo \"$XTUNER_RUN_TOKEN\"", 3);
+            var a = Secrets(first);
+            var b = Secrets(Plan("echo \"$XTUNER_RUN_TOKEN\"", 2));
+            Assert.Matches("^[0-9a-f]{64}$", a);
+            Assert.NotEqual(a, b);
+            Assert.DoesNotContain(a, first.Describe());
+            Assert.DoesNotContain(first.Ranks, r => r.Environment.ContainsKey(RunToken.Variable));
+        }
+
+        [Fact]
         public void RanksReceiveTheirArgumentsUnchanged()
         {
             var plan = Plan("printf '[%s]\\n' \"$@\"", 1);

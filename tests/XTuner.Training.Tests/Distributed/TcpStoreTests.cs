@@ -16,7 +16,7 @@ namespace XTuner.Training.Tests.Distributed
         private static readonly TimeSpan Patient = TimeSpan.FromSeconds(20);
 
         private static RankEnvironment Rank(int rank, int worldSize, int port) =>
-            new RankEnvironment(rank, worldSize, rank, worldSize, 0, "127.0.0.1", port, RankLauncher.Torchrun);
+            new RankEnvironment(rank, worldSize, rank, worldSize, 0, "127.0.0.1", port, RankLauncher.Torchrun, runToken: "tcp-store-tests");
 
         private static TcpStore[] Connect(int worldSize, int connected, TimeSpan timeout)
         {
