@@ -32,7 +32,7 @@ namespace XTuner.Core.Tests
                     return job == null ? "the job file was missing or unreadable" : job.JobId != "1" ? "wrong job " + job.JobId : null;
                 });
             Assert.Empty(problems);
-            Assert.Equal(new[] { XTunerJob.FileName }, Directory.GetFiles(_dir).Select(Path.GetFileName));
+            Assert.Equal(new[] { WorkDirLayout.SlurmJobRecordName }, Directory.GetFiles(_dir).Select(Path.GetFileName));
         }
 
         [Fact]
@@ -43,7 +43,7 @@ namespace XTuner.Core.Tests
                 writer => new XTunerRun { WorkDir = _dir, State = RunState.Completed, Error = new string('e', writer * 3000) }.Save(),
                 () => XTunerRun.Load(_dir)?.State == RunState.Completed ? null : "the run file was missing or unreadable");
             Assert.Empty(problems);
-            Assert.Equal(new[] { XTunerRun.FileName }, Directory.GetFiles(_dir).Select(Path.GetFileName));
+            Assert.Equal(new[] { WorkDirLayout.RunRecordName }, Directory.GetFiles(_dir).Select(Path.GetFileName));
         }
 
         [Fact]

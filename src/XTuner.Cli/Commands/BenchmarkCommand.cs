@@ -168,8 +168,9 @@ namespace XTuner.Cli.Commands
             /// <summary>"rank N peak memory X GiB" lines from each rank's log (or the single process's output).</summary>
             private static string PeakPerRank(string workDir, string output)
             {
-                var logs = Directory.Exists(Path.Combine(workDir, "logs"))
-                    ? Directory.GetFiles(Path.Combine(workDir, "logs"), "rank*.log").Select(File.ReadAllText)
+                var logDir = new WorkDirLayout(workDir).Logs;
+                var logs = Directory.Exists(logDir)
+                    ? Directory.GetFiles(logDir, "rank*.log").Select(File.ReadAllText)
                     : new[] { output };
                 var peaks = logs.SelectMany(t => t.Split('\n'))
                     .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^rank (\d+) peak memory ([0-9.]+) GiB"))

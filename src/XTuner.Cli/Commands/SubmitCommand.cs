@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using XTuner.Core.Launch;
+using XTuner.Core.Runs;
 using XTuner.Core.Slurm;
 
 namespace XTuner.Cli.Commands
@@ -80,7 +81,7 @@ namespace XTuner.Cli.Commands
             var report = new JobReport(output);
             if (plan.InAllocation)
             {
-                output.WriteLine($"Inside SLURM allocation {plan.AllocationJobId}: running {plan.Ranks} rank(s) with srun; logs in {Path.Combine(plan.WorkDir, "logs")}");
+                output.WriteLine($"Inside SLURM allocation {plan.AllocationJobId}: running {plan.Ranks} rank(s) with srun; logs in {new WorkDirLayout(plan.WorkDir).Logs}");
                 using var cancel = new CancellationTokenSource();
                 using (JobReport.OnCtrlC(cancel, "Stopping the step...", output))
                     return JobReport.Finish(SlurmLauncher.Submit(plan, report.Update, cancel.Token));

@@ -125,7 +125,7 @@ namespace XTuner.Cli.Commands
             foreach (var w in warnings) output.WriteLine("warning: " + w.Message);
             LaunchPlanner.PrepareWorkDir(plan, options.Resume || options.ResumeFrom != null);
             if (plan.Ranks.Count > 1)
-                output.WriteLine($"Starting {plan.Ranks.Count} ranks ({plan.Config.SequenceParallelSize}-way sequence parallel x {plan.Config.DataParallelSize}-way data parallel); logs in {Path.Combine(plan.WorkDir, "logs")}");
+                output.WriteLine($"Starting {plan.Ranks.Count} ranks ({plan.Config.SequenceParallelSize}-way sequence parallel x {plan.Config.DataParallelSize}-way data parallel); logs in {new WorkDirLayout(plan.WorkDir).Logs}");
             using var launcher = new LocalLauncher(plan, echoRankZero: true);
             using var cancel = new CancellationTokenSource();
             using var ctrlC = JobReport.OnCtrlC(cancel, "Stopping every rank...", output);

@@ -1,3 +1,5 @@
+using XTuner.Core.Models;
+
 namespace XTuner.Core.Configuration
 {
     /// <summary>
@@ -63,17 +65,20 @@ namespace XTuner.Core.Configuration
         public long? SupportedPositions =>
             MaxPositionEmbeddings is int m ? (RopeScaling?.ExtendedPositions(m) ?? m) : (long?)null;
 
+        /// <summary>The family that gives this spec's defaults and names (Llama when no architecture is set).</summary>
+        public ModelFamily Family => ModelFamily.For(Architecture);
+
         /// <summary>q/k/v projections carry biases: Qwen2 always does, the others when attention_bias is set.</summary>
-        public bool HasQkvBias => Architecture == ModelArchitecture.Qwen2 || AttentionBias == true;
+        public bool HasQkvBias => Family.HasQkvBias(this);
 
         /// <summary>
         /// The attention output projection carries a bias: with attention_bias (InternLM2: bias) for Llama, Mistral,
         /// InternLM2 and Cohere; never for Qwen2, whose o_proj has none even though q/k/v have.
         /// </summary>
-        public bool HasOutputProjectionBias => Architecture != ModelArchitecture.Qwen2 && AttentionBias == true;
+        public bool HasOutputProjectionBias => Family.HasOutputProjectionBias(this);
 
-        /// <summary>lm_head shares the embedding matrix: tie_word_embeddings, which defaults to true only for Cohere.</summary>
-        public bool TiesWordEmbeddings => TieWordEmbeddings ?? Architecture == ModelArchitecture.Cohere;
+        /// <summary>lm_head shares the embedding matrix: tie_word_embeddings, else the family's default (Cohere ties).</summary>
+        public bool TiesWordEmbeddings => TieWordEmbeddings ?? Family.TiesEmbeddingsByDefault;
 
         /// <summary>Parameter count of the decoder (embeddings included; lm_head counted unless tied).</summary>
         public long? ParameterCount
@@ -88,8 +93,8 @@ namespace XTuner.Core.Configuration
                 if (HasQkvBias) attn += (hq + 2 * hkv) * (long)d;
                 if (HasOutputProjectionBias) attn += h;
                 long mlp = 3L * h * i;
-                long norms = Architecture == ModelArchitecture.Cohere ? h : 2L * h;
-                if (UseQkNorm == true) norms += (hq + hkv) * (long)d;
+                long norms = Family.NormsPerLayer * (long)h;
+                if (Family.UsesQkNorm(this)) norms += (hq + hkv) * (long)d;
                 long embed = (long)v * h * (TiesWordEmbeddings ? 1 : 2);
                 return l * (attn + mlp + norms) + embed + h;
             }

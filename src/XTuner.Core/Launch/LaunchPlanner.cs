@@ -7,6 +7,7 @@ using System.Net.Sockets;
 using XTuner.Core.Catalogue;
 using XTuner.Core.Configuration;
 using XTuner.Core.Models;
+using XTuner.Core.Runs;
 
 namespace XTuner.Core.Launch
 {
@@ -45,7 +46,7 @@ namespace XTuner.Core.Launch
             if (options.MaxSteps is int steps) config.MaxSteps = steps;
             ConfigYaml.ApplyOptions(config, options.ConfigOptions);
             var workDir = options.WorkDir ?? config.WorkDir;
-            config.WorkDir = workDir != null ? PathUtil.Resolve(workDir, options.WorkDir != null ? options.BaseDirectory : baseDir) : WorkDirs.Default(config.Name, options.BaseDirectory);
+            config.WorkDir = workDir != null ? PathUtil.Resolve(workDir, options.WorkDir != null ? options.BaseDirectory : baseDir) : WorkDirLayout.Default(config.Name, options.BaseDirectory);
             MakePathsAbsolute(config, baseDir);
             var findings = ConfigValidator.ThrowIfInvalid(config, baseDir).ToList();
             if (movedToCpu && config.DType == TrainingDType.Float32)
@@ -70,7 +71,7 @@ namespace XTuner.Core.Launch
             {
                 Config = config,
                 WorkDir = config.WorkDir!,
-                ConfigPath = Path.Combine(config.WorkDir!, "config.yaml"),
+                ConfigPath = new WorkDirLayout(config.WorkDir!).Config,
                 Worker = options.Worker ?? WorkerLocator.Find(),
                 SequenceParallelGroups = layout.SpGroups,
                 DataParallelGroups = layout.DpGroups,

@@ -99,7 +99,7 @@ namespace XTuner.Core.Launch
 
         private void StartRanks()
         {
-            Directory.CreateDirectory(Path.Combine(_plan.WorkDir, "logs"));
+            Directory.CreateDirectory(new WorkDirLayout(_plan.WorkDir).Logs);
             // A request left by an earlier run's stop must not end this one.
             File.Delete(StopFile);
             Run.StartTime = DateTime.UtcNow;
@@ -109,7 +109,7 @@ namespace XTuner.Core.Launch
             {
                 var env = new Dictionary<string, string>(_plan.SharedEnvironment) { [RunToken.Variable] = token };
                 foreach (var pair in spec.Environment) env[pair.Key] = pair.Value;
-                var log = Path.Combine(_plan.WorkDir, "logs", $"rank{spec.Rank}.log");
+                var log = new WorkDirLayout(_plan.WorkDir).RankLog(spec.Rank);
                 if (File.Exists(log)) File.Delete(log);
                 var rank = new RankProcess(spec.Rank, _plan.Worker, _plan.Arguments, env, log, _plan.WorkDir, spec.Rank == 0 ? OnRankZeroLine : (Action<RankProcess, string>?)null);
                 _ranks.Add(rank);

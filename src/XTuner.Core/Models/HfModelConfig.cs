@@ -1,9 +1,10 @@
 using System;
-using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using XTuner.Core.Configuration;
+using static XTuner.Core.Models.HfJson;
 
 namespace XTuner.Core.Models
 {
@@ -13,15 +14,6 @@ namespace XTuner.Core.Models
     /// </summary>
     public static class HfModelConfig
     {
-        private static readonly Dictionary<string, ModelArchitecture> ModelTypes = new Dictionary<string, ModelArchitecture>(StringComparer.OrdinalIgnoreCase)
-        {
-            ["llama"] = ModelArchitecture.Llama,
-            ["mistral"] = ModelArchitecture.Mistral,
-            ["qwen2"] = ModelArchitecture.Qwen2,
-            ["internlm2"] = ModelArchitecture.InternLM2,
-            ["cohere"] = ModelArchitecture.Cohere,
-        };
-
         /// <summary>Reads <c>config.json</c> in a checkpoint folder (or the file itself).</summary>
         public static ModelSpec Read(string path)
         {
@@ -42,11 +34,11 @@ namespace XTuner.Core.Models
         {
             var o = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: expected a JSON object.");
             var modelType = Str(o, "model_type") ?? "";
-            if (!ModelTypes.TryGetValue(modelType, out var arch))
-                throw new InvalidDataException($"{source}: model_type '{modelType}' is not supported; supported: {string.Join(", ", ModelTypes.Keys)}.");
+            var family = ModelFamily.ForModelType(modelType)
+                ?? throw new InvalidDataException($"{source}: model_type '{modelType}' is not supported; supported: {string.Join(", ", ModelFamily.All.Select(f => f.ModelType))}.");
             var spec = new ModelSpec
             {
-                Architecture = arch,
+                Architecture = family.Architecture,
                 HiddenSize = Int(o, "hidden_size"),
                 IntermediateSize = Int(o, "intermediate_size"),
                 NumHiddenLayers = Int(o, "num_hidden_layers"),
@@ -55,17 +47,10 @@ namespace XTuner.Core.Models
                 MaxPositionEmbeddings = Int(o, "max_position_embeddings"),
                 HeadDim = Int(o, "head_dim"),
                 NormEps = Dbl(o, "rms_norm_eps") ?? Dbl(o, "layer_norm_eps"),
-                TieWordEmbeddings = Bool(o, "tie_word_embeddings") ?? DefaultTie(arch),
-                UseQkNorm = arch == ModelArchitecture.Cohere ? Bool(o, "use_qk_norm") ?? false : (bool?)null,
-                LogitScale = arch == ModelArchitecture.Cohere ? Dbl(o, "logit_scale") ?? 0.0625 : (double?)null,
+                TieWordEmbeddings = Bool(o, "tie_word_embeddings") ?? family.TiesEmbeddingsByDefault,
             };
             spec.NumKeyValueHeads = Int(o, "num_key_value_heads") ?? spec.NumAttentionHeads;
-            spec.AttentionBias = arch switch
-            {
-                ModelArchitecture.Qwen2 => true,
-                ModelArchitecture.InternLM2 => Bool(o, "bias") ?? false,
-                _ => Bool(o, "attention_bias") ?? false,
-            };
+            family.ReadConfig(o, spec);
 
             // transformers 5: rope_parameters holds theta and the scaling; transformers 4: rope_theta + rope_scaling.
             var rope = o["rope_parameters"] as JsonObject;
@@ -94,16 +79,14 @@ namespace XTuner.Core.Models
             return spec;
         }
 
-        private static bool DefaultTie(ModelArchitecture arch) => arch == ModelArchitecture.Cohere;
-
         /// <summary>config.json text that transformers loads (transformers-4 style keys, which 5 also reads).</summary>
         public static string Write(ModelSpec spec, int? bosTokenId = null, int? eosTokenId = null, int? padTokenId = null, string torchDtype = "float32")
         {
-            var arch = spec.Architecture ?? ModelArchitecture.Llama;
+            var family = ModelFamily.For(spec.Architecture);
             var o = new JsonObject
             {
-                ["architectures"] = new JsonArray(ArchitectureClass(arch)),
-                ["model_type"] = ModelTypeName(arch),
+                ["architectures"] = new JsonArray(family.ArchitectureClass),
+                ["model_type"] = family.ModelType,
                 ["hidden_size"] = spec.HiddenSize,
                 ["intermediate_size"] = spec.IntermediateSize,
                 ["num_hidden_layers"] = spec.NumHiddenLayers,
@@ -113,7 +96,7 @@ namespace XTuner.Core.Models
                 ["vocab_size"] = spec.VocabSize,
                 ["max_position_embeddings"] = spec.MaxPositionEmbeddings,
                 ["rope_theta"] = spec.RopeTheta ?? 10000.0,
-                ["tie_word_embeddings"] = spec.TieWordEmbeddings ?? DefaultTie(arch),
+                ["tie_word_embeddings"] = spec.TiesWordEmbeddings,
                 ["hidden_act"] = "silu",
                 ["bos_token_id"] = bosTokenId,
                 ["eos_token_id"] = eosTokenId,
@@ -121,29 +104,7 @@ namespace XTuner.Core.Models
                 ["torch_dtype"] = torchDtype,
                 ["use_cache"] = true,
             };
-            o[arch == ModelArchitecture.Cohere ? "layer_norm_eps" : "rms_norm_eps"] = spec.NormEps ?? 1e-6;
-            switch (arch)
-            {
-                case ModelArchitecture.InternLM2:
-                    o["bias"] = spec.AttentionBias ?? false;
-                    o["auto_map"] = new JsonObject
-                    {
-                        ["AutoConfig"] = "configuration_internlm2.InternLM2Config",
-                        ["AutoModelForCausalLM"] = "modeling_internlm2.InternLM2ForCausalLM",
-                    };
-                    break;
-                case ModelArchitecture.Qwen2:
-                    break;
-                case ModelArchitecture.Cohere:
-                    o["use_qk_norm"] = spec.UseQkNorm ?? false;
-                    o["logit_scale"] = spec.LogitScale ?? 0.0625;
-                    o["attention_bias"] = spec.AttentionBias ?? false;
-                    break;
-                default:
-                    o["attention_bias"] = spec.AttentionBias ?? false;
-                    o["mlp_bias"] = false;
-                    break;
-            }
+            o[family.NormEpsKey] = spec.NormEps ?? family.DefaultNormEps;
             var s = spec.RopeScaling;
             o["rope_scaling"] = s == null || s.RopeType == RopeType.Default ? null : new JsonObject
             {
@@ -156,33 +117,8 @@ namespace XTuner.Core.Models
                 ["beta_slow"] = s.BetaSlow,
                 ["attention_factor"] = s.AttentionFactor,
             };
-            // InternLM2's remote code reads rope_scaling["type"], the key older transformers used, not rope_type.
-            if (arch == ModelArchitecture.InternLM2 && o["rope_scaling"] is JsonObject internLM2Scaling)
-                internLM2Scaling["type"] = ConfigValues.FormatEnum(s!.RopeType);
+            family.WriteConfig(spec, o);
             return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         }
-
-        public static string ModelTypeName(ModelArchitecture arch) => arch.ToString().ToLowerInvariant();
-
-        public static string ArchitectureClass(ModelArchitecture arch) => arch switch
-        {
-            ModelArchitecture.Mistral => "MistralForCausalLM",
-            ModelArchitecture.Qwen2 => "Qwen2ForCausalLM",
-            ModelArchitecture.InternLM2 => "InternLM2ForCausalLM",
-            ModelArchitecture.Cohere => "CohereForCausalLM",
-            _ => "LlamaForCausalLM",
-        };
-
-        private static string? Str(JsonObject o, string key) =>
-            o[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-
-        private static int? Int(JsonObject o, string key) =>
-            o[key] is JsonValue v ? (v.TryGetValue<int>(out var i) ? i : v.TryGetValue<double>(out var d) ? (int)d : (int?)null) : null;
-
-        private static double? Dbl(JsonObject o, string key) =>
-            o[key] is JsonValue v && v.TryGetValue<double>(out var d) ? d : (double?)null;
-
-        private static bool? Bool(JsonObject o, string key) =>
-            o[key] is JsonValue v && v.TryGetValue<bool>(out var b) ? b : (bool?)null;
     }
 }

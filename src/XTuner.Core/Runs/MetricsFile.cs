@@ -9,8 +9,6 @@ namespace XTuner.Core.Runs
     /// <summary><c>work_dir/metrics.jsonl</c>: one <see cref="XTunerStep"/> per line, appended as training goes.</summary>
     public static class MetricsFile
     {
-        public const string FileName = "metrics.jsonl";
-
         private static readonly JsonSerializerOptions Options = new JsonSerializerOptions
         {
             DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never,
@@ -34,14 +32,14 @@ namespace XTuner.Core.Runs
 
         public static void Append(string workDir, XTunerStep step)
         {
-            File.AppendAllText(Path.Combine(workDir, FileName), Serialize(step) + "\n", new UTF8Encoding(false));
+            File.AppendAllText(new WorkDirLayout(workDir).Metrics, Serialize(step) + "\n", new UTF8Encoding(false));
         }
 
         /// <summary>Every complete line (a line being written is skipped). Empty when there is no file yet.</summary>
         public static List<XTunerStep> Read(string workDir)
         {
             var steps = new List<XTunerStep>();
-            var path = Path.Combine(workDir, FileName);
+            var path = new WorkDirLayout(workDir).Metrics;
             if (!File.Exists(path)) return steps;
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             using var reader = new StreamReader(stream);
@@ -64,7 +62,7 @@ namespace XTuner.Core.Runs
 
         internal static XTunerStep? ReadLast(string workDir, int blockSize)
         {
-            var path = Path.Combine(workDir, FileName);
+            var path = new WorkDirLayout(workDir).Metrics;
             if (!File.Exists(path)) return null;
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             foreach (var line in CompleteLinesFromTheEnd(stream, blockSize))
@@ -114,7 +112,7 @@ namespace XTuner.Core.Runs
         /// <summary>Drops lines after <paramref name="step"/> (a resumed run rewrites them).</summary>
         public static void TruncateAfter(string workDir, int step)
         {
-            var path = Path.Combine(workDir, FileName);
+            var path = new WorkDirLayout(workDir).Metrics;
             if (!File.Exists(path)) return;
             var kept = new StringBuilder();
             foreach (var s in Read(workDir))

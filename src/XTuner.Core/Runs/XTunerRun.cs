@@ -37,8 +37,6 @@ namespace XTuner.Core.Runs
     /// </summary>
     public sealed class XTunerRun
     {
-        public const string FileName = "run.json";
-
         [JsonPropertyName("work_dir")]
         public string WorkDir { get; set; } = "";
 
@@ -98,26 +96,30 @@ namespace XTuner.Core.Runs
         [JsonIgnore]
         public double? TokensPerSecondPerGpu => LastStep?.TokensPerSecondPerGpu;
 
+        /// <summary>Where the run's files are.</summary>
         [JsonIgnore]
-        public string LogDirectory => Path.Combine(WorkDir, "logs");
+        public WorkDirLayout Layout => new WorkDirLayout(WorkDir);
+
+        [JsonIgnore]
+        public string LogDirectory => Layout.Logs;
 
         /// <summary>The exported Hugging Face model, once training completed.</summary>
         [JsonIgnore]
-        public string ModelDirectory => Path.Combine(WorkDir, "hf");
+        public string ModelDirectory => Layout.Model;
 
         /// <summary>Writes run.json atomically: Get-XTunerRun and Stop-XTunerTraining may read or write it meanwhile.</summary>
         public void Save() =>
-            AtomicFile.WriteAllText(Path.Combine(WorkDir, FileName), JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(Layout.RunRecord, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
 
         /// <summary>Reads a run's state and latest metrics (see <see cref="Load"/>).</summary>
         /// <exception cref="XTunerException">The folder holds no run (<see cref="ErrorIds.RunNotFound"/>).</exception>
         public static XTunerRun Open(string workDir) =>
-            Load(workDir) ?? throw new XTunerException(ErrorIds.RunNotFound, $"{workDir} holds no training run ({FileName} not found).");
+            Load(workDir) ?? throw new XTunerException(ErrorIds.RunNotFound, $"{workDir} holds no training run ({WorkDirLayout.RunRecordName} not found).");
 
         /// <summary>Reads a run's state and latest metrics; null when the folder holds no run.</summary>
         public static XTunerRun? Load(string workDir)
         {
-            var text = AtomicFile.ReadAllText(Path.Combine(workDir, FileName));
+            var text = AtomicFile.ReadAllText(new WorkDirLayout(workDir).RunRecord);
             if (text == null) return null;
             XTunerRun? run;
             try

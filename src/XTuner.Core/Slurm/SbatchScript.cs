@@ -4,6 +4,7 @@ using System.Linq;
 using System.Text;
 using XTuner.Core.Configuration;
 using XTuner.Core.Launch;
+using XTuner.Core.Runs;
 
 namespace XTuner.Core.Slurm
 {
@@ -62,9 +63,9 @@ namespace XTuner.Core.Slurm
             else
             {
                 sb.Append(plan.ResumeFrom != null ? $"resume=(--resume {WorkerCommand.Quote(plan.ResumeFrom)})\n" : "resume=()\n");
-                // WorkDirs.LatestCheckpoint's rule: a step-* folder holding trainer_state.json, not a save in progress.
-                sb.Append($"for state in \"$work_dir\"/{WorkDirs.CheckpointFolder}/{WorkDirs.CheckpointPrefix}*/{WorkDirs.TrainerStateFile}; do\n");
-                sb.Append($"    case \"$state\" in *{WorkDirs.CheckpointTempSuffix}/{WorkDirs.TrainerStateFile}) continue ;; esac\n");
+                // WorkDirLayout.LatestCheckpoint's rule: a step-* folder holding trainer_state.json, not a save in progress.
+                sb.Append($"for state in \"$work_dir\"/{WorkDirLayout.CheckpointFolderName}/{WorkDirLayout.CheckpointPrefix}*/{WorkDirLayout.TrainerStateFile}; do\n");
+                sb.Append($"    case \"$state\" in *{WorkDirLayout.CheckpointTempSuffix}/{WorkDirLayout.TrainerStateFile}) continue ;; esac\n");
                 sb.Append("    if [ -f \"$state\" ]; then resume=(--resume); break; fi\n");
                 sb.Append("done\n");
             }

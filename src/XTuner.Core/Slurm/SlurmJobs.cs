@@ -39,7 +39,7 @@ namespace XTuner.Core.Slurm
         {
             var job = XTunerJob.Load(workDir) ??
                       throw new XTunerException(ErrorIds.JobNotFound,
-                          $"No SLURM job was submitted from {workDir} (it has no {XTunerJob.FileName}).");
+                          $"No SLURM job was submitted from {workDir} (it has no {WorkDirLayout.SlurmJobRecordName}).");
             return Refresh(job, client ?? new SlurmClient());
         }
 

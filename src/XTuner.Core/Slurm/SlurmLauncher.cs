@@ -18,7 +18,6 @@ namespace XTuner.Core.Slurm
     /// </summary>
     public static class SlurmLauncher
     {
-        public const string ScriptFileName = "submit.sbatch";
 
         /// <summary>Seconds before the time limit at which the ranks get SIGUSR1 to checkpoint, unless the config says.</summary>
         public const int DefaultSignalSeconds = 120;
@@ -35,13 +34,14 @@ namespace XTuner.Core.Slurm
             var slurm = config.Slurm;
             CheckSettings(slurm);
             var workDir = config.WorkDir!;
+            var layout = new WorkDirLayout(workDir);
             var plan = new SlurmPlan
             {
                 Config = config,
                 Warnings = warnings,
                 WorkDir = workDir,
-                ConfigPath = Path.Combine(workDir, "config.yaml"),
-                ScriptPath = Path.Combine(workDir, ScriptFileName),
+                ConfigPath = layout.Config,
+                ScriptPath = layout.SbatchScript,
                 Worker = options.Worker ?? WorkerLocator.Find(),
                 Nodes = config.Nodes,
                 RanksPerNode = config.GpusPerNode,
@@ -63,8 +63,8 @@ namespace XTuner.Core.Slurm
             if (slurm.Partition != null) Add("--partition", slurm.Partition);
             if (slurm.Account != null) Add("--account", slurm.Account);
             Add("--chdir", workDir);
-            Add("--output", SbatchScript.EscapeFilePattern(Path.Combine(workDir, "slurm-")) + "%j.out");
-            Add("--error", SbatchScript.EscapeFilePattern(Path.Combine(workDir, "slurm-")) + "%j.err");
+            Add("--output", SbatchScript.EscapeFilePattern(layout.SlurmOutputPrefix) + "%j.out");
+            Add("--error", SbatchScript.EscapeFilePattern(layout.SlurmOutputPrefix) + "%j.err");
             // A requeued job starts the script again: keep what the earlier start wrote.
             Add("--open-mode", "append");
             Add("--requeue", null);
@@ -134,8 +134,8 @@ namespace XTuner.Core.Slurm
                 NodeCount = plan.Nodes,
                 Ranks = plan.Ranks,
                 ScriptPath = plan.ScriptPath,
-                OutputFile = Path.Combine(plan.WorkDir, $"slurm-{id}.out"),
-                ErrorFile = Path.Combine(plan.WorkDir, $"slurm-{id}.err"),
+                OutputFile = new WorkDirLayout(plan.WorkDir).SlurmOutput(id),
+                ErrorFile = new WorkDirLayout(plan.WorkDir).SlurmOutput(id, error: true),
                 InAllocation = true,
                 SubmitTime = DateTime.Now,
                 StartTime = DateTime.Now,

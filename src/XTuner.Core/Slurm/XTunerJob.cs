@@ -13,7 +13,6 @@ namespace XTuner.Core.Slurm
     /// </summary>
     public sealed class XTunerJob
     {
-        public const string FileName = "slurm-job.json";
 
         [JsonPropertyName("job_id")]
         public string JobId { get; set; } = "";
@@ -112,18 +111,22 @@ namespace XTuner.Core.Slurm
 
         /// <summary>Each rank's output: <c>rankN.log</c>.</summary>
         [JsonIgnore]
-        public string LogDirectory => Path.Combine(WorkDir, "logs");
+        public string LogDirectory => Layout.Logs;
 
-        public string RankLog(int rank) => Path.Combine(LogDirectory, $"rank{rank}.log");
+        /// <summary>Where the job's files are.</summary>
+        [JsonIgnore]
+        public WorkDirLayout Layout => new WorkDirLayout(WorkDir);
+
+        public string RankLog(int rank) => Layout.RankLog(rank);
 
         /// <summary>Writes slurm-job.json atomically: several Get-XTunerJob and Wait-XTunerJob may read and write it at once.</summary>
         public void Save() =>
-            AtomicFile.WriteAllText(Path.Combine(WorkDir, FileName), JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(Layout.SlurmJobRecord, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
 
         /// <summary>The job last submitted from a work dir, as last seen; null when none was.</summary>
         public static XTunerJob? Load(string workDir)
         {
-            var text = AtomicFile.ReadAllText(Path.Combine(workDir, FileName));
+            var text = AtomicFile.ReadAllText(new WorkDirLayout(workDir).SlurmJobRecord);
             if (text == null) return null;
             try
             {

@@ -45,7 +45,7 @@ namespace XTuner.PowerShell.Commands
                 if (WildcardPattern.ContainsWildcardCharacters(path))
                 {
                     foreach (var folder in ResolveWildcard(path))
-                        if (File.Exists(System.IO.Path.Combine(folder, XTunerRun.FileName))) Attempt(folder, () => Emit(folder));
+                        if (File.Exists(new WorkDirLayout(folder).RunRecord)) Attempt(folder, () => Emit(folder));
                     continue;
                 }
                 var full = ResolvePath(path);

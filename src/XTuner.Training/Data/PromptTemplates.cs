@@ -56,20 +56,13 @@ namespace XTuner.Training.Data
                 return Get(config.PromptTemplate!.Trim());
             if (tokenizer is ByteTokenizer)
                 return Get(config.DatasetFormat == DatasetFormat.Alpaca ? "alpaca" : "default");
-            return Get(config.Model.Architecture switch
-            {
-                ModelArchitecture.Mistral => "mistral",
-                ModelArchitecture.Qwen2 => "chatml",
-                ModelArchitecture.InternLM2 => "internlm2_chat",
-                ModelArchitecture.Cohere => "cohere_chat",
-                ModelArchitecture.Llama when Has(tokenizer, "<|start_header_id|>") => "llama3_chat",
-                ModelArchitecture.Llama when Has(tokenizer, "<|im_start|>") => "chatml",
-                ModelArchitecture.Llama => "llama2_chat",
-                _ when Has(tokenizer, "<|start_header_id|>") => "llama3_chat",
-                _ when Has(tokenizer, "<|START_OF_TURN_TOKEN|>") => "cohere_chat",
-                _ when Has(tokenizer, "<|im_start|>") => "chatml",
-                _ => "default",
-            });
+            if (config.Model.Architecture != null)
+                return Get(config.Model.Family.DefaultPromptTemplate(token => Has(tokenizer, token)));
+            // No architecture to ask (a tokenizer-only config): the tokenizer's special tokens tell.
+            return Get(Has(tokenizer, "<|start_header_id|>") ? "llama3_chat"
+                : Has(tokenizer, "<|START_OF_TURN_TOKEN|>") ? "cohere_chat"
+                : Has(tokenizer, "<|im_start|>") ? "chatml"
+                : "default");
         }
 
         private static bool Has(ITextTokenizer tokenizer, string token) => tokenizer.TokenToId(token) is not null;

@@ -25,7 +25,7 @@ namespace XTuner.Training.Engine
             _events = events;
             _loggingInterval = Math.Max(1, loggingInterval);
             Directory.CreateDirectory(workDir);
-            _tensorBoard = new TensorBoardWriter(Path.Combine(workDir, "tensorboard"));
+            _tensorBoard = new TensorBoardWriter(new WorkDirLayout(workDir).TensorBoard);
         }
 
         public void Info(string line) => _console.WriteLine(line);

@@ -5,9 +5,10 @@ using System.Linq;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using XTuner.Core;
-using XTuner.Core.Launch;
+using XTuner.Core.Runs;
 using XTuner.Training.Distributed;
 using XTuner.Training.IO;
+using XTuner.Training.Optim;
 
 namespace XTuner.Training.Engine
 {
@@ -31,22 +32,21 @@ namespace XTuner.Training.Engine
     /// </summary>
     public sealed class TrainingCheckpoints
     {
-        private readonly string _workDir;
-        private readonly string _root;
+        private readonly WorkDirLayout _layout;
         private readonly int _totalLimit;
 
         public TrainingCheckpoints(string workDir, int saveTotalLimit)
         {
-            _workDir = workDir;
-            _root = Path.Combine(workDir, WorkDirs.CheckpointFolder);
+            _layout = new WorkDirLayout(workDir);
             _totalLimit = saveTotalLimit;
         }
 
         /// <summary>Collective: every rank of <paramref name="world"/> calls it at the same step.</summary>
-        public string Save(TrainerState state, ShardedOptimizer optimizer, IProcessGroup world, bool sharded)
+        public string Save(TrainerState state, MixedPrecisionAdamW optimizer, IProcessGroup world)
         {
-            var final = Path.Combine(_root, WorkDirs.CheckpointPrefix + state.Step.ToString("D6", System.Globalization.CultureInfo.InvariantCulture));
-            var tmp = final + WorkDirs.CheckpointTempSuffix;
+            bool sharded = optimizer.Zero.IsSharded;
+            var final = _layout.Checkpoint(state.Step);
+            var tmp = final + WorkDirLayout.CheckpointTempSuffix;
             if (world.Rank == 0)
             {
                 if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
@@ -56,13 +56,13 @@ namespace XTuner.Training.Engine
             if (sharded || world.Rank == 0)
             {
                 var file = sharded ? $"optimizer-rank{world.Rank:D5}.safetensors" : "optimizer.safetensors";
-                SafetensorsWriter.Write(Path.Combine(tmp, file), optimizer.StateTensors(),
+                SafetensorsWriter.Write(Path.Combine(tmp, file), optimizer.States.StateTensors(),
                     metadata: new Dictionary<string, string> { ["step"] = state.Step.ToString(), ["rank"] = world.Rank.ToString() });
             }
             world.Barrier();
             if (world.Rank == 0)
             {
-                File.WriteAllText(Path.Combine(tmp, WorkDirs.TrainerStateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
+                File.WriteAllText(Path.Combine(tmp, WorkDirLayout.TrainerStateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
                 if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
                 Directory.Move(tmp, final);
                 Prune();
@@ -72,16 +72,17 @@ namespace XTuner.Training.Engine
         }
 
         /// <summary>Restores the optimizer (and through it the model) from a checkpoint; returns its state.</summary>
-        public static TrainerState Load(string directory, ShardedOptimizer optimizer, int rank, int worldSize, bool sharded)
+        public static TrainerState Load(string directory, MixedPrecisionAdamW optimizer, int rank, int worldSize)
         {
-            var statePath = Path.Combine(directory, WorkDirs.TrainerStateFile);
+            bool sharded = optimizer.Zero.IsSharded;
+            var statePath = Path.Combine(directory, WorkDirLayout.TrainerStateFile);
             if (!File.Exists(statePath))
-                throw new XTunerException(ErrorIds.PathNotFound, $"{directory} is not a checkpoint (no {WorkDirs.TrainerStateFile}).");
+                throw new XTunerException(ErrorIds.PathNotFound, $"{directory} is not a checkpoint (no {WorkDirLayout.TrainerStateFile}).");
             var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))
                         ?? throw new XTunerException(ErrorIds.InvalidConfig, $"{statePath} is empty.");
-            if (state.WorldSize != worldSize || state.ZeroStage != optimizer.ZeroStage && sharded)
+            if (state.WorldSize != worldSize || state.ZeroStage != optimizer.Zero.Stage && sharded)
                 throw new XTunerException(ErrorIds.InvalidConfig,
-                    $"{directory} was saved by {state.WorldSize} ranks with zero_stage {state.ZeroStage}; this run has {worldSize} ranks and zero_stage {optimizer.ZeroStage}. Resume with the same layout.");
+                    $"{directory} was saved by {state.WorldSize} ranks with zero_stage {state.ZeroStage}; this run has {worldSize} ranks and zero_stage {optimizer.Zero.Stage}. Resume with the same layout.");
             var file = Path.Combine(directory, sharded ? $"optimizer-rank{rank:D5}.safetensors" : "optimizer.safetensors");
             if (!File.Exists(file))
                 throw new XTunerException(ErrorIds.PathNotFound, $"{file} is missing: the checkpoint is incomplete.");
@@ -93,7 +94,7 @@ namespace XTuner.Training.Engine
         private void Prune()
         {
             if (_totalLimit < 1) return;
-            var complete = WorkDirs.CompleteCheckpoints(_workDir);
+            var complete = _layout.CompleteCheckpoints();
             foreach (var stale in complete.Take(Math.Max(0, complete.Count - _totalLimit)))
                 Directory.Delete(stale, recursive: true);
         }

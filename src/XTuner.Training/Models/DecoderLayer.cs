@@ -1,3 +1,4 @@
+using XTuner.Training.Models.Attention;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.Models

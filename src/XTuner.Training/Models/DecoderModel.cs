@@ -1,5 +1,6 @@
 using System;
 using XTuner.Core.Configuration;
+using XTuner.Training.Models.Attention;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.Models
@@ -12,10 +13,9 @@ namespace XTuner.Training.Models
     /// </summary>
     public sealed class DecoderModel : nn.Module
     {
-        private readonly DecoderBody model;
-        // The output projection: lm_head, or output for InternLM2; neither when it is tied to the embedding.
-        private readonly LinearLayer? lm_head;
-        private readonly LinearLayer? output;
+        private readonly DecoderBody _body;
+        // The output projection (the family names it: lm_head, InternLM2's output); none when tied to the embedding.
+        private readonly LinearLayer? _head;
 
         private readonly DecoderShape _shape;
         private readonly RotaryEmbedding _rotary;
@@ -36,20 +36,17 @@ namespace XTuner.Training.Models
             device ??= CPU;
             _shape = DecoderShape.From(spec);
             _rotary = new RotaryEmbedding(spec, _shape.Attention.HeadDim, _shape.RotaryLayout);
-            model = new DecoderBody(_shape, device, dtype, onLayerBuilt);
+            _body = new DecoderBody(_shape, device, dtype, onLayerBuilt);
+            register_module("model", _body);
             if (!_shape.TiedEmbeddings)
             {
-                var head = new LinearLayer(_shape.HiddenSize, _shape.VocabSize, false, device, dtype);
-                if (_shape.Architecture == ModelArchitecture.InternLM2)
-                    output = head;
-                else
-                    lm_head = head;
+                _head = new LinearLayer(_shape.HiddenSize, _shape.VocabSize, false, device, dtype);
+                register_module(_shape.Family.OutputHeadName, _head);
             }
-            RegisterComponents();
         }
 
         /// <summary>lm_head.weight [V, H], or the embedding matrix when the two are tied.</summary>
-        public Tensor LmHeadWeight => (lm_head ?? output)?.Weight ?? model.Embedding.Weight;
+        public Tensor LmHeadWeight => _head?.Weight ?? _body.Embedding.Weight;
 
         /// <summary>What logits are multiplied by (Cohere's logit_scale; 1 for the others).</summary>
         public double LogitScale => _shape.LogitScale;
@@ -69,7 +66,7 @@ namespace XTuner.Training.Models
         internal ModelArchitecture Architecture => _shape.Architecture;
 
         /// <summary>The state_dict name of the output projection, which a tied checkpoint may still carry.</summary>
-        internal string LmHeadName => _shape.Architecture == ModelArchitecture.InternLM2 ? "output.weight" : "lm_head.weight";
+        internal string LmHeadName => _shape.Family.OutputHeadName + ".weight";
 
         internal bool TiedEmbeddings => _shape.TiedEmbeddings;
 
@@ -83,13 +80,13 @@ namespace XTuner.Training.Models
             if (inputIds.ndim != 2 || !inputIds.shape.AsSpan().SequenceEqual(positionIds.shape))
                 throw new ArgumentException($"inputIds and positionIds must both be [batch, sequence]; got [{string.Join(", ", inputIds.shape)}] and [{string.Join(", ", positionIds.shape)}].");
             using var scope = NewDisposeScope();
-            var hidden = model.Embedding.forward(inputIds);
+            var hidden = _body.Embedding.forward(inputIds);
             var rope = _rotary.Tables(positionIds, ropeSequenceLength, hidden.dtype);
             var kernel = AttentionKernel;
             var checkpoint = ActivationCheckpointing && is_grad_enabled();
             var hooks = LayerHooks;
             int index = 0;
-            foreach (var layer in model.Layers)
+            foreach (var layer in _body.Layers)
             {
                 hooks?.BeforeForward(index);
                 bool checkpointed = checkpoint && hidden.requires_grad;
@@ -102,7 +99,7 @@ namespace XTuner.Training.Models
                 hidden.Dispose();
                 hidden = next;
             }
-            return model.Norm.forward(hidden).MoveToOuterDisposeScope();
+            return _body.Norm.forward(hidden).MoveToOuterDisposeScope();
         }
 
         /// <summary>hidden [..., H] -> logits [..., V], times <see cref="LogitScale"/> (evaluation and tests).</summary>

@@ -1,29 +1,33 @@
 using System;
 using System.Collections.Generic;
 using XTuner.Core.Configuration;
+using XTuner.Core.Models;
+using XTuner.Training.Models.Attention;
 
 namespace XTuner.Training.Models
 {
     /// <summary>A <see cref="ModelSpec"/> with every structural field resolved to what transformers would build.</summary>
     internal sealed class DecoderShape
     {
-        private DecoderShape(ModelSpec spec, ModelArchitecture architecture, int hidden, int intermediate, int layers, int heads, int vocab)
+        private DecoderShape(ModelSpec spec, int hidden, int intermediate, int layers, int heads, int vocab)
         {
-            Architecture = architecture;
+            Family = spec.Family;
             Attention = new AttentionShape(hidden, heads, spec.NumKeyValueHeads ?? heads, spec.EffectiveHeadDim ?? hidden / heads);
             IntermediateSize = intermediate;
             Layers = layers;
             VocabSize = vocab;
-            // transformers' defaults: CohereConfig layer_norm_eps 1e-5, the others' rms_norm_eps 1e-6.
-            NormEps = spec.NormEps ?? (architecture == ModelArchitecture.Cohere ? 1e-5 : 1e-6);
+            NormEps = spec.NormEps ?? Family.DefaultNormEps;
             QkvBias = spec.HasQkvBias;
             OutputBias = spec.HasOutputProjectionBias;
             TiedEmbeddings = spec.TiesWordEmbeddings;
-            QkNorm = architecture == ModelArchitecture.Cohere && spec.UseQkNorm == true;
-            LogitScale = architecture == ModelArchitecture.Cohere ? spec.LogitScale ?? 0.0625 : 1.0;
+            QkNorm = Family.UsesQkNorm(spec);
+            LogitScale = Family.LogitScale(spec);
         }
 
-        public ModelArchitecture Architecture { get; }
+        /// <summary>Config semantics and tensor names of the model's family.</summary>
+        public ModelFamily Family { get; }
+
+        public ModelArchitecture Architecture => Family.Architecture;
 
         public AttentionShape Attention { get; }
 
@@ -47,8 +51,7 @@ namespace XTuner.Training.Models
 
         public double LogitScale { get; }
 
-        public RotaryLayout RotaryLayout =>
-            Architecture == ModelArchitecture.Cohere ? RotaryLayout.Interleaved : RotaryLayout.HalfSplit;
+        public RotaryLayout RotaryLayout => Family.RotaryLayout;
 
         public static DecoderShape From(ModelSpec spec)
         {
@@ -61,7 +64,7 @@ namespace XTuner.Training.Models
             if (spec.VocabSize is null) missing.Add("vocab_size");
             if (missing.Count > 0)
                 throw new ArgumentException($"The model spec lacks {string.Join(", ", missing)}; set them or read them from the checkpoint's config.json.");
-            var shape = new DecoderShape(spec, spec.Architecture!.Value, spec.HiddenSize!.Value, spec.IntermediateSize!.Value,
+            var shape = new DecoderShape(spec, spec.HiddenSize!.Value, spec.IntermediateSize!.Value,
                 spec.NumHiddenLayers!.Value, spec.NumAttentionHeads!.Value, spec.VocabSize!.Value);
             var a = shape.Attention;
             if (a.Heads <= 0 || a.KeyValueHeads <= 0 || a.Heads % a.KeyValueHeads != 0)

@@ -1,4 +1,6 @@
 using System.Collections.Generic;
+using XTuner.Core.Models;
+using XTuner.Training.Models.Attention;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.Models

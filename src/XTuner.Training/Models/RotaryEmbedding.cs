@@ -1,5 +1,6 @@
 using System;
 using XTuner.Core.Configuration;
+using XTuner.Core.Models;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.Models

@@ -1,3 +1,4 @@
+using XTuner.Core.Models;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.Models

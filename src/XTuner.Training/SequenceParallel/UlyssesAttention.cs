@@ -2,6 +2,7 @@ using System;
 using XTuner.Core;
 using XTuner.Training.Distributed;
 using XTuner.Training.Models;
+using XTuner.Training.Models.Attention;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.SequenceParallel
@@ -12,19 +13,21 @@ namespace XTuner.Training.SequenceParallel
     /// on CUDA) and exchanges back. Key/value heads travel as they are when sp divides them; otherwise each is repeated
     /// the fewest times that make them divisible while keeping every query head's key/value head on its own rank.
     /// With head padding, query heads that sp does not divide are padded with zero heads whose output is dropped: the
-    /// result is exact, at the cost of the padded heads' attention work.
+    /// result is exact, at the cost of the padded heads' attention work. The attention on the whole sequence is any
+    /// local kernel (<see cref="IAttentionKernel"/>), as DeepSpeed's DistributedAttention wraps any local attention.
     /// </summary>
     public sealed class UlyssesAttention : IAttentionKernel
     {
         private readonly IProcessGroup _group;
-        private readonly IAttentionKernel _local = new LocalCausalAttention();
+        private readonly IAttentionKernel _local;
         private readonly int _queryHeads;
         private readonly int _paddedHeads;
         private readonly long _keyValueRepeat;
 
-        public UlyssesAttention(IProcessGroup group, int queryHeads, int keyValueHeads, bool headPadding)
+        public UlyssesAttention(IProcessGroup group, IAttentionKernel local, int queryHeads, int keyValueHeads, bool headPadding)
         {
             _group = group;
+            _local = local;
             _queryHeads = queryHeads;
             int sp = group.Size;
             if (queryHeads % sp == 0)
@@ -58,8 +61,9 @@ namespace XTuner.Training.SequenceParallel
                 k = PadHeads(k);
                 v = PadHeads(v);
             }
-            var output = _local.Attend(GatherSequence.Apply(q, _group), GatherSequence.Apply(k, _group), GatherSequence.Apply(v, _group));
-            output = ScatterSequence.Apply(output, _group);
+            var output = _local.Attend(SequenceAllToAll.ToFullSequence(q, _group), SequenceAllToAll.ToFullSequence(k, _group),
+                SequenceAllToAll.ToFullSequence(v, _group));
+            output = SequenceAllToAll.ToLocalChunk(output, _group);
             if (_paddedHeads != _queryHeads) output = output.narrow(2, 0, _queryHeads);
             return output.MoveToOuterDisposeScope();
         }

@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using XTuner.Core.Launch;
+using XTuner.Core.Runs;
 using Xunit;
 
 namespace XTuner.Core.Tests.Launch
@@ -14,24 +15,24 @@ namespace XTuner.Core.Tests.Launch
 
         private string Checkpoint(string name, bool complete = true)
         {
-            var folder = Directory.CreateDirectory(Path.Combine(_dir, WorkDirs.CheckpointFolder, name)).FullName;
-            if (complete) File.WriteAllText(Path.Combine(folder, WorkDirs.TrainerStateFile), "{}");
+            var folder = Directory.CreateDirectory(Path.Combine(_dir, WorkDirLayout.CheckpointFolderName, name)).FullName;
+            if (complete) File.WriteAllText(Path.Combine(folder, WorkDirLayout.TrainerStateFile), "{}");
             return folder;
         }
 
         [Fact]
         public void TheLatestCheckpointIsTheCompleteOneWithTheHighestStep()
         {
-            Assert.Null(WorkDirs.LatestCheckpoint(_dir));
+            Assert.Null(new WorkDirLayout(_dir).LatestCheckpoint);
             Checkpoint("step-000009");
             var tenth = Checkpoint("step-000010");
-            Assert.Equal(tenth, WorkDirs.LatestCheckpoint(_dir));
+            Assert.Equal(tenth, new WorkDirLayout(_dir).LatestCheckpoint);
             Checkpoint("step-000011.tmp");
             Checkpoint("step-000012", complete: false);
-            Assert.Equal(tenth, WorkDirs.LatestCheckpoint(_dir));
+            Assert.Equal(tenth, new WorkDirLayout(_dir).LatestCheckpoint);
             Checkpoint("step-999999");
             var millionth = Checkpoint("step-1000000");
-            Assert.Equal(millionth, WorkDirs.LatestCheckpoint(_dir));
+            Assert.Equal(millionth, new WorkDirLayout(_dir).LatestCheckpoint);
         }
 
         [Fact]

@@ -16,7 +16,7 @@ namespace XTuner.Core.Tests.Runs
 
         public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-        private string MetricsPath => Path.Combine(_dir, MetricsFile.FileName);
+        private string MetricsPath => new WorkDirLayout(_dir).Metrics;
 
         private static string Line(int step) => MetricsFile.Serialize(new XTunerStep { Step = step, TotalSteps = 100, Loss = 1.0 / step }) + "\n";
 

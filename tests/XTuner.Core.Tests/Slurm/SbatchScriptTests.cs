@@ -7,6 +7,7 @@ using System.Linq;
 using XTuner.Core.Catalogue;
 using XTuner.Core.Configuration;
 using XTuner.Core.Launch;
+using XTuner.Core.Runs;
 using XTuner.Core.Slurm;
 using Xunit;
 
@@ -220,10 +221,10 @@ namespace XTuner.Core.Tests.Slurm
             // A save that crashed before its rename, trainer_state.json included, and a folder the save never finished.
             File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(checkpoints, "step-000004.tmp")).FullName, "trainer_state.json"), "{}");
             Directory.CreateDirectory(Path.Combine(checkpoints, "step-000002"));
-            Assert.Null(WorkDirs.LatestCheckpoint(plan.WorkDir));
+            Assert.Null(new WorkDirLayout(plan.WorkDir).LatestCheckpoint);
             Assert.Contains("[]", RunBash(script));
             File.WriteAllText(Path.Combine(checkpoints, "step-000002", "trainer_state.json"), "{}");
-            Assert.Equal(Path.Combine(checkpoints, "step-000002"), WorkDirs.LatestCheckpoint(plan.WorkDir));
+            Assert.Equal(Path.Combine(checkpoints, "step-000002"), new WorkDirLayout(plan.WorkDir).LatestCheckpoint);
             Assert.Contains("[--resume]", RunBash(script));
         }
 

@@ -147,7 +147,7 @@ namespace XTuner.Training.Tests.Distributed
         }
 
         [Fact]
-        public void Broken_requests_of_a_rank_that_knows_the_secret_are_answered_and_the_store_serves_on()
+        public async Task Broken_requests_of_a_rank_that_knows_the_secret_are_answered_and_the_store_serves_on()
         {
             int port = FreePort.Next();
             var (host, log) = Rank0(2, port);
@@ -170,7 +170,7 @@ namespace XTuner.Training.Tests.Distributed
                 var waiting = Task.Run(() => Ask(raw, w => { w.Write((byte)StoreProtocol.Op.Get); w.Write("later"); w.Write(long.MaxValue); }));
                 Thread.Sleep(100);
                 host.Set("later", "here");
-                Assert.Equal(StoreProtocol.Status.Ok, waiting.Result.Status);
+                Assert.Equal(StoreProtocol.Status.Ok, (await waiting).Status);
 
                 // A length beyond the protocol breaks the framing: that connection is closed, the store serves on.
                 raw.Send(BitConverter.GetBytes(int.MaxValue));
@@ -186,7 +186,7 @@ namespace XTuner.Training.Tests.Distributed
         }
 
         [Fact]
-        public void Beyond_32_unfinished_handshakes_a_connection_is_told_to_come_back_and_the_ranks_get_in_afterwards()
+        public async Task Beyond_32_unfinished_handshakes_a_connection_is_told_to_come_back_and_the_ranks_get_in_afterwards()
         {
             int port = FreePort.Next();
             var (host, log) = Rank0(2, port);
@@ -206,7 +206,7 @@ namespace XTuner.Training.Tests.Distributed
                 var joining = Task.Run(() => TcpStore.Connect(Rank(1, 2, port), Patient));
                 Thread.Sleep(300);
                 silent.ForEach(s => s.Dispose());
-                using var rank1 = joining.Result;
+                using var rank1 = await joining;
                 rank1.Set("in", "yes");
                 Assert.Equal("yes", host.GetString("in"));
             }
@@ -258,7 +258,7 @@ namespace XTuner.Training.Tests.Distributed
         }
 
         [Fact]
-        public void A_rank_does_not_talk_to_an_impostor_at_a_peers_address()
+        public async Task A_rank_does_not_talk_to_an_impostor_at_a_peers_address()
         {
             int port = FreePort.Next();
             var env0 = Rank(0, 2, port);
@@ -295,7 +295,7 @@ namespace XTuner.Training.Tests.Distributed
                 var e = Assert.Throws<XTunerException>(() => mesh0.Get(1));
                 Assert.Equal(ErrorIds.RendezvousRefused, e.ErrorId);
                 Assert.Contains("what listens there is not rank 1 of this run", e.Message);
-                Assert.True(strangerTask.Wait(Patient));
+                Assert.Same(strangerTask, await Task.WhenAny(strangerTask, Task.Delay(Patient)));
                 Assert.Equal(48, received.Length); // the hello, and not a byte more
 
                 store1.Set("peer/1", otherStore.GetString("peer/0"));

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Linq;
+using XTuner.Training.Models.Attention;
 using XTuner.Training.Tests.Distributed;
 using Xunit;
 using Xunit.Abstractions;

@@ -5,6 +5,7 @@ using System.Linq;
 using TorchSharp;
 using XTuner.Core.Runs;
 using XTuner.Training.IO;
+using XTuner.Training.Models.Attention;
 using XTuner.Training.Tests.Distributed;
 using Xunit.Sdk;
 using static TorchSharp.torch;

@@ -1,6 +1,7 @@
 using System.Linq;
 using XTuner.Core.Configuration;
 using XTuner.Training.Models;
+using XTuner.Training.Models.Attention;
 using Xunit;
 using static TorchSharp.torch;
 

@@ -6,6 +6,7 @@ using XTuner.Core.Configuration;
 using XTuner.Core.Models;
 using XTuner.Training.IO;
 using XTuner.Training.Models;
+using XTuner.Training.Models.Attention;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 

@@ -1,5 +1,6 @@
 using System;
 using XTuner.Training.Models;
+using XTuner.Training.Models.Attention;
 using Xunit;
 using static TorchSharp.torch;
 

@@ -1,4 +1,5 @@
 using XTuner.Core.Configuration;
+using XTuner.Training.Models.Attention;
 
 namespace XTuner.Training.Tests.Models
 {

@@ -1,0 +1,177 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using XTuner.Core;
+using XTuner.Core.Configuration;
+using XTuner.Core.Launch;
+using XTuner.Core.Models;
+using XTuner.Core.Runs;
+using XTuner.Training.Data;
+using XTuner.Training.Distributed;
+using XTuner.Training.IO;
+using XTuner.Training.Models;
+using XTuner.Training.Optim;
+using XTuner.Training.SequenceParallel;
+using XTuner.Training.Tokenization;
+using XTuner.Training.Zero;
+using static TorchSharp.torch;
+
+namespace XTuner.Training.Engine
+{
+    /// <summary>
+    /// Everything a rank's run is made of, resolved once before the first step: the model (built, loaded or resumed,
+    /// with its attention kernel and ZeRO strategy), the tokenizer, the data and its sampler, the schedule, and where
+    /// the run starts.
+    /// </summary>
+    internal sealed class TrainingSetup : IDisposable
+    {
+        private TrainingSetup(ModelSpec spec, ScalarType computeType, ITextTokenizer? tokenizer, IReadOnlyList<PackedSequence> data,
+            BatchSampler sampler, int totalSteps, LearningRateSchedule schedule, DecoderModel model, MixedPrecisionAdamW optimizer)
+        {
+            Spec = spec;
+            ComputeType = computeType;
+            Tokenizer = tokenizer;
+            Data = data;
+            Sampler = sampler;
+            TotalSteps = totalSteps;
+            Schedule = schedule;
+            Model = model;
+            Optimizer = optimizer;
+        }
+
+        /// <summary>The model as built (the checkpoint's config.json merged with the config's overrides).</summary>
+        public ModelSpec Spec { get; }
+
+        public ScalarType ComputeType { get; }
+
+        /// <summary>Null for data that needs none (tokenized, synthetic).</summary>
+        public ITextTokenizer? Tokenizer { get; }
+
+        public IReadOnlyList<PackedSequence> Data { get; }
+
+        public BatchSampler Sampler { get; }
+
+        public int TotalSteps { get; }
+
+        public LearningRateSchedule Schedule { get; }
+
+        public DecoderModel Model { get; }
+
+        public MixedPrecisionAdamW Optimizer { get; }
+
+        /// <summary>Steps already taken: 0, or the resumed checkpoint's step.</summary>
+        public int StartStep { get; private set; }
+
+        /// <summary>What fills padding.</summary>
+        public int PadId => Tokenizer?.PadTokenId ?? Tokenizer?.EosTokenId ?? 0;
+
+        /// <summary>
+        /// Resolves and builds everything for rank <paramref name="rank"/>. <paramref name="resumeFrom"/> is the checkpoint
+        /// to continue from, or null; rank 0's <paramref name="reporter"/> says what was built.
+        /// </summary>
+        public static TrainingSetup Create(XTunerConfig config, int rank, DistributedRuntime runtime, IProcessGroup sequenceParallel,
+            ParallelLayout layout, string? resumeFrom, RunReporter? reporter)
+        {
+            var baseDir = Directory.GetCurrentDirectory();
+            var device = runtime.Device;
+            var world = runtime.World;
+            var resolved = ResolvedModel.Resolve(config, baseDir).ThrowOnError();
+            if (!config.RandomInit && resolved.CheckpointDirectory == null)
+                throw new XTunerException(ErrorIds.ModelNotFound, resolved.Findings.FirstOrDefault()?.Message ?? $"Checkpoint '{config.PretrainedModelNameOrPath}' not found.");
+            var spec = resolved.Spec;
+            config.Model = spec;
+            bool needsTokenizer = config.DatasetFormat != DatasetFormat.Tokenized && config.DatasetFormat != DatasetFormat.Synthetic;
+            var tokenizer = needsTokenizer ? TokenizerLoader.Load(config.Tokenizer, resolved.CheckpointDirectory) : null;
+
+            var data = DatasetBuilder.Build(config, tokenizer, baseDir, out var stats);
+            var sampler = new BatchSampler(data.Count, config.BatchSize, layout.DpRank(rank), layout.DataParallelSize, config.Seed, config.Shuffle);
+            int accum = config.AccumulativeCounts;
+            int totalSteps = config.MaxSteps ?? Math.Max(1, (config.MaxEpochs ?? 1) * sampler.BatchesPerEpoch / accum);
+            var schedule = new LearningRateSchedule(config.Lr, totalSteps, config.WarmupRatio);
+            reporter?.Info($"model {config.ModelName}: {spec.ParameterCount:N0} parameters, {spec.NumHiddenLayers} layers, {spec.NumAttentionHeads} heads ({spec.NumKeyValueHeads} KV)");
+            reporter?.Info($"data: {stats}; {sampler.BatchesPerEpoch} batches per epoch; {totalSteps} steps of {config.BatchSize * layout.DataParallelSize * accum} sequences");
+
+            var computeType = config.DType == TrainingDType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+            var (model, shards) = BuildModel(config, spec, computeType, device, world, resolved.CheckpointDirectory, loadWeights: resumeFrom == null);
+            try
+            {
+                model.ActivationCheckpointing = config.ActivationCheckpointing;
+                if (layout.SequenceParallelSize > 1)
+                    model.AttentionKernel = new UlyssesAttention(sequenceParallel, model.AttentionKernel, spec.NumAttentionHeads!.Value,
+                        spec.NumKeyValueHeads ?? spec.NumAttentionHeads!.Value, config.SequenceParallelHeadPadding);
+                var zero = ZeroStrategies.Create(config.ZeroStage, model, world, accum, shards);
+                model.LayerHooks = zero.LayerHooks;
+                var settings = new OptimizerSettings
+                {
+                    Beta1 = config.Betas[0], Beta2 = config.Betas[1], WeightDecay = config.WeightDecay, MaxNorm = config.MaxNorm,
+                };
+                var optimizer = new MixedPrecisionAdamW(zero, new DeviceOptimizerStates(zero, settings, device), world, settings);
+                var setup = new TrainingSetup(spec, computeType, tokenizer, data, sampler, totalSteps, schedule, model, optimizer);
+                if (resumeFrom != null)
+                {
+                    setup.StartStep = TrainingCheckpoints.Load(resumeFrom, optimizer, rank, world.Size).Step;
+                    reporter?.Info($"resumed from {resumeFrom} at step {setup.StartStep}");
+                }
+                return setup;
+            }
+            catch
+            {
+                shards?.Dispose();
+                model.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// The model in the compute dtype (the float32 master copy comes from these values: no float32 model transient),
+        /// with the checkpoint's weights unless a resumed optimizer state will overwrite them; weights that will be
+        /// overwritten are not drawn first. ZeRO-3 lays out its shards from the model on the meta device and keeps each
+        /// layer's shard as the layer is built.
+        /// </summary>
+        private static (DecoderModel Model, ShardedParameters? Shards) BuildModel(XTunerConfig config, ModelSpec spec, ScalarType dtype,
+            Device device, IProcessGroup world, string? checkpoint, bool loadWeights)
+        {
+            var shards = config.ZeroStage == 3 ? ShardedParameters.Lay(spec, dtype, device, world) : null;
+            manual_seed(config.Seed);
+            DecoderModel model;
+            using (checkpoint != null || !loadWeights ? ModelInit.Uninitialized() : null)
+                model = new DecoderModel(spec, device, dtype, shards != null ? shards.TakeLayer : null);
+            if (shards != null)
+            {
+                shards.TakeRemaining(model);
+                if (checkpoint != null && loadWeights)
+                {
+                    using var reader = HfCheckpoint.Open(model, checkpoint, shards.ExpectedShapes);
+                    shards.Load(reader);
+                }
+            }
+            else if (checkpoint != null && loadWeights)
+            {
+                HfCheckpoint.Load(model, checkpoint);
+            }
+            return (model, shards);
+        }
+
+        /// <summary>
+        /// Micro-batch <paramref name="index"/> of step <paramref name="step"/> (both from 0), shifted, padded and cut to
+        /// this rank's chunk of the SP group.
+        /// </summary>
+        public SequenceChunk MicroBatch(int step, int index, int accumulation, ParallelLayout layout, int rank)
+        {
+            long g = (long)step * accumulation + index;
+            var indices = Sampler.Batch((int)(g / Sampler.BatchesPerEpoch), (int)(g % Sampler.BatchesPerEpoch));
+            var rows = indices.Select(i => (Data[i].InputIds, Data[i].Labels, Data[i].PositionIds)).ToList();
+            return SequenceChunk.Split(rows, PadId, layout.SequenceParallelSize, layout.SpRank(rank));
+        }
+
+        /// <summary>The epoch step <paramref name="step"/> (from 0) belongs to.</summary>
+        public int EpochOf(int step, int accumulation) => (int)((long)step * accumulation / Sampler.BatchesPerEpoch);
+
+        public void Dispose()
+        {
+            Optimizer.Dispose();
+            Model.Dispose();
+        }
+    }
+}

@@ -1,0 +1,23 @@
+using static TorchSharp.torch;
+
+namespace XTuner.Training.Models.InternLM2
+{
+    /// <summary>InternLM2's MLP under its own names: w2(silu(w1(x)) * w3(x)).</summary>
+    internal sealed class InternLM2FeedForward : nn.Module<Tensor, Tensor>
+    {
+        private readonly LinearLayer w1;
+        private readonly LinearLayer w3;
+        private readonly LinearLayer w2;
+
+        public InternLM2FeedForward(long hiddenSize, long intermediateSize, Device device, ScalarType dtype)
+            : base(nameof(InternLM2FeedForward))
+        {
+            w1 = new LinearLayer(hiddenSize, intermediateSize, false, device, dtype);
+            w3 = new LinearLayer(hiddenSize, intermediateSize, false, device, dtype);
+            w2 = new LinearLayer(intermediateSize, hiddenSize, false, device, dtype);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor input) => SwiGlu.Apply(input, w1, w3, w2);
+    }
+}
