@@ -391,6 +391,8 @@ namespace XTuner.Training.Distributed
         private static long Size(string key, byte[] value) => Encoding.UTF8.GetByteCount(key) + value.Length;
 
         /// <summary>Blocks until every key is set or the timeout passes; returns the keys still missing.</summary>
+        /// <exception cref="ObjectDisposedException">The server stops: the waiting rank is not answered (its connection
+        /// closes, which it reports as rank 0 gone) rather than told its keys never came.</exception>
         private List<string> WaitFor(IReadOnlyList<string> keys, TimeSpan timeout)
         {
             var watch = Stopwatch.StartNew();
@@ -398,8 +400,9 @@ namespace XTuner.Training.Distributed
             {
                 while (true)
                 {
+                    if (_stopping) throw new ObjectDisposedException(nameof(TcpStoreServer));
                     var missing = keys.Where(k => !_data.ContainsKey(k)).ToList();
-                    if (missing.Count == 0 || _stopping || watch.Elapsed >= timeout) return missing;
+                    if (missing.Count == 0 || watch.Elapsed >= timeout) return missing;
                     Monitor.Wait(_lock, Remaining(timeout, watch));
                 }
             }

@@ -163,6 +163,22 @@ namespace XTuner.Training.Tests.Distributed
         }
 
         [Fact]
+        public async Task ARankWaitingAtABarrierWhenRank0AbortsHearsThatRank0IsGone()
+        {
+            for (int attempt = 0; attempt < 5; attempt++)
+            {
+                var stores = Connect(2, 2, Patient);
+                var waiting = Task.Run(() => Record.Exception(() => stores[1].Barrier("never", Patient)));
+                await Task.Delay(100);
+                stores[0].Abort();
+                var e = Assert.IsType<XTunerException>(await waiting);
+                Assert.Equal(ErrorIds.RankFailed, e.ErrorId);
+                Assert.Contains("lost its connection to the rendezvous store", e.Message);
+                stores[1].Dispose();
+            }
+        }
+
+        [Fact]
         public void LosingRank0sStoreIsRankFailed()
         {
             int port = FreePort.Next();
