@@ -41,6 +41,9 @@ namespace XTuner.Core
         public const string RunTokenMissing = "XTunerRunTokenMissing";
         public const string RendezvousRefused = "XTunerRendezvousRefused";
         public const string StoreLimitExceeded = "XTunerStoreLimitExceeded";
+        public const string WorkDirInUse = "XTunerWorkDirInUse";
+        public const string WorkDirWriteFailed = "XTunerWorkDirWriteFailed";
+        public const string NothingToResume = "XTunerNothingToResume";
 
         /// <summary>The kind of each id. Every id above has one (a test checks); an unknown id is <see cref="ErrorKind.NotSpecified"/>.</summary>
         private static readonly Dictionary<string, ErrorKind> Kinds = new Dictionary<string, ErrorKind>
@@ -77,6 +80,9 @@ namespace XTuner.Core
             [RunTokenMissing] = ErrorKind.InvalidOperation,
             [RendezvousRefused] = ErrorKind.AuthenticationError,
             [StoreLimitExceeded] = ErrorKind.LimitsExceeded,
+            [WorkDirInUse] = ErrorKind.ResourceBusy,
+            [WorkDirWriteFailed] = ErrorKind.WriteError,
+            [NothingToResume] = ErrorKind.ObjectNotFound,
         };
 
         /// <summary>The kind of failure <paramref name="errorId"/> names.</summary>

@@ -67,6 +67,8 @@ namespace XTuner.Core.Launch
                     $"nodes {config.Nodes}: the local launcher runs on one machine; use -Launcher Slurm (xtuner train --launcher slurm) for several nodes, or set nodes: 1.",
                     ErrorIds.InvalidWorldSize));
             var layout = new ParallelLayout(config.WorldSize, config.SequenceParallelSize);
+            if (options.Resume || options.ResumeFrom != null)
+                WorkDirs.CheckResumable(config.WorkDir!, options.ResumeFrom != null ? PathUtil.Resolve(options.ResumeFrom, options.BaseDirectory) : null);
             var plan = new LaunchPlan
             {
                 Config = config,
@@ -108,8 +110,25 @@ namespace XTuner.Core.Launch
             return plan;
         }
 
-        /// <summary>Writes the config the ranks read and checks the work dir may be used. Call just before starting.</summary>
-        public static void PrepareWorkDir(LaunchPlan plan, bool resume) => PrepareWorkDir(plan.WorkDir, plan.Config, plan.ConfigPath, resume);
+        /// <summary>
+        /// Takes the work dir's lock (<see cref="WorkDirLock"/>: a second run started at the same time fails here, before
+        /// it writes anything), checks the work dir may be used and writes the config the ranks read. Call just before
+        /// starting; the <see cref="LocalLauncher"/> releases the lock when its run ends.
+        /// </summary>
+        /// <exception cref="XTunerException">Another run holds or uses the work dir, or it cannot be written.</exception>
+        public static void PrepareWorkDir(LaunchPlan plan, bool resume)
+        {
+            var held = WorkDirLock.Acquire(plan.WorkDir);
+            try
+            {
+                PrepareWorkDir(plan.WorkDir, plan.Config, plan.ConfigPath, resume);
+            }
+            catch
+            {
+                held.Dispose();
+                throw;
+            }
+        }
 
         /// <summary>Checks <paramref name="workDir"/> may be used and writes <paramref name="config"/> where the ranks read it.</summary>
         public static void PrepareWorkDir(string workDir, XTunerConfig config, string configPath, bool resume)

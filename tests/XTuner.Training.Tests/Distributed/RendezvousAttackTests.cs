@@ -60,7 +60,7 @@ namespace XTuner.Training.Tests.Distributed
         public void A_stranger_on_the_store_port_is_closed_and_logged_while_rank_0_lives_on(string attack)
         {
             int port = FreePort.Next();
-            using var rank0 = LiveRank.Start(0, 2, port, Token, Checks);
+            using var rank0 = XTunerProcess.Start(0, 2, port, Token, Checks);
             Assert.True(rank0.WaitForListeners(2, Limit), "rank 0 did not start listening\n" + rank0);
 
             Send(port, StorePayloads[attack]);
@@ -75,7 +75,7 @@ namespace XTuner.Training.Tests.Distributed
         public void A_stranger_on_a_peer_port_is_closed_and_logged_while_the_rank_lives_on(string attack)
         {
             int port = FreePort.Next();
-            using var rank0 = LiveRank.Start(0, 2, port, Token, Checks);
+            using var rank0 = XTunerProcess.Start(0, 2, port, Token, Checks);
             Assert.True(rank0.WaitForListeners(2, Limit), "rank 0 did not start listening\n" + rank0);
             int peerPort = rank0.ListeningPorts().Single(p => p != port);
 
@@ -90,13 +90,13 @@ namespace XTuner.Training.Tests.Distributed
         public void After_every_attack_the_ranks_still_meet_and_run_their_collectives()
         {
             int port = FreePort.Next();
-            using var rank0 = LiveRank.Start(0, 2, port, Token, Checks);
+            using var rank0 = XTunerProcess.Start(0, 2, port, Token, Checks);
             Assert.True(rank0.WaitForListeners(2, Limit), "rank 0 did not start listening\n" + rank0);
             int peerPort = rank0.ListeningPorts().Single(p => p != port);
             foreach (var payload in StorePayloads.Values) Send(port, payload);
             foreach (var payload in PeerPayloads.Values) Send(peerPort, payload);
 
-            using var rank1 = LiveRank.Start(1, 2, port, Token, Checks);
+            using var rank1 = XTunerProcess.Start(1, 2, port, Token, Checks);
             var exit1 = rank1.WaitForExit(Limit);
             var exit0 = rank0.WaitForExit(Limit);
 
@@ -110,7 +110,7 @@ namespace XTuner.Training.Tests.Distributed
         public void A_stranger_cannot_rewrite_a_peers_address_in_the_store()
         {
             int port = FreePort.Next();
-            using var rank0 = LiveRank.Start(0, 2, port, Token, Checks);
+            using var rank0 = XTunerProcess.Start(0, 2, port, Token, Checks);
             Assert.True(rank0.WaitForListeners(2, Limit), "rank 0 did not start listening\n" + rank0);
             var impostor = new TcpListener(IPAddress.Loopback, 0);
             impostor.Start();
@@ -121,7 +121,7 @@ namespace XTuner.Training.Tests.Distributed
                 var answer = Send(port, set, readBack: true);
                 Assert.False(answer.Length >= 4 + 15 + 4 + 1, $"the store took the stranger's write ({answer.Length} bytes answered)");
 
-                using var rank1 = LiveRank.Start(1, 2, port, Token, Checks);
+                using var rank1 = XTunerProcess.Start(1, 2, port, Token, Checks);
                 Assert.True(rank1.WaitForExit(Limit) == 0 && rank0.WaitForExit(Limit) == 0, $"{rank0}\n{rank1}");
                 Assert.False(impostor.Pending(), "rank 0 dialled the stranger's address");
             }
@@ -135,7 +135,7 @@ namespace XTuner.Training.Tests.Distributed
         public void A_flood_of_large_writes_from_strangers_leaves_rank_0s_memory_as_it_was()
         {
             int port = FreePort.Next();
-            using var rank0 = LiveRank.Start(0, 2, port, Token, Checks);
+            using var rank0 = XTunerProcess.Start(0, 2, port, Token, Checks);
             Assert.True(rank0.WaitForListeners(2, Limit), "rank 0 did not start listening\n" + rank0);
             Thread.Sleep(500);
             long before = rank0.ResidentBytes();

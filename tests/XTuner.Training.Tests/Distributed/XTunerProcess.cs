@@ -10,17 +10,18 @@ using System.Threading;
 namespace XTuner.Training.Tests.Distributed
 {
     /// <summary>
-    /// One rank as a real process of the built CLI, started on its own so that a test can act on it while it runs
-    /// (attack its ports, read its memory) and then see how it ended. Killed on dispose if still running.
+    /// A real process of the built CLI (a rank, or a launcher), started on its own so that a test can act on it while it
+    /// runs (attack its ports, read its memory, signal it) and then see how it ended. Killed on dispose if still running.
     /// </summary>
-    internal sealed class LiveRank : IDisposable
+    internal sealed class XTunerProcess : IDisposable
     {
         private readonly Process _process;
         private readonly StringBuilder _output = new StringBuilder();
         private readonly StringBuilder _error = new StringBuilder();
 
-        private LiveRank(int rank, IReadOnlyDictionary<string, string> environment, string[] args)
+        private XTunerProcess(int rank, IReadOnlyDictionary<string, string> environment, string[] args)
         {
+            var torchrun = new[] { "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT" };
             Rank = rank;
             var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
             {
@@ -30,7 +31,7 @@ namespace XTuner.Training.Tests.Distributed
             };
             info.ArgumentList.Add(RankProcesses.Cli);
             foreach (var arg in args) info.ArgumentList.Add(arg);
-            foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("SLURM_", StringComparison.Ordinal) || k.StartsWith("XTUNER_", StringComparison.Ordinal)).ToList())
+            foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("SLURM_", StringComparison.Ordinal) || k.StartsWith("XTUNER_", StringComparison.Ordinal) || torchrun.Contains(k)).ToList())
                 info.Environment.Remove(name);
             foreach (var (name, value) in environment) info.Environment[name] = value;
             _process = new Process { StartInfo = info };
@@ -58,12 +59,15 @@ namespace XTuner.Training.Tests.Distributed
         }
 
         /// <summary>Rank <paramref name="rank"/> of a loopback world, with torchrun's variables plus <paramref name="extra"/>.</summary>
-        public static LiveRank Start(int rank, int worldSize, int port, IReadOnlyDictionary<string, string>? extra, params string[] args)
+        public static XTunerProcess Start(int rank, int worldSize, int port, IReadOnlyDictionary<string, string>? extra, params string[] args)
         {
             var env = RankProcesses.Torchrun(rank, worldSize, port);
             if (extra != null) foreach (var (k, v) in extra) env[k] = v;
-            return new LiveRank(rank, env, args);
+            return new XTunerProcess(rank, env, args);
         }
+
+        /// <summary><c>xtuner ARGS</c> as a user starts it: no rank variables, so <c>xtuner train</c> is the launcher.</summary>
+        public static XTunerProcess Launch(params string[] args) => new XTunerProcess(-1, new Dictionary<string, string>(), args);
 
         /// <summary>The exit code once the process ended within <paramref name="timeout"/>; null while it runs.</summary>
         public int? WaitForExit(TimeSpan timeout)
@@ -96,7 +100,7 @@ namespace XTuner.Training.Tests.Distributed
             return false;
         }
 
-        public override string ToString() => $"--- rank {Rank} (pid {ProcessId}{(HasExited ? $", exit {_process.ExitCode}" : ", running")})\n{Output}{Error}";
+        public override string ToString() => $"--- {(Rank < 0 ? "xtuner" : "rank " + Rank)} (pid {ProcessId}{(HasExited ? $", exit {_process.ExitCode}" : ", running")})\n{Output}{Error}";
 
         public void Dispose()
         {
