@@ -44,6 +44,7 @@ namespace XTuner.Core
         public const string WorkDirInUse = "XTunerWorkDirInUse";
         public const string WorkDirWriteFailed = "XTunerWorkDirWriteFailed";
         public const string NothingToResume = "XTunerNothingToResume";
+        public const string OutOfHostMemory = "XTunerOutOfHostMemory";
 
         /// <summary>The kind of each id. Every id above has one (a test checks); an unknown id is <see cref="ErrorKind.NotSpecified"/>.</summary>
         private static readonly Dictionary<string, ErrorKind> Kinds = new Dictionary<string, ErrorKind>
@@ -83,6 +84,7 @@ namespace XTuner.Core
             [WorkDirInUse] = ErrorKind.ResourceBusy,
             [WorkDirWriteFailed] = ErrorKind.WriteError,
             [NothingToResume] = ErrorKind.ObjectNotFound,
+            [OutOfHostMemory] = ErrorKind.LimitsExceeded,
         };
 
         /// <summary>The kind of failure <paramref name="errorId"/> names.</summary>

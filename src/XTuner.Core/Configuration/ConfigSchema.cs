@@ -69,6 +69,7 @@ namespace XTuner.Core.Configuration
             if (t == typeof(int) || t == typeof(long)) return "integer";
             if (t == typeof(double)) return "number";
             if (t == typeof(bool)) return "true | false";
+            if (t == typeof(AutoCount)) return "auto | integer";
             return "string";
         }
     }

@@ -78,6 +78,8 @@ namespace XTuner.Core.Configuration
             if (c.ZeroStage < 0 || c.ZeroStage > 3) f.Add(Error("zero_stage", $"zero_stage must be 0, 1, 2 or 3, not {c.ZeroStage}."));
             if (c.ZeroStage == 3 && !c.ActivationCheckpointing)
                 f.Add(Error("zero_stage", "zero_stage 3 needs activation_checkpointing: true (each layer's parameters are gathered again for its recompute); or use zero_stage 2."));
+            if (c.OffloadActivations && !c.ActivationCheckpointing)
+                f.Add(Error("offload_activations", "offload_activations moves the inputs of checkpointed layers to host memory: it needs activation_checkpointing: true."));
         }
 
         private static void CheckModel(XTunerConfig c, ModelSpec spec, List<ConfigFinding> f)

@@ -85,6 +85,16 @@ namespace XTuner.Core.Configuration
                 error = $"'{text}' is not true or false";
                 return false;
             }
+            if (type == typeof(AutoCount))
+            {
+                if (AutoCount.TryParse(t, out var count))
+                {
+                    value = count;
+                    return true;
+                }
+                error = $"'{text}' is neither auto nor a whole number of 1 or more";
+                return false;
+            }
             if (type.IsEnum)
             {
                 if (TryParseEnum(type, t, out value)) return true;

@@ -12,6 +12,7 @@ namespace XTuner.Core.Configuration
         public const string DataGroup = "data";
         public const string ParallelGroup = "parallelism";
         public const string OptimGroup = "optimisation";
+        public const string MemoryGroup = "memory";
         public const string OutputGroup = "output";
         public const string LauncherGroup = "launcher";
 
@@ -112,6 +113,16 @@ namespace XTuner.Core.Configuration
 
         [ConfigKey("activation_checkpointing", "Recompute each layer in backward instead of keeping its activations.", Group = OptimGroup)]
         public bool ActivationCheckpointing { get; set; } = true;
+
+        // memory
+        [ConfigKey("offload_optimizer", "Keep this rank's float32 master weights and AdamW moments (its ZeRO shard) in pinned host memory and update them on the CPU (DeepSpeed's offload_optimizer).", Group = MemoryGroup)]
+        public bool OffloadOptimizer { get; set; }
+
+        [ConfigKey("offload_activations", "Move each checkpointed layer input to pinned host memory after its forward and back for its recompute (needs activation_checkpointing).", Group = MemoryGroup)]
+        public bool OffloadActivations { get; set; }
+
+        [ConfigKey("mlp_tiles", "Run each MLP over this many sequence tiles, forward and backward, so no [tokens, intermediate_size] tensor exists whole (exact); auto: as many as keep each under 1 GiB.", Group = MemoryGroup)]
+        public AutoCount MlpTiles { get; set; } = AutoCount.Auto;
 
         // output
         [ConfigKey("work_dir", "Where logs, metrics, checkpoints and the final model go (default work_dirs/<name>).", Group = OutputGroup)]

@@ -26,9 +26,13 @@ namespace XTuner.Training.Engine
     /// </summary>
     internal sealed class TrainingSetup : IDisposable
     {
+        private readonly ActivationOffload? _activationOffload;
+
         private TrainingSetup(ModelSpec spec, ScalarType computeType, ITextTokenizer? tokenizer, IReadOnlyList<PackedSequence> data,
-            BatchSampler sampler, int totalSteps, LearningRateSchedule schedule, DecoderModel model, MixedPrecisionAdamW optimizer)
+            BatchSampler sampler, int totalSteps, LearningRateSchedule schedule, DecoderModel model, MixedPrecisionAdamW optimizer,
+            ActivationOffload? activationOffload)
         {
+            _activationOffload = activationOffload;
             Spec = spec;
             ComputeType = computeType;
             Tokenizer = tokenizer;
@@ -70,7 +74,7 @@ namespace XTuner.Training.Engine
         /// Resolves and builds everything for rank <paramref name="rank"/>. <paramref name="resumeFrom"/> is the checkpoint
         /// to continue from, or null; rank 0's <paramref name="reporter"/> says what was built.
         /// </summary>
-        public static TrainingSetup Create(XTunerConfig config, int rank, DistributedRuntime runtime, IProcessGroup sequenceParallel,
+        public static TrainingSetup Create(XTunerConfig config, int rank, int localRanks, DistributedRuntime runtime, IProcessGroup sequenceParallel,
             ParallelLayout layout, string? resumeFrom, RunReporter? reporter)
         {
             var baseDir = Directory.GetCurrentDirectory();
@@ -93,10 +97,14 @@ namespace XTuner.Training.Engine
             reporter?.Info($"data: {stats}; {sampler.BatchesPerEpoch} batches per epoch; {totalSteps} steps of {config.BatchSize * layout.DataParallelSize * accum} sequences");
 
             var computeType = config.DType == TrainingDType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+            CheckOffload(config, spec, computeType, world.Size, localRanks, reporter);
             var (model, shards) = BuildModel(config, spec, computeType, device, world, resolved.CheckpointDirectory, loadWeights: resumeFrom == null);
             try
             {
                 model.ActivationCheckpointing = config.ActivationCheckpointing;
+                model.MlpTiling = new MlpTiling(config.MlpTiles);
+                var activationOffload = config.OffloadActivations ? new ActivationOffload() : null;
+                model.ActivationOffload = activationOffload;
                 if (layout.SequenceParallelSize > 1)
                     model.AttentionKernel = new UlyssesAttention(sequenceParallel, model.AttentionKernel, spec.NumAttentionHeads!.Value,
                         spec.NumKeyValueHeads ?? spec.NumAttentionHeads!.Value, config.SequenceParallelHeadPadding);
@@ -106,8 +114,11 @@ namespace XTuner.Training.Engine
                 {
                     Beta1 = config.Betas[0], Beta2 = config.Betas[1], WeightDecay = config.WeightDecay, MaxNorm = config.MaxNorm,
                 };
-                var optimizer = new MixedPrecisionAdamW(zero, new DeviceOptimizerStates(zero, settings, device), world, settings);
-                var setup = new TrainingSetup(spec, computeType, tokenizer, data, sampler, totalSteps, schedule, model, optimizer);
+                IOptimizerStates states = config.OffloadOptimizer
+                    ? new HostOptimizerStates(zero, settings, pinned: device.type == TorchSharp.DeviceType.CUDA)
+                    : new DeviceOptimizerStates(zero, settings, device);
+                var optimizer = new MixedPrecisionAdamW(zero, states, world, settings);
+                var setup = new TrainingSetup(spec, computeType, tokenizer, data, sampler, totalSteps, schedule, model, optimizer, activationOffload);
                 if (resumeFrom != null)
                 {
                     setup.StartStep = TrainingCheckpoints.Load(resumeFrom, optimizer, rank, world.Size).Step;
@@ -122,6 +133,24 @@ namespace XTuner.Training.Engine
                 throw;
             }
         }
+
+        /// <summary>Refuses offload the host cannot hold, and says what the memory options are.</summary>
+        private static void CheckOffload(XTunerConfig config, ModelSpec spec, ScalarType computeType, int worldSize, int localRanks, RunReporter? reporter)
+        {
+            int shards = config.ZeroStage >= 1 ? worldSize : 1;
+            long optimizer = config.OffloadOptimizer ? HostMemoryBudget.OptimizerBytes(spec, shards) : 0;
+            long activations = config.OffloadActivations ? HostMemoryBudget.ActivationBytes(config, spec, computeType == ScalarType.BFloat16 ? 2 : 4) : 0;
+            HostMemoryBudget.Check(optimizer, activations, localRanks);
+            reporter?.Info(string.Format(System.Globalization.CultureInfo.InvariantCulture,
+                "memory: optimizer states {0}, checkpointed activations {1}, mlp_tiles {2}",
+                config.OffloadOptimizer ? $"in host memory ({Bytes(optimizer)} per rank)" : "on the device",
+                !config.ActivationCheckpointing ? "off" : config.OffloadActivations ? $"in host memory ({Bytes(activations)} per rank)" : "on the device",
+                config.MlpTiles));
+        }
+
+        private static string Bytes(long bytes) => bytes >= 1L << 30
+            ? string.Format(System.Globalization.CultureInfo.InvariantCulture, "{0:F1} GiB", bytes / (double)(1L << 30))
+            : string.Format(System.Globalization.CultureInfo.InvariantCulture, "{0:F1} MiB", bytes / (double)(1L << 20));
 
         /// <summary>
         /// The model in the compute dtype (the float32 master copy comes from these values: no float32 model transient),
@@ -171,6 +200,7 @@ namespace XTuner.Training.Engine
         public void Dispose()
         {
             Optimizer.Dispose();
+            _activationOffload?.Dispose();
             Model.Dispose();
         }
     }

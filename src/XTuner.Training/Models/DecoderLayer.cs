@@ -14,6 +14,6 @@ namespace XTuner.Training.Models
         /// hidden [B, S, H] -> [B, S, H]. Every intermediate is released when this returns, so a layer run without
         /// autograd (activation checkpointing) keeps no activations.
         /// </summary>
-        public abstract Tensor Forward(Tensor hidden, RotaryTables rope, IAttentionKernel kernel);
+        public abstract Tensor Forward(Tensor hidden, LayerContext context);
     }
 }

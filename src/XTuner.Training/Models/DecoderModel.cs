@@ -63,6 +63,12 @@ namespace XTuner.Training.Models
         /// <summary>Called around every layer (ZeRO-3 gathers and releases parameters through it); none by default.</summary>
         public ILayerParameterHooks? LayerHooks { get; set; }
 
+        /// <summary>How many sequence tiles each MLP runs over (<c>mlp_tiles</c>); one by default.</summary>
+        public MlpTiling MlpTiling { get; set; } = MlpTiling.None;
+
+        /// <summary>Where checkpointed layers keep their inputs between forward and recompute: null keeps them on the device.</summary>
+        internal ActivationOffload? ActivationOffload { get; set; }
+
         internal ModelArchitecture Architecture => _shape.Architecture;
 
         /// <summary>The state_dict name of the output projection, which a tied checkpoint may still carry.</summary>
@@ -81,8 +87,7 @@ namespace XTuner.Training.Models
                 throw new ArgumentException($"inputIds and positionIds must both be [batch, sequence]; got [{string.Join(", ", inputIds.shape)}] and [{string.Join(", ", positionIds.shape)}].");
             using var scope = NewDisposeScope();
             var hidden = _body.Embedding.forward(inputIds);
-            var rope = _rotary.Tables(positionIds, ropeSequenceLength, hidden.dtype);
-            var kernel = AttentionKernel;
+            var context = new LayerContext(_rotary.Tables(positionIds, ropeSequenceLength, hidden.dtype), AttentionKernel, MlpTiling);
             var checkpoint = ActivationCheckpointing && is_grad_enabled();
             var hooks = LayerHooks;
             int index = 0;
@@ -91,8 +96,8 @@ namespace XTuner.Training.Models
                 hooks?.BeforeForward(index);
                 bool checkpointed = checkpoint && hidden.requires_grad;
                 var next = checkpointed
-                    ? LayerCheckpoint.Apply(layer, hidden, rope, kernel, index, hooks)
-                    : layer.Forward(hidden, rope, kernel);
+                    ? LayerCheckpoint.Apply(layer, hidden, context, index, hooks, ActivationOffload)
+                    : layer.Forward(hidden, context);
                 if (checkpointed) hooks?.AfterForward(index);
                 index++;
                 // Autograd keeps what backward needs; the wrapper would only pin memory until the step ends.

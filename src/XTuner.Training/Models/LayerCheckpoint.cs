@@ -1,6 +1,5 @@
 using System.Collections.Generic;
 using XTuner.Core.Models;
-using XTuner.Training.Models.Attention;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.Models
@@ -9,6 +8,7 @@ namespace XTuner.Training.Models
     /// Activation checkpointing of one decoder layer as a custom autograd Function: forward runs the layer without
     /// autograd and keeps only its input (and the shared RoPE tables); backward recomputes the layer with autograd and
     /// back-propagates through it, which accumulates the layer's parameter gradients and yields the input gradient.
+    /// With activation offload the kept input waits in host memory (<see cref="ActivationOffload"/>) between the two.
     /// </summary>
     internal sealed class LayerCheckpoint : autograd.SingleTensorFunction<LayerCheckpoint>
     {
@@ -17,9 +17,11 @@ namespace XTuner.Training.Models
         public override string Name => nameof(LayerCheckpoint);
 
         /// <summary>Runs <paramref name="layer"/> on <paramref name="hidden"/>, which must require grad.</summary>
-        public static Tensor Apply(DecoderLayer layer, Tensor hidden, RotaryTables rope, IAttentionKernel kernel, int index = 0, ILayerParameterHooks? hooks = null)
+        public static Tensor Apply(DecoderLayer layer, Tensor hidden, LayerContext context, int index = 0, ILayerParameterHooks? hooks = null,
+            ActivationOffload? offload = null)
         {
-            var output = apply(hidden, rope.Cos, rope.Sin, new Plan(layer, rope.Layout, kernel, index, hooks));
+            var rope = context.Rope;
+            var output = apply(hidden, rope.Cos, rope.Sin, new Plan(layer, context, index, hooks, offload));
             AutogradOutputCache.Release<LayerCheckpoint>();
             return output;
         }
@@ -30,9 +32,17 @@ namespace XTuner.Training.Models
             var cos = (Tensor)vars[1];
             var sin = (Tensor)vars[2];
             var plan = (Plan)vars[3];
-            ctx.save_for_backward(new List<Tensor> { hidden, cos, sin });
+            if (plan.Offload is ActivationOffload offload)
+            {
+                ctx.save_for_backward(new List<Tensor> { cos, sin });
+                offload.ToHost(plan.Index, hidden);
+            }
+            else
+            {
+                ctx.save_for_backward(new List<Tensor> { hidden, cos, sin });
+            }
             ctx.save_data(PlanKey, plan);
-            return plan.Layer.Forward(hidden, new RotaryTables(cos, sin, plan.Layout), plan.Kernel);
+            return plan.Layer.Forward(hidden, plan.With(cos, sin));
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
@@ -40,11 +50,21 @@ namespace XTuner.Training.Models
             using var scope = NewDisposeScope();
             var saved = ctx.get_saved_variables();
             var plan = (Plan)ctx.get_data(PlanKey);
-            var input = saved[0].detach().requires_grad_();
+            Tensor input, cos, sin;
+            if (plan.Offload is ActivationOffload offload)
+            {
+                input = offload.FromHost(plan.Index, gradOutput.device).requires_grad_();
+                (cos, sin) = (saved[0], saved[1]);
+            }
+            else
+            {
+                input = saved[0].detach().requires_grad_();
+                (cos, sin) = (saved[1], saved[2]);
+            }
             plan.Hooks?.BeforeRecompute(plan.Index);
             using (enable_grad())
             {
-                var output = plan.Layer.Forward(input, new RotaryTables(saved[1], saved[2], plan.Layout), plan.Kernel);
+                var output = plan.Layer.Forward(input, plan.With(cos, sin));
                 // Parameters are leaves of the recomputed graph, so their .grad accumulates here as in PyTorch's
                 // reentrant checkpoint; only the input gradient flows on through this node.
                 output.backward(new[] { gradOutput });
@@ -55,6 +75,10 @@ namespace XTuner.Training.Models
             return AutogradHandoff.Return(new[] { input.grad, null, null, null });
         }
 
-        private sealed record Plan(DecoderLayer Layer, RotaryLayout Layout, IAttentionKernel Kernel, int Index, ILayerParameterHooks? Hooks);
+        private sealed record Plan(DecoderLayer Layer, LayerContext Context, int Index, ILayerParameterHooks? Hooks, ActivationOffload? Offload)
+        {
+            // The context with the RoPE tables as autograd handed them to this node.
+            public LayerContext With(Tensor cos, Tensor sin) => Context with { Rope = new RotaryTables(cos, sin, Context.Rope.Layout) };
+        }
     }
 }

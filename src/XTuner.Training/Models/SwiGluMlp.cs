@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace XTuner.Training.Models
 {
     /// <summary>down_proj(silu(gate_proj(x)) * up_proj(x)), the Llama/Qwen2/Cohere MLP.</summary>
-    internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
+    internal sealed class SwiGluMlp : nn.Module
     {
         private readonly LinearLayer gate_proj;
         private readonly LinearLayer up_proj;
@@ -17,6 +17,6 @@ namespace XTuner.Training.Models
             RegisterComponents();
         }
 
-        public override Tensor forward(Tensor input) => SwiGlu.Apply(input, gate_proj, up_proj, down_proj);
+        public Tensor Forward(Tensor input, MlpTiling tiling) => SwiGlu.Apply(input, gate_proj, up_proj, down_proj, tiling);
     }
 }

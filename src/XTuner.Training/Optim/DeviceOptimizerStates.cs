@@ -1,4 +1,3 @@
-using System;
 using System.Collections.Generic;
 using System.Linq;
 using XTuner.Training.IO;
@@ -40,29 +39,9 @@ namespace XTuner.Training.Optim
             }
         }
 
-        public IReadOnlyList<KeyValuePair<string, Tensor>> StateTensors() =>
-            _units.SelectMany((unit, u) => new[]
-            {
-                new KeyValuePair<string, Tensor>(unit.Name + ".master", _master[u]),
-                new KeyValuePair<string, Tensor>(unit.Name + ".exp_avg", _expAvg[u]),
-                new KeyValuePair<string, Tensor>(unit.Name + ".exp_avg_sq", _expAvgSq[u]),
-            }).ToList();
+        public IReadOnlyList<KeyValuePair<string, Tensor>> StateTensors() => OptimizerStateNames.Named(_units, _master, _expAvg, _expAvgSq);
 
-        public void Load(SafetensorsFile file)
-        {
-            using var noGrad = no_grad();
-            for (int u = 0; u < _units.Count; u++)
-            {
-                var name = _units[u].Name;
-                foreach (var (key, target) in new[] { (".master", _master[u]), (".exp_avg", _expAvg[u]), (".exp_avg_sq", _expAvgSq[u]) })
-                {
-                    if (!file.Tensors.TryGetValue(name + key, out var info) || info.Shape.Length != 1 || info.Shape[0] != target.shape[0])
-                        throw new InvalidOperationException($"{file.Path}: optimizer state '{name}{key}' is missing or has another size; a checkpoint resumes only with the same world size and zero_stage.");
-                    using var loaded = file.Read(name + key);
-                    target.copy_(loaded);
-                }
-            }
-        }
+        public void Load(SafetensorsFile file) => OptimizerStateNames.Load(file, _units, _master, _expAvg, _expAvgSq);
 
         public void Dispose()
         {

@@ -51,17 +51,19 @@ namespace XTuner.Training.Optim
             var units = Zero.Units;
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var sumOfSquares = zeros(1, ScalarType.Float32, States.Master(0).device);
+            // On the gradients' device (where the collectives run), wherever the optimizer states live.
+            Tensor? sumOfSquares = null;
             for (int u = 0; u < units.Count; u++)
             {
                 // Each unit's float32 gradient is as large as a layer: free it before the next one.
                 using var unitScope = NewDisposeScope();
                 var reduced = Zero.ReduceGradient(u);
+                sumOfSquares ??= zeros(1, ScalarType.Float32, reduced.device).MoveToOuterDisposeScope();
                 sumOfSquares.add_(reduced.dot(reduced));
             }
-            if (Zero.GradientsSharded) _world.AllReduce(sumOfSquares);
+            if (Zero.GradientsSharded) _world.AllReduce(sumOfSquares!);
             if (ReducedGradients != null) ReducedGradients(FullGradients());
-            double norm = Math.Sqrt(sumOfSquares.item<float>());
+            double norm = Math.Sqrt(sumOfSquares!.item<float>());
             double scale = _settings.MaxNorm > 0 && norm > _settings.MaxNorm ? _settings.MaxNorm / (norm + 1e-6) : 1.0;
             for (int u = 0; u < units.Count; u++)
             {

@@ -213,5 +213,31 @@ namespace XTuner.Core.Tests.Configuration
             Assert.Single(ConfigValidator.ValidateSequenceParallel(c, 0, Here));
             Assert.Contains(ConfigValidator.ValidateSequenceParallel(c, 4, Here), f => f.Message.Contains("world size 2"));
         }
+    
+
+        [Fact]
+        public void OffloadedActivationsNeedCheckpointing()
+        {
+            var config = ConfigCatalogue.Get("tiny-llama");
+            config.OffloadActivations = true;
+            config.ActivationCheckpointing = false;
+            var error = Assert.Single(Errors(config));
+            Assert.Equal("offload_activations", error.Key);
+            config.ActivationCheckpointing = true;
+            Assert.Empty(Errors(config));
+        }
+
+        [Fact]
+        public void MlpTilesAreAutoOrACountOfOneOrMore()
+        {
+            var config = ConfigCatalogue.Get("tiny-llama");
+            ConfigYaml.SetOption(config, "mlp_tiles", "4");
+            Assert.Equal(AutoCount.Of(4), config.MlpTiles);
+            ConfigYaml.SetOption(config, "mlp_tiles", "auto");
+            Assert.True(config.MlpTiles.IsAuto);
+            var e = Assert.ThrowsAny<Exception>(() => ConfigYaml.SetOption(config, "mlp_tiles", "0"));
+            Assert.Contains("neither auto nor a whole number of 1 or more", e.Message);
+            Assert.Contains("mlp_tiles: 4", ConfigYaml.Serialize(ConfigYaml.Parse("mlp_tiles: 4\nname: x\n")));
+        }
     }
 }

@@ -23,6 +23,32 @@ namespace XTuner.Training.Tests.Cli
         }
 
         [Fact]
+        public void OffloadTheHostCannotHoldIsRefusedBeforeTrainingWithTheBytes()
+        {
+            var workDir = Path.Combine(Path.GetTempPath(), "xtuner-host-memory-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+            // 1M tokens x 65536 wide x 64 layers of float32 checkpoints: petabytes, refused before the model is built.
+            var result = Train(new Dictionary<string, string>(), "train", "tiny-llama", "--work-dir", workDir, "--max-steps", "1", "--cfg-options",
+                "max_length=1m", "model.max_position_embeddings=1m", "model.hidden_size=65536", "model.num_attention_heads=64",
+                "model.num_key_value_heads=64", "model.num_hidden_layers=64", "activation_checkpointing=true", "offload_activations=true", "offload_optimizer=true");
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("[XTunerOutOfHostMemory]", result.Error);
+            Assert.Contains("GiB of activations", result.Error);
+            Assert.Contains("available for each of its 1 rank(s)", result.Error);
+        }
+
+        [Fact]
+        public void TheRunSaysWhereItsMemoryGoes()
+        {
+            var workDir = Path.Combine(Path.GetTempPath(), "xtuner-memory-line-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+            var result = Train(new Dictionary<string, string>(), "train", "tiny-llama", "--work-dir", workDir, "--max-steps", "1", "--cfg-options",
+                "activation_checkpointing=true", "offload_optimizer=true", "offload_activations=true", "mlp_tiles=2");
+            Assert.Equal(0, result.ExitCode);
+            Assert.Contains("memory: optimizer states in host memory (", result.Output);
+            Assert.Contains("checkpointed activations in host memory (", result.Output);
+            Assert.Contains("mlp_tiles 2", result.Output);
+        }
+
+        [Fact]
         public void UnknownConfigsAndOptionsAreUsageErrors()
         {
             var unknown = Train(new Dictionary<string, string>(), "train", "tiny-lama");

@@ -37,6 +37,7 @@ namespace XTuner.Training.Tests.Exactness
         /// <summary>One process, the whole global batch in one micro-batch.</summary>
         private static TrainedRun Reference(RunShape shape) => References.GetOrAdd(
             shape with { World = 1, SequenceParallel = 1, ZeroStage = 0, Accumulation = 1, Checkpointing = false, HeadPadding = false,
+                         OffloadOptimizer = false, OffloadActivations = false, MlpTiles = "1",
                          BatchSize = shape.BatchSize * shape.Accumulation * (shape.World / shape.SequenceParallel) },
             s => TrainedRun.Train(s));
 
@@ -149,5 +150,28 @@ namespace XTuner.Training.Tests.Exactness
         [Fact]
         public void ZeroStage3WithSequenceParallelAndAccumulationEqualsOneProcess() =>
             AssertSameTraining(new RunShape(World: 4, SequenceParallel: 2, ZeroStage: 3, Checkpointing: true, Accumulation: 2));
+    
+
+        [Theory]
+        [InlineData(0)]
+        [InlineData(1)]
+        [InlineData(2)]
+        public void OffloadedOptimizerEqualsOneProcess(int stage) =>
+            AssertSameTraining(new RunShape(World: 2, ZeroStage: stage, OffloadOptimizer: true));
+
+        [Fact]
+        public void OffloadedActivationsEqualOneProcess() =>
+            AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, Checkpointing: true, OffloadActivations: true));
+
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public void TiledMlpEqualsOneProcess(bool checkpointing) =>
+            AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, Checkpointing: checkpointing, MlpTiles: "3"));
+
+        [Fact]
+        public void EveryMemoryOptionWithSequenceParallelZero3AndAccumulationEqualsOneProcess() =>
+            AssertSameTraining(new RunShape(World: 4, SequenceParallel: 2, ZeroStage: 3, Checkpointing: true, Accumulation: 2,
+                OffloadOptimizer: true, OffloadActivations: true, MlpTiles: "3"));
     }
 }

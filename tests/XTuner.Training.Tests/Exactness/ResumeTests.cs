@@ -10,12 +10,14 @@ namespace XTuner.Training.Tests.Exactness
     public class ResumeTests
     {
         [Theory]
-        [InlineData(1, 0)]
-        [InlineData(2, 2)]
-        [InlineData(2, 3)]
-        public void ResumingReplaysTheSameLosses(int world, int zeroStage)
+        [InlineData(1, 0, false)]
+        [InlineData(2, 2, false)]
+        [InlineData(2, 3, false)]
+        [InlineData(2, 3, true)]
+        public void ResumingReplaysTheSameLosses(int world, int zeroStage, bool offload)
         {
-            var shape = new RunShape(World: world, ZeroStage: zeroStage, Steps: 6, SaveSteps: 3, Checkpointing: zeroStage == 3);
+            var shape = new RunShape(World: world, ZeroStage: zeroStage, Steps: 6, SaveSteps: 3, Checkpointing: zeroStage == 3,
+                OffloadOptimizer: offload, OffloadActivations: offload, MlpTiles: offload ? "2" : "1");
             var full = TrainedRun.Train(shape);
             Assert.True(Directory.Exists(Path.Combine(full.WorkDir, "checkpoints", "step-000003")));
             Assert.True(Directory.Exists(Path.Combine(full.WorkDir, "checkpoints", "step-000006")));

@@ -15,7 +15,8 @@ namespace XTuner.Training.Tests.Exactness
     /// <summary>The knobs the exactness tests turn on a tiny float32 Llama trained for a few steps.</summary>
     public sealed record RunShape(int World = 1, int SequenceParallel = 1, int BatchSize = 1, int Accumulation = 1,
         int MaxLength = 128, int Heads = 8, int KeyValueHeads = 2, bool HeadPadding = false, bool Checkpointing = false,
-        int ZeroStage = 0, int Steps = 3, int SaveSteps = 0, string Architecture = "llama", int SaveTotalLimit = -1, string? Pretrained = null, string DType = "float32")
+        int ZeroStage = 0, int Steps = 3, int SaveSteps = 0, string Architecture = "llama", int SaveTotalLimit = -1, string? Pretrained = null, string DType = "float32",
+        bool OffloadOptimizer = false, bool OffloadActivations = false, string MlpTiles = "1")
     {
         /// <summary>What each family adds to the shared shape (q/k/v biases, q/k norms, logit scale, tied embeddings).</summary>
         private string ArchitectureKeys => Architecture switch
@@ -60,6 +61,9 @@ warmup_ratio: 0.0
 max_norm: 1.0
 seed: 7
 activation_checkpointing: {(Checkpointing ? "true" : "false")}
+offload_optimizer: {(OffloadOptimizer ? "true" : "false")}
+offload_activations: {(OffloadActivations ? "true" : "false")}
+mlp_tiles: {MlpTiles}
 save_steps: {SaveSteps}
 save_total_limit: {SaveTotalLimit}
 logging_interval: 1

@@ -26,11 +26,12 @@ namespace XTuner.Training.Models.Attention
 
         protected abstract Tensor ProjectOut(Tensor attended);
 
-        public Tensor Forward(Tensor hidden, RotaryTables rope, IAttentionKernel kernel)
+        public Tensor Forward(Tensor hidden, LayerContext context)
         {
             using var scope = NewDisposeScope();
             var (query, key, value) = Project(hidden);
-            var attended = kernel.Attend(rope.Apply(query), rope.Apply(key), value);
+            var rope = context.Rope;
+            var attended = context.Attention.Attend(rope.Apply(query), rope.Apply(key), value);
             var merged = attended.reshape(hidden.shape[0], hidden.shape[1], (long)Heads * HeadDim);
             return ProjectOut(merged).MoveToOuterDisposeScope();
         }

@@ -22,11 +22,11 @@ namespace XTuner.Training.Models.Cohere
             RegisterComponents();
         }
 
-        public override Tensor Forward(Tensor hidden, RotaryTables rope, IAttentionKernel kernel)
+        public override Tensor Forward(Tensor hidden, LayerContext context)
         {
             using var scope = NewDisposeScope();
             var normed = input_layernorm.forward(hidden);
-            var output = hidden.add(self_attn.Forward(normed, rope, kernel)).add_(mlp.forward(normed));
+            var output = hidden.add(self_attn.Forward(normed, context)).add_(mlp.Forward(normed, context.Mlp));
             return output.MoveToOuterDisposeScope();
         }
     }

@@ -20,11 +20,11 @@ namespace XTuner.Training.Models.InternLM2
             RegisterComponents();
         }
 
-        public override Tensor Forward(Tensor hidden, RotaryTables rope, IAttentionKernel kernel)
+        public override Tensor Forward(Tensor hidden, LayerContext context)
         {
             using var scope = NewDisposeScope();
-            var attended = hidden.add(attention.Forward(attention_norm.forward(hidden), rope, kernel));
-            return attended.add(feed_forward.forward(ffn_norm.forward(attended))).MoveToOuterDisposeScope();
+            var attended = hidden.add(attention.Forward(attention_norm.forward(hidden), context));
+            return attended.add(feed_forward.Forward(ffn_norm.forward(attended), context.Mlp)).MoveToOuterDisposeScope();
         }
     }
 }

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace XTuner.Training.Models.InternLM2
 {
     /// <summary>InternLM2's MLP under its own names: w2(silu(w1(x)) * w3(x)).</summary>
-    internal sealed class InternLM2FeedForward : nn.Module<Tensor, Tensor>
+    internal sealed class InternLM2FeedForward : nn.Module
     {
         private readonly LinearLayer w1;
         private readonly LinearLayer w3;
@@ -18,6 +18,6 @@ namespace XTuner.Training.Models.InternLM2
             RegisterComponents();
         }
 
-        public override Tensor forward(Tensor input) => SwiGlu.Apply(input, w1, w3, w2);
+        public Tensor Forward(Tensor input, MlpTiling tiling) => SwiGlu.Apply(input, w1, w3, w2, tiling);
     }
 }

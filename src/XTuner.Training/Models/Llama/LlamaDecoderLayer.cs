@@ -20,11 +20,11 @@ namespace XTuner.Training.Models.Llama
             RegisterComponents();
         }
 
-        public override Tensor Forward(Tensor hidden, RotaryTables rope, IAttentionKernel kernel)
+        public override Tensor Forward(Tensor hidden, LayerContext context)
         {
             using var scope = NewDisposeScope();
-            var attended = hidden.add(self_attn.Forward(input_layernorm.forward(hidden), rope, kernel));
-            return attended.add(mlp.forward(post_attention_layernorm.forward(attended))).MoveToOuterDisposeScope();
+            var attended = hidden.add(self_attn.Forward(input_layernorm.forward(hidden), context));
+            return attended.add(mlp.Forward(post_attention_layernorm.forward(attended), context.Mlp)).MoveToOuterDisposeScope();
         }
     }
 }
