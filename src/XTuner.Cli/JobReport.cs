@@ -36,15 +36,12 @@ namespace XTuner.Cli
             _output.WriteLine(Line(job));
         }
 
-        /// <summary>Exit code for a job that ended: 0 completed, 130 cancelled, 1 otherwise (with why on stderr).</summary>
+        /// <summary>Exit code for a job that ended: 0 completed, 130 cancelled, 1 otherwise.</summary>
+        /// <exception cref="Core.XTunerException">The job failed: why (<see cref="SlurmJobs.Failure"/>), which xtuner prints.</exception>
         public static int Finish(XTunerJob job)
         {
             var failure = SlurmJobs.Failure(job);
-            if (failure != null)
-            {
-                Console.Error.WriteLine($"error [{failure.ErrorId}]: {failure.Message}");
-                return 1;
-            }
+            if (failure != null) throw failure;
             if (job.State == SlurmJobState.Unknown) Console.Error.WriteLine($"job {job.JobId}: {job.Reason}");
             return job.State == SlurmJobState.Completed ? 0 : job.State == SlurmJobState.Cancelled ? 130 : 1;
         }

@@ -1,7 +1,5 @@
 using System;
-using System.IO;
 using System.Linq;
-using XTuner.Core;
 using XTuner.Core.Configuration;
 
 namespace XTuner.Cli
@@ -34,6 +32,7 @@ namespace XTuner.Cli
                 Console.Error.WriteLine($"xtuner: unknown command '{args[0]}'" + (close != null ? $"; did you mean '{close}'?" : "") + " (xtuner --help lists them)");
                 return 2;
             }
+            FailureReport.ExitOnUnhandledExceptions("xtuner " + command.Name);
             var rest = args.Skip(1).ToArray();
             if (rest.Contains("-h") || rest.Contains("--help"))
             {
@@ -50,21 +49,10 @@ namespace XTuner.Cli
                 Console.Error.Write(command.Usage());
                 return 2;
             }
-            catch (XTunerConfigException e)
-            {
-                Console.Error.WriteLine($"xtuner {command.Name}: error [{e.ErrorId}]: {e.Message}");
-                return 1;
-            }
-            catch (XTunerException e)
-            {
-                Console.Error.WriteLine($"xtuner {command.Name}: error [{e.ErrorId}]: {e.Message}");
-                return 1;
-            }
             catch (Exception e)
             {
-                // Anything else (libtorch errors such as CUDA out of memory, IO): its message, and the trace on request.
-                Console.Error.WriteLine($"xtuner {command.Name}: error: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
-                if (Environment.GetEnvironmentVariable("XTUNER_DEBUG") == "1") Console.Error.WriteLine(e);
+                Console.Error.WriteLine(FailureReport.Line("xtuner " + command.Name, e));
+                if (FailureReport.Debug) Console.Error.WriteLine(e);
                 return 1;
             }
         }

@@ -1,8 +1,11 @@
+using System.Collections.Generic;
+
 namespace XTuner.Core
 {
     /// <summary>
     /// Stable error identifiers. PowerShell users match them with <c>Should -Throw -ErrorId</c> and
-    /// <c>$_.FullyQualifiedErrorId</c>; the CLI prints them in brackets. Never rename one.
+    /// <c>$_.FullyQualifiedErrorId</c>; the CLI prints them in brackets. Never rename one. Each has its
+    /// <see cref="ErrorKind"/> in <see cref="KindOf"/>, which gives the PowerShell error category.
     /// </summary>
     public static class ErrorIds
     {
@@ -41,6 +44,63 @@ namespace XTuner.Core
         public const string BadDataFile = "XTunerBadDataFile";
         public const string DatasetCacheCorrupt = "XTunerDatasetCacheCorrupt";
         public const string DataPreparationFailed = "XTunerDataPreparationFailed";
+        public const string RunTokenMissing = "XTunerRunTokenMissing";
+        public const string RendezvousRefused = "XTunerRendezvousRefused";
+        public const string StoreLimitExceeded = "XTunerStoreLimitExceeded";
+        public const string WorkDirInUse = "XTunerWorkDirInUse";
+        public const string WorkDirWriteFailed = "XTunerWorkDirWriteFailed";
+        public const string NothingToResume = "XTunerNothingToResume";
         public const string OutOfHostMemory = "XTunerOutOfHostMemory";
+
+        /// <summary>The kind of each id. Every id above has one (a test checks); an unknown id is <see cref="ErrorKind.NotSpecified"/>.</summary>
+        private static readonly Dictionary<string, ErrorKind> Kinds = new Dictionary<string, ErrorKind>
+        {
+            [InvalidConfig] = ErrorKind.InvalidArgument,
+            [UnknownConfigKey] = ErrorKind.InvalidArgument,
+            [InvalidConfigValue] = ErrorKind.InvalidArgument,
+            [ConfigNotFound] = ErrorKind.ObjectNotFound,
+            [ConfigFileNotFound] = ErrorKind.ObjectNotFound,
+            [ConfigFileExists] = ErrorKind.ResourceExists,
+            [ConfigFileWriteFailed] = ErrorKind.WriteError,
+            [InvalidSequenceParallelSize] = ErrorKind.InvalidArgument,
+            [InvalidWorldSize] = ErrorKind.InvalidArgument,
+            [SequenceTooLong] = ErrorKind.InvalidArgument,
+            [PathNotFound] = ErrorKind.ObjectNotFound,
+            [ModelNotFound] = ErrorKind.ObjectNotFound,
+            [ModelMismatch] = ErrorKind.InvalidArgument,
+            [RankFailed] = ErrorKind.InvalidResult,
+            [RendezvousTimeout] = ErrorKind.OperationTimeout,
+            [RendezvousFailed] = ErrorKind.ConnectionError,
+            [InvalidRankEnvironment] = ErrorKind.InvalidArgument,
+            [CollectiveFailed] = ErrorKind.InvalidResult,
+            [CudaUnavailable] = ErrorKind.ResourceUnavailable,
+            [WorkerNotFound] = ErrorKind.ObjectNotFound,
+            [RunNotFound] = ErrorKind.ObjectNotFound,
+            [RunNotStoppable] = ErrorKind.InvalidOperation,
+            [SlurmSubmitFailed] = ErrorKind.InvalidResult,
+            [SlurmNotFound] = ErrorKind.ObjectNotFound,
+            [JobFailed] = ErrorKind.InvalidResult,
+            [JobNotFound] = ErrorKind.ObjectNotFound,
+            [JobWaitTimeout] = ErrorKind.OperationTimeout,
+            [BadDataLine] = ErrorKind.InvalidData,
+            [InvalidTokenizer] = ErrorKind.InvalidData,
+            [RunTokenMissing] = ErrorKind.InvalidOperation,
+            [RendezvousRefused] = ErrorKind.AuthenticationError,
+            [StoreLimitExceeded] = ErrorKind.LimitsExceeded,
+            [WorkDirInUse] = ErrorKind.ResourceBusy,
+            [WorkDirWriteFailed] = ErrorKind.WriteError,
+            [NothingToResume] = ErrorKind.ObjectNotFound,
+            [OutOfHostMemory] = ErrorKind.LimitsExceeded,
+            [SeveralConfigsOneFile] = ErrorKind.InvalidArgument,
+            [SeveralRunsOneWorkDir] = ErrorKind.InvalidArgument,
+            [BenchmarkFailed] = ErrorKind.InvalidResult,
+            [BadDataFile] = ErrorKind.InvalidData,
+            [DatasetCacheCorrupt] = ErrorKind.InvalidData,
+            [DataPreparationFailed] = ErrorKind.InvalidResult,
+        };
+
+        /// <summary>The kind of failure <paramref name="errorId"/> names.</summary>
+        public static ErrorKind KindOf(string errorId) =>
+            errorId != null && Kinds.TryGetValue(errorId, out var kind) ? kind : ErrorKind.NotSpecified;
     }
 }

@@ -12,5 +12,8 @@ namespace XTuner.Core
         }
 
         public string ErrorId { get; }
+
+        /// <summary>What kind of failure this is (the PowerShell error category).</summary>
+        public ErrorKind Kind => ErrorIds.KindOf(ErrorId);
     }
 }

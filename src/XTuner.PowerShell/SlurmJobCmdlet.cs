@@ -39,31 +39,12 @@ namespace XTuner.PowerShell
             var client = new SlurmClient();
             var found = new List<XTunerJob>();
             if (ParameterSetName == IdSet)
-                foreach (var id in JobId!) Try(() => found.Add(SlurmJobs.Get(id, client)), id);
+                foreach (var id in JobId!) Attempt(id, () => found.Add(SlurmJobs.Get(id, client)), ErrorIds.SlurmNotFound);
             else if (ParameterSetName == WorkDirSet)
-                foreach (var dir in WorkDir!) Try(() => found.Add(SlurmJobs.GetByWorkDir(ResolvePath(dir), client)), dir);
+                foreach (var dir in WorkDir!) Attempt(dir, () => found.Add(SlurmJobs.GetByWorkDir(ResolvePath(dir), client)), ErrorIds.SlurmNotFound);
             else if (ParameterSetName == JobSet)
-                foreach (var job in Job!) Try(() => found.Add(SlurmJobs.Refresh(job, client)), job);
+                foreach (var job in Job!) Attempt(job, () => found.Add(SlurmJobs.Refresh(job, client)), ErrorIds.SlurmNotFound);
             return found;
         }
-
-        /// <summary>Runs <paramref name="action"/>; a Core failure becomes an error record under its id.</summary>
-        protected void Try(System.Action action, object? target)
-        {
-            try
-            {
-                action();
-            }
-            catch (XTunerException e) when (e.ErrorId == ErrorIds.SlurmNotFound)
-            {
-                ThrowTerminatingError(Record(e, target));
-            }
-            catch (XTunerException e)
-            {
-                WriteError(Record(e, target));
-            }
-        }
-
-        protected static ErrorRecord Record(XTunerException e, object? target) => new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), target);
     }
 }

@@ -138,7 +138,7 @@ namespace XTuner.Cli.Commands
                 output.WriteLine($"Starting {plan.Ranks.Count} ranks{node} ({plan.Config.SequenceParallelSize}-way sequence parallel x {plan.Config.DataParallelSize}-way data parallel); logs in {new WorkDirLayout(plan.WorkDir).Logs}");
             using var launcher = new LocalLauncher(plan, echoRankZero: true);
             using var cancel = new CancellationTokenSource();
-            using var ctrlC = JobReport.OnCtrlC(cancel, "Stopping every rank...", output);
+            using var signals = StopSignals.Cancel(cancel, output);
             launcher.Start();
             var pump = new Thread(() =>
             {
@@ -148,7 +148,7 @@ namespace XTuner.Cli.Commands
             pump.Start();
             var run = launcher.WaitForExit(cancel.Token);
             pump.Join(TimeSpan.FromSeconds(5));
-            return run.State == RunState.Completed ? 0 : 130;
+            return run.State == RunState.Completed ? 0 : signals.ExitCode;
         }
     }
 }

@@ -47,11 +47,14 @@ namespace XTuner.Core.Configuration
             (Location.Length > 0 ? Location + ": " : "") + Message;
     }
 
-    /// <summary>A config that cannot be read or used; <see cref="Findings"/> lists every problem found.</summary>
-    public sealed class XTunerConfigException : Exception
+    /// <summary>
+    /// A config that cannot be read or used; <see cref="Findings"/> lists every problem found, and the ErrorId is that of
+    /// the first error among them.
+    /// </summary>
+    public sealed class XTunerConfigException : XTunerException
     {
         public XTunerConfigException(IReadOnlyList<ConfigFinding> findings)
-            : base(Describe(findings))
+            : base(FirstErrorId(findings), Describe(findings))
         {
             Findings = findings;
         }
@@ -63,8 +66,8 @@ namespace XTuner.Core.Configuration
 
         public IReadOnlyList<ConfigFinding> Findings { get; }
 
-        /// <summary>The ErrorId of the first finding.</summary>
-        public string ErrorId => Findings.Count > 0 ? Findings[0].ErrorId : ErrorIds.InvalidConfig;
+        private static string FirstErrorId(IReadOnlyList<ConfigFinding> findings) =>
+            (findings.FirstOrDefault(f => f.Severity == FindingSeverity.Error) ?? findings.FirstOrDefault())?.ErrorId ?? ErrorIds.InvalidConfig;
 
         private static string Describe(IReadOnlyList<ConfigFinding> findings)
         {

@@ -68,12 +68,13 @@ namespace XTuner.Core.Configuration
             if (c.MaxSteps == null && c.MaxEpochs == null) f.Add(Error("max_steps", "Set max_steps or max_epochs: training needs an end."));
             if (c.SaveSteps < 0) f.Add(Error("save_steps", $"save_steps must be 0 (only at the end) or more, not {c.SaveSteps}."));
             if (c.SaveTotalLimit == 0 || c.SaveTotalLimit < -1) f.Add(Error("save_total_limit", $"save_total_limit must be -1 (keep all) or 1 or more, not {c.SaveTotalLimit}."));
-            if (!(c.Lr > 0)) f.Add(Error("lr", $"lr must be above 0, not {ConfigValues.FormatDouble(c.Lr)}."));
-            if (c.Betas == null || c.Betas.Count != 2 || c.Betas.Any(b => b < 0 || b >= 1))
+            // Written as "not in range" so that NaN, which every comparison rejects, fails them too.
+            if (!(c.Lr > 0 && Finite(c.Lr))) f.Add(Error("lr", $"lr must be a number above 0, not {ConfigValues.FormatDouble(c.Lr)}."));
+            if (c.Betas == null || c.Betas.Count != 2 || c.Betas.Any(b => !(b >= 0 && b < 1)))
                 f.Add(Error("betas", "betas must be two numbers in [0, 1), e.g. [0.9, 0.95]."));
-            if (c.WeightDecay < 0) f.Add(Error("weight_decay", "weight_decay must be 0 or more."));
-            if (c.WarmupRatio < 0 || c.WarmupRatio >= 1) f.Add(Error("warmup_ratio", $"warmup_ratio must be in [0, 1), not {ConfigValues.FormatDouble(c.WarmupRatio)}."));
-            if (c.MaxNorm < 0) f.Add(Error("max_norm", "max_norm must be 0 (no clipping) or more."));
+            if (!(c.WeightDecay >= 0 && Finite(c.WeightDecay))) f.Add(Error("weight_decay", "weight_decay must be a number, 0 or more."));
+            if (!(c.WarmupRatio >= 0 && c.WarmupRatio < 1)) f.Add(Error("warmup_ratio", $"warmup_ratio must be in [0, 1), not {ConfigValues.FormatDouble(c.WarmupRatio)}."));
+            if (!(c.MaxNorm >= 0 && Finite(c.MaxNorm))) f.Add(Error("max_norm", "max_norm must be a number, 0 (no clipping) or more."));
             if (c.ZeroStage < 0 || c.ZeroStage > 3) f.Add(Error("zero_stage", $"zero_stage must be 0, 1, 2 or 3, not {c.ZeroStage}."));
             if (c.ZeroStage == 3 && !c.ActivationCheckpointing)
                 f.Add(Error("zero_stage", "zero_stage 3 needs activation_checkpointing: true (each layer's parameters are gathered again for its recompute); or use zero_stage 2."));
@@ -83,6 +84,7 @@ namespace XTuner.Core.Configuration
 
         private static void CheckModel(XTunerConfig c, ModelSpec spec, List<ConfigFinding> f)
         {
+            CheckDimensions(c, spec, f);
             if (c.RandomInit)
             {
                 var missing = new (string key, object? value)[]
@@ -105,7 +107,9 @@ namespace XTuner.Core.Configuration
                 f.Add(Error("model.num_key_value_heads", $"num_attention_heads {hq} must be a multiple of num_key_value_heads {hkv}."));
             if (spec.HiddenSize is int h && spec.NumAttentionHeads is int n && spec.HeadDim == null && n > 0 && h % n != 0)
                 f.Add(Error("model.num_attention_heads", $"hidden_size {h} is not divisible by num_attention_heads {n}; set model.head_dim."));
-            if (spec.SupportedPositions is long positions && c.MaxLength > positions)
+            else if (spec.EffectiveHeadDim is int d && d > 0 && d % 2 != 0)
+                f.Add(Error("model.head_dim", $"The per-head width is {d}; rotary embeddings turn pairs of dimensions, so it must be even."));
+            if (spec.SupportedPositions is long positions && positions > 0 && c.MaxLength > positions)
             {
                 var factor = (int)Math.Ceiling(c.MaxLength / (double)(spec.MaxPositionEmbeddings ?? 1));
                 f.Add(Error("max_length",
@@ -113,6 +117,49 @@ namespace XTuner.Core.Configuration
                     ErrorIds.SequenceTooLong));
             }
         }
+
+        /// <summary>
+        /// Every size of the architecture at least 1 and every number a number, whether the config or the checkpoint's
+        /// config.json gave it: a zero divides by zero, or trains a model with nothing in it.
+        /// </summary>
+        private static void CheckDimensions(XTunerConfig c, ModelSpec spec, List<ConfigFinding> f)
+        {
+            string Source(object? own) => own != null || c.RandomInit ? "" : " (from the checkpoint's config.json)";
+            var sizes = new (string Key, int? Value, int? Own)[]
+            {
+                ("hidden_size", spec.HiddenSize, c.Model.HiddenSize), ("intermediate_size", spec.IntermediateSize, c.Model.IntermediateSize),
+                ("num_hidden_layers", spec.NumHiddenLayers, c.Model.NumHiddenLayers), ("num_attention_heads", spec.NumAttentionHeads, c.Model.NumAttentionHeads),
+                ("num_key_value_heads", spec.NumKeyValueHeads, c.Model.NumKeyValueHeads), ("head_dim", spec.HeadDim, c.Model.HeadDim),
+                ("vocab_size", spec.VocabSize, c.Model.VocabSize), ("max_position_embeddings", spec.MaxPositionEmbeddings, c.Model.MaxPositionEmbeddings),
+            };
+            foreach (var (key, value, own) in sizes)
+                if (value is int v && v < 1) f.Add(Error("model." + key, $"model.{key} must be 1 or more, not {v}{Source(own)}."));
+            var numbers = new (string Key, double? Value, double? Own)[]
+            {
+                ("rope_theta", spec.RopeTheta, c.Model.RopeTheta), ("norm_eps", spec.NormEps, c.Model.NormEps), ("logit_scale", spec.LogitScale, c.Model.LogitScale),
+            };
+            foreach (var (key, value, own) in numbers)
+                if (value is double x && !(x > 0 && Finite(x)))
+                    f.Add(Error("model." + key, $"model.{key} must be a number above 0, not {ConfigValues.FormatDouble(x)}{Source(own)}."));
+            if (spec.RopeScaling is RopeScaling r && r.RopeType != RopeType.Default)
+            {
+                var type = ConfigValues.FormatEnum(r.RopeType);
+                if (!(r.Factor is double factor && factor >= 1 && Finite(factor)))
+                    f.Add(Error("model.rope_scaling.factor", $"rope_scaling of type {type} needs a factor of 1 or more (how many times the original context), not {(r.Factor is double v ? ConfigValues.FormatDouble(v) : "none")}."));
+                if (r.OriginalMaxPositionEmbeddings is int original && original < 1)
+                    f.Add(Error("model.rope_scaling.original_max_position_embeddings", $"rope_scaling.original_max_position_embeddings must be 1 or more, not {original}."));
+                foreach (var (key, value) in new (string, double?)[] { ("low_freq_factor", r.LowFreqFactor), ("high_freq_factor", r.HighFreqFactor),
+                             ("beta_fast", r.BetaFast), ("beta_slow", r.BetaSlow), ("attention_factor", r.AttentionFactor) })
+                    if (value is double x && !(x > 0 && Finite(x)))
+                        f.Add(Error("model.rope_scaling." + key, $"rope_scaling.{key} must be a number above 0, not {ConfigValues.FormatDouble(x)}."));
+                if (r.LowFreqFactor is double low && r.HighFreqFactor is double high && !(high > low))
+                    f.Add(Error("model.rope_scaling.high_freq_factor", $"rope_scaling.high_freq_factor ({ConfigValues.FormatDouble(high)}) must be above low_freq_factor ({ConfigValues.FormatDouble(low)})."));
+                if (r.BetaFast is double fast && r.BetaSlow is double slow && !(fast > slow))
+                    f.Add(Error("model.rope_scaling.beta_fast", $"rope_scaling.beta_fast ({ConfigValues.FormatDouble(fast)}) must be above beta_slow ({ConfigValues.FormatDouble(slow)})."));
+            }
+        }
+
+        private static bool Finite(double x) => !double.IsNaN(x) && !double.IsInfinity(x);
 
         private static void CheckSequenceParallel(XTunerConfig c, ModelSpec spec, List<ConfigFinding> f)
         {
@@ -157,6 +204,9 @@ namespace XTuner.Core.Configuration
                 }
             }
             if (c.DatasetFormat == DatasetFormat.Tokenized) return;
+            if (checkPaths && model.Spec.VocabSize is int vocab && vocab > 0 &&
+                TokenizerVocabulary.Size(c.Tokenizer == null ? null : ResolveTokenizer(c.Tokenizer, baseDirectory), model.CheckpointDirectory) is int size && size > vocab)
+                f.Add(Error("tokenizer", TokenizerVocabulary.Mismatch(c.Tokenizer ?? model.CheckpointDirectory!, size, vocab), ErrorIds.ModelMismatch));
             var tok = c.Tokenizer;
             if (tok == null)
             {
@@ -172,6 +222,9 @@ namespace XTuner.Core.Configuration
                     f.Add(Error("tokenizer", $"Tokenizer '{path}' is neither a tokenizer.json/tokenizer.model file nor a folder holding one.", ErrorIds.PathNotFound));
             }
         }
+
+        private static string ResolveTokenizer(string tokenizer, string baseDirectory) =>
+            string.Equals(tokenizer, "byte", StringComparison.OrdinalIgnoreCase) ? tokenizer : PathUtil.Resolve(tokenizer, baseDirectory);
 
         private static bool HasTokenizer(string dir) =>
             File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "tokenizer.model"));

@@ -22,7 +22,16 @@ namespace XTuner.Core.Configuration
             var full = Path.GetFullPath(path);
             if (!File.Exists(full))
                 throw new XTunerConfigException(new ConfigFinding(FindingSeverity.Error, "", $"Config file '{full}' does not exist.", ErrorIds.ConfigFileNotFound));
-            var config = Parse(File.ReadAllText(full), full);
+            string text;
+            try
+            {
+                text = File.ReadAllText(full);
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                throw new XTunerConfigException(new ConfigFinding(FindingSeverity.Error, "", $"Config file '{full}' cannot be read: {e.Message}", ErrorIds.ConfigFileNotFound));
+            }
+            var config = Parse(text, full);
             config.SourcePath = full;
             return config;
         }
@@ -129,7 +138,18 @@ namespace XTuner.Core.Configuration
         }
 
         /// <summary>Writes the config to a file atomically (see <see cref="AtomicFile"/>): whole or not at all.</summary>
-        public static void Save(XTunerConfig config, string path) => AtomicFile.WriteAllText(path, Serialize(config));
+        /// <exception cref="XTunerException">The file cannot be written (<see cref="ErrorIds.ConfigFileWriteFailed"/>; a full disk, no permission).</exception>
+        public static void Save(XTunerConfig config, string path)
+        {
+            try
+            {
+                AtomicFile.WriteAllText(path, Serialize(config));
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                throw new XTunerException(ErrorIds.ConfigFileWriteFailed, $"Cannot write the config to '{Path.GetFullPath(path)}': {e.Message}", e);
+            }
+        }
 
         private static bool HasContent(ConfigField field, object? value)
         {

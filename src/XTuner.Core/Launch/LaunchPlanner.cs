@@ -73,6 +73,8 @@ namespace XTuner.Core.Launch
                     "or start xtuner train on every node with NNODES, NODE_RANK, ADDR and PORT set, or set nodes: 1.",
                     ErrorIds.InvalidWorldSize));
             var layout = new ParallelLayout(config.WorldSize, config.SequenceParallelSize);
+            if (options.Resume || options.ResumeFrom != null)
+                WorkDirs.CheckResumable(config.WorkDir!, options.ResumeFrom != null ? PathUtil.Resolve(options.ResumeFrom, options.BaseDirectory) : null);
             // On a node other than 0 the launcher keeps its own run record, logs and config in a folder of the work dir,
             // so that nodes sharing a file system do not take each other's run for theirs.
             var workDir = options.NodeRank > 0 ? Path.Combine(config.WorkDir!, "node" + options.NodeRank) : config.WorkDir!;
@@ -122,8 +124,25 @@ namespace XTuner.Core.Launch
             return plan;
         }
 
-        /// <summary>Writes the config the ranks read and checks the work dir may be used. Call just before starting.</summary>
-        public static void PrepareWorkDir(LaunchPlan plan, bool resume) => PrepareWorkDir(plan.WorkDir, plan.Config, plan.ConfigPath, resume);
+        /// <summary>
+        /// Takes the work dir's lock (<see cref="WorkDirLock"/>: a second run started at the same time fails here, before
+        /// it writes anything), checks the work dir may be used and writes the config the ranks read. Call just before
+        /// starting; the <see cref="LocalLauncher"/> releases the lock when its run ends.
+        /// </summary>
+        /// <exception cref="XTunerException">Another run holds or uses the work dir, or it cannot be written.</exception>
+        public static void PrepareWorkDir(LaunchPlan plan, bool resume)
+        {
+            var held = WorkDirLock.Acquire(plan.WorkDir);
+            try
+            {
+                PrepareWorkDir(plan.WorkDir, plan.Config, plan.ConfigPath, resume);
+            }
+            catch
+            {
+                held.Dispose();
+                throw;
+            }
+        }
 
         /// <summary>Checks <paramref name="workDir"/> may be used and writes <paramref name="config"/> where the ranks read it.</summary>
         public static void PrepareWorkDir(string workDir, XTunerConfig config, string configPath, bool resume)

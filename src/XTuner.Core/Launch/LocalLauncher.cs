@@ -45,6 +45,7 @@ namespace XTuner.Core.Launch
         private readonly object _lock = new object();
         private readonly bool _echo;
         private Thread? _monitor;
+        private WorkDirLock? _workDirLock;
         private volatile bool _stopRequested;
         private DateTime? _consequenceSeen;
 
@@ -79,6 +80,8 @@ namespace XTuner.Core.Launch
         /// <summary>Whether a launcher of this process is running ranks in <paramref name="workDir"/>.</summary>
         public static bool IsRunningIn(string workDir) => Active.ContainsKey(Path.GetFullPath(workDir));
 
+        /// <summary>Takes the work dir's lock (unless <see cref="LaunchPlanner.PrepareWorkDir(LaunchPlan, bool)"/> did), starts every rank and records the run.</summary>
+        /// <exception cref="XTunerException">The work dir is taken or cannot be written, or the worker does not start; no rank is left running.</exception>
         public void Start()
         {
             var key = Path.GetFullPath(_plan.WorkDir);
@@ -86,18 +89,38 @@ namespace XTuner.Core.Launch
                 throw new XTunerException(ErrorIds.InvalidConfig, $"A run of this session is already going in {_plan.WorkDir}; stop it, or choose another work dir.");
             try
             {
+                _workDirLock = WorkDirLock.Acquire(_plan.WorkDir);
                 StartRanks();
+                Run.State = RunState.Running;
+                SaveRecord();
             }
-            catch
+            catch (Exception e)
             {
+                KillAll();
                 Active.TryRemove(key, out _);
+                _workDirLock?.Dispose();
+                if (e is IOException || e is UnauthorizedAccessException) throw WriteFailure(_plan.WorkDir, e);
                 throw;
             }
-            Run.State = RunState.Running;
-            Run.Save();
             _monitor = new Thread(Monitor) { IsBackground = true, Name = "xtuner-launcher" };
             _monitor.Start();
         }
+
+        /// <summary>run.json, or the write failure it met (a full disk: the run must not go on unrecorded).</summary>
+        private void SaveRecord()
+        {
+            try
+            {
+                Run.Save();
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                throw WriteFailure(new WorkDirLayout(_plan.WorkDir).RunRecord, e);
+            }
+        }
+
+        private static XTunerException WriteFailure(string path, Exception e) =>
+            new XTunerException(ErrorIds.WorkDirWriteFailed, $"Cannot write {path} ({e.Message}): is the disk full or the work dir read-only? The ranks were stopped.", e);
 
         private void StartRanks()
         {
@@ -105,9 +128,11 @@ namespace XTuner.Core.Launch
             // A request left by an earlier run's stop must not end this one.
             File.Delete(StopFile);
             Run.StartTime = DateTime.UtcNow;
+            // The run's secret: made here, not in the plan, so that -WhatIf and the information stream never show it.
+            var token = RunToken.New();
             foreach (var spec in _plan.Ranks)
             {
-                var env = new Dictionary<string, string>(_plan.SharedEnvironment);
+                var env = new Dictionary<string, string>(_plan.SharedEnvironment) { [RunToken.Variable] = token };
                 foreach (var pair in spec.Environment) env[pair.Key] = pair.Value;
                 var log = new WorkDirLayout(_plan.WorkDir).RankLog(spec.Rank);
                 if (File.Exists(log)) File.Delete(log);
@@ -141,7 +166,31 @@ namespace XTuner.Core.Launch
 
         private string StopFile => Path.Combine(_plan.WorkDir, RunControl.StopFileName);
 
+        /// <summary>
+        /// The launcher's thread: watches the ranks and the stop request until the run ends. Whatever it meets ends the
+        /// run as Failed with the reason, never the launcher process.
+        /// </summary>
         private void Monitor()
+        {
+            try
+            {
+                Watch();
+            }
+            catch (Exception e)
+            {
+                Failure ??= e as XTunerException ?? new XTunerException(ErrorIds.RankFailed, $"The launcher stopped watching its ranks: {e.GetType().Name}: {e.Message}", e);
+                try
+                {
+                    StopRanks();
+                }
+                finally
+                {
+                    Finish(RunState.Failed);
+                }
+            }
+        }
+
+        private void Watch()
         {
             while (true)
             {
@@ -149,6 +198,14 @@ namespace XTuner.Core.Launch
                 {
                     _stopRequested = true;
                     StopRanks();
+                }
+                // A rank's output that can no longer be written is lost: stop while the run can still be resumed.
+                if (_ranks.FirstOrDefault(r => r.LogFailure != null) is RankProcess unlogged && !_stopRequested)
+                {
+                    Failure = WriteFailure(unlogged.LogPath, unlogged.LogFailure!);
+                    StopRanks();
+                    Finish(RunState.Failed);
+                    return;
                 }
                 var failed = FailedRank();
                 // RunControl writes its request before it signals a rank: a rank ended by it is never a failure.
@@ -212,8 +269,17 @@ namespace XTuner.Core.Launch
                     Run.EndTime = DateTime.UtcNow;
                     Run.Error = Failure?.Message;
                     Run.ErrorId = Failure?.ErrorId;
-                    Run.Save();
+                    try
+                    {
+                        SaveRecord();
+                    }
+                    catch (XTunerException e)
+                    {
+                        // The ranks are gone; the caller hears that the record of how they ended could not be written.
+                        Failure ??= e;
+                    }
                     ((ICollection<KeyValuePair<string, LocalLauncher>>)Active).Remove(new KeyValuePair<string, LocalLauncher>(Path.GetFullPath(_plan.WorkDir), this));
+                    _workDirLock?.Dispose();
                 }
                 Messages.CompleteAdding();
                 Finished.Set();
@@ -258,6 +324,9 @@ namespace XTuner.Core.Launch
         public void Dispose()
         {
             if (!Finished.IsSet) Stop();
+            // A lock the plan took for a launcher that never started is this process's to give back.
+            _workDirLock?.Dispose();
+            if (!IsRunningIn(_plan.WorkDir) && WorkDirLock.IsHeldHere(_plan.WorkDir)) WorkDirLock.Acquire(_plan.WorkDir).Dispose();
             foreach (var r in _ranks) r.Dispose();
             Finished.Dispose();
             Messages.Dispose();

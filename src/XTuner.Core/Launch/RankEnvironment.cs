@@ -42,7 +42,7 @@ namespace XTuner.Core.Launch
 
         /// <exception cref="XTunerException">Inconsistent values (<see cref="ErrorIds.InvalidRankEnvironment"/>).</exception>
         public RankEnvironment(int rank, int worldSize, int localRank, int localWorldSize, int nodeRank,
-            string masterAddress, int masterPort, RankLauncher launcher)
+            string masterAddress, int masterPort, RankLauncher launcher, string? runToken = null, string? bindAddress = null)
         {
             if (worldSize < 1) throw Invalid($"The world size must be 1 or more, not {worldSize}.");
             if (rank < 0 || rank >= worldSize) throw Invalid($"Rank {rank} is outside a world of {worldSize} (ranks 0 to {worldSize - 1}).");
@@ -62,6 +62,8 @@ namespace XTuner.Core.Launch
             MasterAddress = masterAddress;
             MasterPort = masterPort;
             Launcher = launcher;
+            RunToken = string.IsNullOrEmpty(runToken) ? null : runToken;
+            BindAddress = string.IsNullOrWhiteSpace(bindAddress) ? null : bindAddress!.Trim();
         }
 
         /// <summary>A one-process world: rank 0 of 1, no master needed.</summary>
@@ -86,7 +88,16 @@ namespace XTuner.Core.Launch
 
         public RankLauncher Launcher { get; }
 
+        /// <summary>The run's secret (<see cref="Launch.RunToken"/>); null when the launcher set none.</summary>
+        public string? RunToken { get; }
+
+        /// <summary>The address to listen on (<see cref="Launch.RunToken.BindAddressVariable"/>); null: xtuner picks it.</summary>
+        public string? BindAddress { get; }
+
         public bool IsDistributed => WorldSize > 1;
+
+        /// <summary>Every rank runs on this node: the rendezvous stays on loopback.</summary>
+        public bool IsSingleNode => LocalWorldSize == WorldSize;
 
         /// <summary>Reads this process's environment (see <see cref="FromEnvironment"/>).</summary>
         public static RankEnvironment FromProcess(bool slurm) => FromEnvironment(Environment.GetEnvironmentVariables(), slurm);
@@ -188,7 +199,8 @@ namespace XTuner.Core.Launch
             var masterAddress = alone ? env.Get("MASTER_ADDR") ?? LoopbackAddress : env.Required("MASTER_ADDR", "the host of rank 0");
             int masterPort = alone && !env.Has("MASTER_PORT") ? 0 : env.Int("MASTER_PORT", min: 1, max: 65535);
             var launcher = env.Has(LaunchPlanner.LauncherPidVariable) ? RankLauncher.Local : RankLauncher.Torchrun;
-            return new RankEnvironment(rank, worldSize, localRank, localWorldSize, nodeRank, masterAddress, masterPort, launcher);
+            return new RankEnvironment(rank, worldSize, localRank, localWorldSize, nodeRank, masterAddress, masterPort, launcher,
+                env.Get(Launch.RunToken.Variable), env.Get(Launch.RunToken.BindAddressVariable));
         }
 
         private static RankEnvironment FromSlurm(LaunchVariables env)
@@ -211,7 +223,8 @@ namespace XTuner.Core.Launch
             if (env.Has("MASTER_PORT")) masterPort = env.Int("MASTER_PORT", min: 1, max: 65535);
             else if (env.Has("SLURM_JOB_ID")) masterPort = SlurmPortBase + (int)(env.Long("SLURM_JOB_ID", min: 0) % SlurmPortSpan);
             else throw Invalid("Neither MASTER_PORT nor SLURM_JOB_ID is set: set MASTER_PORT for the rendezvous.");
-            return new RankEnvironment(rank, worldSize, localRank, localWorldSize, nodeRank, masterAddress, masterPort, RankLauncher.Slurm);
+            return new RankEnvironment(rank, worldSize, localRank, localWorldSize, nodeRank, masterAddress, masterPort, RankLauncher.Slurm,
+                env.Get(Launch.RunToken.Variable), env.Get(Launch.RunToken.BindAddressVariable));
         }
 
         private static int SlurmLocalWorldSize(LaunchVariables env, int nodeRank, int worldSize)

@@ -8,6 +8,8 @@ namespace XTuner.Core.Launch
 {
     /// <summary>
     /// One rank: the process, its log file (stdout and stderr, line by line) and the last lines kept for error messages.
+    /// A log that cannot be written (a full disk) is given up, not fatal: the lines still reach the tail, and
+    /// <see cref="LogFailure"/> says why, for the launcher to act on.
     /// </summary>
     public sealed class RankProcess : IDisposable
     {
@@ -25,8 +27,15 @@ namespace XTuner.Core.Launch
             Rank = rank;
             LogPath = logPath;
             _onStdout = onStdout;
-            Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
-            _log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite), new UTF8Encoding(false)) { AutoFlush = true };
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+                _log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite), new UTF8Encoding(false)) { AutoFlush = true };
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                throw new XTunerException(ErrorIds.WorkDirWriteFailed, $"Cannot write rank {rank}'s log {logPath}: {e.Message}", e);
+            }
             var info = new ProcessStartInfo(worker.FileName)
             {
                 UseShellExecute = false,
@@ -45,6 +54,9 @@ namespace XTuner.Core.Launch
         public int Rank { get; }
 
         public string LogPath { get; }
+
+        /// <summary>Why the log could not be written, once it could not (later lines are only kept in the tail).</summary>
+        public Exception? LogFailure { get; private set; }
 
         public int ProcessId { get; private set; }
 
@@ -119,7 +131,18 @@ namespace XTuner.Core.Launch
             {
                 lock (_lock)
                 {
-                    _log.WriteLine(line);
+                    if (LogFailure == null)
+                    {
+                        try
+                        {
+                            _log.WriteLine(line);
+                        }
+                        catch (Exception e) when (e is IOException || e is ObjectDisposedException)
+                        {
+                            // Runs on a thread of the process's output reader: an exception here would end the launcher.
+                            LogFailure = e;
+                        }
+                    }
                     _tail.Enqueue(line);
                     while (_tail.Count > TailLines) _tail.Dequeue();
                 }
@@ -131,7 +154,17 @@ namespace XTuner.Core.Launch
         {
             Kill();
             _process.Dispose();
-            lock (_lock) _log.Dispose();
+            lock (_lock)
+            {
+                try
+                {
+                    _log.Dispose();
+                }
+                catch (IOException)
+                {
+                    // The last buffered line could not be flushed: LogFailure said so already.
+                }
+            }
         }
     }
 }

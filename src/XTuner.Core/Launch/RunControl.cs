@@ -44,7 +44,7 @@ namespace XTuner.Core.Launch
         /// <see cref="ErrorIds.RunNotStoppable"/> for a run of another machine or launcher.</exception>
         public static XTunerRun Stop(string workDir, TimeSpan grace)
         {
-            var run = XTunerRun.Load(workDir) ?? throw new XTunerException(ErrorIds.RunNotFound, $"{workDir} holds no run ({WorkDirLayout.RunRecordName} not found).");
+            var run = XTunerRun.Open(workDir);
             if (!IsActive(run)) return run;
             if (!string.Equals(run.Launcher, "local", StringComparison.OrdinalIgnoreCase))
                 throw new XTunerException(ErrorIds.RunNotStoppable,

@@ -28,5 +28,27 @@ namespace XTuner.Core.Launch
                 throw new XTunerException(ErrorIds.InvalidConfig,
                     $"{workDir} holds checkpoints of an earlier run. Resume it (-Resume / --resume), or choose another work dir (or remove that one).");
         }
+
+        /// <summary>
+        /// Refuses a resume that has nothing to resume from: <paramref name="resumeFrom"/> that is no complete checkpoint,
+        /// or (without it) a work dir that holds none, which would otherwise start from scratch without a word.
+        /// </summary>
+        /// <exception cref="XTunerException"><see cref="ErrorIds.NothingToResume"/>, naming what was looked for.</exception>
+        public static void CheckResumable(string workDir, string? resumeFrom)
+        {
+            if (resumeFrom != null)
+            {
+                var state = System.IO.Path.Combine(resumeFrom, WorkDirLayout.TrainerStateFile);
+                if (!System.IO.File.Exists(state))
+                    throw new XTunerException(ErrorIds.NothingToResume,
+                        $"'{resumeFrom}' is no complete checkpoint ({state} does not exist): name a checkpoints/step-N folder of a run, or resume the work dir's latest with -Resume / --resume alone.");
+                return;
+            }
+            var layout = new WorkDirLayout(workDir);
+            if (layout.LatestCheckpoint == null)
+                throw new XTunerException(ErrorIds.NothingToResume,
+                    $"There is nothing to resume in {workDir}: it holds no complete checkpoint ({layout.Checkpoints}/{WorkDirLayout.CheckpointPrefix}N with " +
+                    $"{WorkDirLayout.TrainerStateFile}). Start without -Resume / --resume, or name a checkpoint with -ResumeFrom / --resume PATH.");
+        }
     }
 }

@@ -25,6 +25,7 @@ namespace XTuner.Core.Runs
         public const string RunRecordName = "run.json";
         public const string SlurmJobRecordName = "slurm-job.json";
         public const string MetricsName = "metrics.jsonl";
+        public const string LockName = ".xtuner.lock";
 
         public WorkDirLayout(string root)
         {
@@ -41,6 +42,9 @@ namespace XTuner.Core.Runs
 
         /// <summary>The config the ranks read (overrides applied, paths absolute).</summary>
         public string Config => Path.Combine(Root, "config.yaml");
+
+        /// <summary>Held by the local launcher while its run goes (<see cref="Launch.WorkDirLock"/>).</summary>
+        public string Lock => Path.Combine(Root, LockName);
 
         /// <summary>The local launcher's record of the run.</summary>
         public string RunRecord => Path.Combine(Root, RunRecordName);

@@ -111,6 +111,11 @@ namespace XTuner.Core.Runs
         public void Save() =>
             AtomicFile.WriteAllText(Layout.RunRecord, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
 
+        /// <summary>Reads a run's state and latest metrics (see <see cref="Load"/>).</summary>
+        /// <exception cref="XTunerException">The folder holds no run (<see cref="ErrorIds.RunNotFound"/>).</exception>
+        public static XTunerRun Open(string workDir) =>
+            Load(workDir) ?? throw new XTunerException(ErrorIds.RunNotFound, $"{workDir} holds no training run ({WorkDirLayout.RunRecordName} not found).");
+
         /// <summary>Reads a run's state and latest metrics; null when the folder holds no run.</summary>
         public static XTunerRun? Load(string workDir)
         {

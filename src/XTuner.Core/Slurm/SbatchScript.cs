@@ -37,6 +37,8 @@ namespace XTuner.Core.Slurm
 
             foreach (var pair in plan.Environment.OrderBy(p => p.Key, StringComparer.Ordinal))
                 sb.Append("export ").Append(pair.Key).Append('=').Append(WorkerCommand.Quote(pair.Value)).Append('\n');
+            // The job's secret, made on its node at each start and passed to every task by srun (never written to a file).
+            sb.Append(RunToken.BashExport).Append('\n');
             if (plan.SetsCpuThreads)
             {
                 // libtorch uses every core in every process; ranks sharing a node share its CPUs instead.

@@ -44,7 +44,7 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        protected override void ProcessRecord() => _configs.Add(Config!);
+        protected override void ProcessInput() => _configs.Add(Config!);
 
         protected override void EndProcessing()
         {
@@ -52,44 +52,25 @@ namespace XTuner.PowerShell.Commands
             bool namesFolder = Path!.EndsWith("/", System.StringComparison.Ordinal) || Path.EndsWith("\\", System.StringComparison.Ordinal) ||
                                Directory.Exists(target) || (_configs.Count > 1 && !File.Exists(target));
             if (!namesFolder && _configs.Count > 1)
-                ThrowTerminatingError(new ErrorRecord(
-                    new IOException($"{_configs.Count} configs cannot go into one file, '{target}': give a folder for -Path (one file NAME.yaml per config), or export them one at a time."),
-                    ErrorIds.SeveralConfigsOneFile, ErrorCategory.InvalidArgument, target));
+                ThrowTerminatingError(RecordOf(new XTunerException(ErrorIds.SeveralConfigsOneFile,
+                    $"{_configs.Count} configs cannot go into one file, '{target}': give a folder for -Path (one file NAME.yaml per config), or export them one at a time."), target));
             var written = new Dictionary<string, string>(System.StringComparer.Ordinal);
             foreach (var config in _configs)
             {
                 var file = namesFolder ? System.IO.Path.Combine(target, (config.Name ?? "xtuner") + ".yaml") : target;
-                if (written.TryGetValue(file, out var earlier))
+                Attempt(file, () =>
                 {
-                    WriteError(new ErrorRecord(
-                        new IOException($"'{file}' already holds config '{earlier}' from this pipeline; config '{config.Name}' has the same name: rename one (Set-XTunerConfig -Name) to export both."),
-                        ErrorIds.SeveralConfigsOneFile, ErrorCategory.ResourceExists, file));
-                    continue;
-                }
-                if (Write(config, file)) written[file] = config.Name ?? "xtuner";
+                    if (written.TryGetValue(file, out var earlier))
+                        throw new XTunerException(ErrorIds.SeveralConfigsOneFile,
+                            $"'{file}' already holds config '{earlier}' from this pipeline; config '{config.Name}' has the same name: rename one (Set-XTunerConfig -Name) to export both.");
+                    if (File.Exists(file) && !Force.IsPresent)
+                        throw new XTunerException(ErrorIds.ConfigFileExists, $"'{file}' exists; use -Force to replace it.");
+                    if (!ShouldProcess(file, $"Write config '{config}'")) return;
+                    ConfigYaml.Save(config, file);
+                    written[file] = config.Name ?? "xtuner";
+                    if (PassThru.IsPresent) WriteObject(new FileInfo(file));
+                });
             }
-        }
-
-        private bool Write(XTunerConfig config, string file)
-        {
-            if (File.Exists(file) && !Force.IsPresent)
-            {
-                WriteError(new ErrorRecord(new IOException($"'{file}' exists; use -Force to replace it."),
-                    ErrorIds.ConfigFileExists, ErrorCategory.ResourceExists, file));
-                return false;
-            }
-            if (!ShouldProcess(file, $"Write config '{config}'")) return false;
-            try
-            {
-                ConfigYaml.Save(config, file);
-            }
-            catch (System.Exception e) when (e is IOException || e is System.UnauthorizedAccessException)
-            {
-                WriteError(new ErrorRecord(e, ErrorIds.ConfigFileWriteFailed, ErrorCategory.WriteError, file));
-                return false;
-            }
-            if (PassThru.IsPresent) WriteObject(new FileInfo(file));
-            return true;
         }
     }
 }

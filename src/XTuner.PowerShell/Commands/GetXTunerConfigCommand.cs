@@ -1,6 +1,4 @@
-using System.IO;
 using System.Management.Automation;
-using XTuner.Core;
 using XTuner.Core.Catalogue;
 using XTuner.Core.Configuration;
 
@@ -55,14 +53,14 @@ namespace XTuner.PowerShell.Commands
         [ValidateNotNullOrEmpty]
         public string[]? LiteralPath { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             if (ParameterSetName == PathSet || ParameterSetName == LiteralPathSet)
             {
                 bool literal = ParameterSetName == LiteralPathSet;
                 foreach (var p in literal ? LiteralPath! : Path!)
                 foreach (var file in ConfigPaths.Resolve(this, p, literal))
-                    ReadFile(file);
+                    Attempt(file, () => WriteObject(ConfigYaml.Load(file)));
                 return;
             }
             if (Name == null)
@@ -77,30 +75,7 @@ namespace XTuner.PowerShell.Commands
                     WriteObject(ConfigCatalogue.Find(name), enumerateCollection: true);
                     continue;
                 }
-                try
-                {
-                    WriteObject(ConfigCatalogue.Get(name));
-                }
-                catch (XTunerConfigException e)
-                {
-                    WriteConfigError(e, name);
-                }
-            }
-        }
-
-        private void ReadFile(string full)
-        {
-            try
-            {
-                WriteObject(ConfigYaml.Load(full));
-            }
-            catch (XTunerConfigException e)
-            {
-                WriteConfigError(e, full);
-            }
-            catch (IOException e)
-            {
-                WriteError(new ErrorRecord(e, ErrorIds.ConfigFileNotFound, ErrorCategory.ReadError, full));
+                Attempt(name, () => WriteObject(ConfigCatalogue.Get(name)));
             }
         }
     }

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using XTuner.Core;
 using XTuner.Core.Slurm;
 
 namespace XTuner.PowerShell.Commands
@@ -23,10 +24,10 @@ namespace XTuner.PowerShell.Commands
     {
         private const string MineSet = "Mine";
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             if (ParameterSetName == MineSet)
-                Try(() => WriteObject(SlurmJobs.List(), enumerateCollection: true), null);
+                Attempt(null, () => WriteObject(SlurmJobs.List(), enumerateCollection: true), ErrorIds.SlurmNotFound);
             else
                 WriteObject(NamedJobs(), enumerateCollection: true);
         }

@@ -1,7 +1,6 @@
 using System.Collections.Generic;
 using System.IO;
 using System.Management.Automation;
-using XTuner.Core;
 using XTuner.Core.Runs;
 
 namespace XTuner.PowerShell.Commands
@@ -39,17 +38,18 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public SwitchParameter Metrics { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             foreach (var path in WorkDir!)
             {
                 if (WildcardPattern.ContainsWildcardCharacters(path))
                 {
                     foreach (var folder in ResolveWildcard(path))
-                        if (File.Exists(new WorkDirLayout(folder).RunRecord)) Emit(folder);
+                        if (File.Exists(new WorkDirLayout(folder).RunRecord)) Attempt(folder, () => Emit(folder));
                     continue;
                 }
-                Emit(ResolvePath(path));
+                var full = ResolvePath(path);
+                Attempt(full, () => Emit(full));
             }
         }
 
@@ -67,13 +67,7 @@ namespace XTuner.PowerShell.Commands
 
         private void Emit(string folder)
         {
-            var run = XTunerRun.Load(folder);
-            if (run == null)
-            {
-                WriteError(new ErrorRecord(new ItemNotFoundException($"{folder} holds no training run ({WorkDirLayout.RunRecordName} not found)."),
-                    ErrorIds.RunNotFound, ErrorCategory.ObjectNotFound, folder));
-                return;
-            }
+            var run = XTunerRun.Open(folder);
             if (Metrics.IsPresent) WriteObject(MetricsFile.Read(folder), enumerateCollection: true);
             else WriteObject(run);
         }

@@ -68,36 +68,25 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public SwitchParameter Force { get; set; }
 
-        protected override void ProcessRecord()
+        protected override bool ErrorsTerminate => true;
+
+        protected override void ProcessInput()
         {
-            XTunerConfig? config = null;
-            XTunerConfig prepared;
-            string cacheRoot;
-            try
+            ErrorTarget = (object?)Name ?? Path;
+            var config = ReadConfig();
+            ErrorTarget = config;
+            var prepared = LaunchPlanner.Prepare(config, Options(), out var warnings);
+            WriteWarnings(warnings);
+            if (prepared.DatasetFormat == DatasetFormat.Synthetic)
             {
-                config = ReadConfig();
-                prepared = LaunchPlanner.Prepare(config, Options(), out var warnings);
-                WriteWarnings(warnings);
-                if (prepared.DatasetFormat == DatasetFormat.Synthetic)
-                {
-                    WriteWarning($"'{prepared.Name}' uses dataset_format synthetic, whose sequences are made as training asks for them: there is nothing to prepare.");
-                    return;
-                }
-                cacheRoot = DatasetCacheDirectory.Resolve(prepared)
-                    ?? throw new XTunerException(ErrorIds.InvalidConfig,
-                        $"dataset_cache_dir is {DatasetCacheDirectory.Disabled}: there is no cache to prepare. Set dataset_cache_dir to a folder, or leave it out for WORK_DIR/{DatasetCacheDirectory.DefaultFolderName}.");
-            }
-            catch (XTunerConfigException e)
-            {
-                ThrowTerminatingError(new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), (object?)config ?? Name ?? Path));
+                WriteWarning($"'{prepared.Name}' uses dataset_format synthetic, whose sequences are made as training asks for them: there is nothing to prepare.");
                 return;
             }
-            catch (XTunerException e)
-            {
-                ThrowTerminatingError(RecordOf(e, (object?)config ?? Name ?? Path));
-                return;
-            }
+            var cacheRoot = DatasetCacheDirectory.Resolve(prepared)
+                ?? throw new XTunerException(ErrorIds.InvalidConfig,
+                    $"dataset_cache_dir is {DatasetCacheDirectory.Disabled}: there is no cache to prepare. Set dataset_cache_dir to a folder, or leave it out for WORK_DIR/{DatasetCacheDirectory.DefaultFolderName}.");
             if (!ShouldProcess(cacheRoot, $"Tokenize and pack the data of '{prepared.Name}'")) return;
+            ErrorTarget = prepared;
             Prepare(prepared);
         }
 
@@ -128,11 +117,6 @@ namespace XTuner.PowerShell.Commands
                 {
                     preparation.Stop();
                     throw new PipelineStoppedException();
-                }
-                catch (XTunerException e)
-                {
-                    ThrowTerminatingError(RecordOf(e, prepared));
-                    return;
                 }
                 finally
                 {

@@ -32,18 +32,12 @@ namespace XTuner.PowerShell.Commands
         [ValidateNotNullOrEmpty]
         public string? Template { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
-            try
-            {
-                var config = Template != null ? ConfigCatalogue.Get(Template) : new XTunerConfig { Name = "xtuner" };
-                ApplyEdits(config);
-                WriteObject(config);
-            }
-            catch (XTunerConfigException e)
-            {
-                WriteConfigError(e, Template);
-            }
+            ErrorTarget = Template;
+            var config = Template != null ? ConfigCatalogue.Get(Template) : new XTunerConfig { Name = "xtuner" };
+            ApplyEdits(config);
+            WriteObject(config);
         }
     }
 }

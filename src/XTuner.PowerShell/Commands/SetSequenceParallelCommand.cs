@@ -44,8 +44,9 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public SwitchParameter HeadPadding { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
+            ErrorTarget = Config;
             var config = Config!.Clone();
             if (MyInvocation.BoundParameters.ContainsKey(nameof(GpusPerNode)))
             {
@@ -60,11 +61,7 @@ namespace XTuner.PowerShell.Commands
             if (HeadPadding.IsPresent) config.SequenceParallelHeadPadding = true;
             var findings = ConfigValidator.ValidateSequenceParallel(config, Size, BaseDirectoryOf(config));
             var errors = findings.Where(f => f.Severity == FindingSeverity.Error).ToList();
-            if (errors.Count > 0)
-            {
-                WriteConfigError(new XTunerConfigException(errors), Config);
-                return;
-            }
+            if (errors.Count > 0) throw new XTunerConfigException(errors);
             WriteWarnings(findings);
             config.SequenceParallelSize = Size;
             WriteObject(config);

@@ -26,22 +26,16 @@ namespace XTuner.PowerShell.Commands
         [ValidateNotNull]
         public XTunerConfig? Config { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
+            ErrorTarget = Config;
             var config = Config!.Clone();
-            try
-            {
-                ApplyEdits(config);
-                var findings = ConfigValidator.Validate(config, BaseDirectoryOf(config), checkPaths: false);
-                var errors = findings.Where(f => f.Severity == FindingSeverity.Error).ToList();
-                if (errors.Count > 0) throw new XTunerConfigException(errors);
-                WriteWarnings(findings);
-                WriteObject(config);
-            }
-            catch (XTunerConfigException e)
-            {
-                WriteConfigError(e, Config);
-            }
+            ApplyEdits(config);
+            var findings = ConfigValidator.Validate(config, BaseDirectoryOf(config), checkPaths: false);
+            var errors = findings.Where(f => f.Severity == FindingSeverity.Error).ToList();
+            if (errors.Count > 0) throw new XTunerConfigException(errors);
+            WriteWarnings(findings);
+            WriteObject(config);
         }
     }
 }

@@ -128,8 +128,12 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public SwitchParameter AsJob { get; set; }
 
-        protected override void ProcessRecord()
+        /// <summary>A run that cannot start, or fails, stops the pipeline.</summary>
+        protected override bool ErrorsTerminate => true;
+
+        protected override void ProcessInput()
         {
+            ErrorTarget = (object?)Config ?? Name ?? (object?)Path ?? LiteralPath;
             foreach (var config in ReadConfigs())
             {
                 if (WorkDir != null) _pending.Add(config);
@@ -139,66 +143,54 @@ namespace XTuner.PowerShell.Commands
 
         protected override void EndProcessing()
         {
-            if (_pending.Count == 1)
+            if (_pending.Count == 0) return;
+            try
             {
-                Start(_pending[0], ResolvePath(WorkDir!));
-                return;
-            }
-            var names = _pending.GroupBy(c => c.Name ?? "", StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-            if (names != null)
-                ThrowTerminatingError(new ErrorRecord(
-                    new XTunerException(ErrorIds.SeveralRunsOneWorkDir,
+                if (_pending.Count == 1)
+                {
+                    Start(_pending[0], ResolvePath(WorkDir!));
+                    return;
+                }
+                ErrorTarget = ResolvePath(WorkDir!);
+                var names = _pending.GroupBy(c => c.Name ?? "", StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+                if (names != null)
+                    throw new XTunerException(ErrorIds.SeveralRunsOneWorkDir,
                         $"{_pending.Count} configs arrived with one -WorkDir, so each would run in WORKDIR/NAME, but {names.Count()} are named '{names.Key}': " +
-                        "give them different names (Set-XTunerConfig -Name), or start them one at a time, each with its own -WorkDir."),
-                    ErrorIds.SeveralRunsOneWorkDir, ErrorCategory.InvalidArgument, ResolvePath(WorkDir!)));
-            foreach (var config in _pending)
+                        "give them different names (Set-XTunerConfig -Name), or start them one at a time, each with its own -WorkDir.");
+                foreach (var config in _pending)
+                {
+                    var workDir = System.IO.Path.Combine(ResolvePath(WorkDir!), config.Name ?? "xtuner");
+                    WriteVerbose($"Several configs share -WorkDir: '{config.Name}' runs in {workDir}.");
+                    Start(config, workDir);
+                }
+            }
+            catch (XTunerException e)
             {
-                var workDir = System.IO.Path.Combine(ResolvePath(WorkDir!), config.Name ?? "xtuner");
-                WriteVerbose($"Several configs share -WorkDir: '{config.Name}' runs in {workDir}.");
-                Start(config, workDir);
+                // EndProcessing is outside the base's ProcessRecord: the same rule, applied here.
+                ThrowTerminatingError(RecordOf(e, ErrorTarget));
             }
         }
 
         private void Start(XTunerConfig config, string? workDir)
         {
-            LaunchOptions options;
-            LaunchPlan plan;
-            try
+            ErrorTarget = config;
+            var options = Options(workDir);
+            var launcher = MyInvocation.BoundParameters.ContainsKey(nameof(Launcher)) ? Launcher : config.Launcher;
+            if (launcher == LauncherKind.Slurm)
             {
-                options = Options(workDir);
-                var launcher = MyInvocation.BoundParameters.ContainsKey(nameof(Launcher)) ? Launcher : config.Launcher;
-                if (launcher == LauncherKind.Slurm)
-                {
-                    SubmitToSlurm(config, options);
-                    return;
-                }
-                plan = LaunchPlanner.PlanLocal(config, options, out var warnings);
-                WriteWarnings(warnings);
-                // Read-only, so that -WhatIf also reports a work dir that is taken (PrepareWorkDir checks again).
-                WorkDirs.CheckCanStart(plan.WorkDir, options.Resume);
-            }
-            catch (XTunerConfigException e)
-            {
-                ThrowTerminatingError(new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), config));
+                SubmitToSlurm(config, options);
                 return;
             }
-            catch (XTunerException e)
-            {
-                ThrowTerminatingError(RecordOf(e, config));
-                return;
-            }
+            var plan = LaunchPlanner.PlanLocal(config, options, out var warnings);
+            WriteWarnings(warnings);
+            // Read-only, so that -WhatIf also reports a work dir that is taken (PrepareWorkDir checks again).
+            WorkDirs.CheckCanStart(plan.WorkDir, options.Resume);
 
             WriteInformation(new InformationRecord(plan, MyInvocation.MyCommand.Name) { Tags = { "LaunchPlan" } });
             if (!ShouldProcess(plan.Describe(), $"Start {plan.Ranks.Count} rank(s) of '{plan.Config.Name}' in {plan.WorkDir}?", "Start training")) return;
-            try
-            {
-                CudaDevices.RequireFor(plan, CudaDevices.Visible());
-                LaunchPlanner.PrepareWorkDir(plan, options.Resume);
-            }
-            catch (XTunerException e)
-            {
-                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
-            }
+            ErrorTarget = plan.WorkDir;
+            CudaDevices.RequireFor(plan, CudaDevices.Visible());
+            LaunchPlanner.PrepareWorkDir(plan, options.Resume);
             if (AsJob.IsPresent) StartJob(plan);
             else Train(plan);
         }
@@ -214,13 +206,13 @@ namespace XTuner.PowerShell.Commands
             switch (ParameterSetName)
             {
                 case NameSet:
-                    return new[] { Read(() => ConfigCatalogue.Get(Name!), Name!) };
+                    return new[] { ConfigCatalogue.Get(Name!) };
                 case PathSet:
                 case LiteralPathSet:
                     bool literal = ParameterSetName == LiteralPathSet;
                     return (literal ? LiteralPath! : Path!)
                         .SelectMany(p => ConfigPaths.Resolve(this, p, literal))
-                        .Select(file => Read(() => ConfigYaml.Load(file), file))
+                        .Select(ConfigYaml.Load)
                         .ToList();
                 default:
                     return new[] { Config! };
@@ -228,19 +220,6 @@ namespace XTuner.PowerShell.Commands
         }
 
         /// <summary>A config that cannot be read stops the command: nothing of the pipeline should train half-configured.</summary>
-        private XTunerConfig Read(Func<XTunerConfig> read, string source)
-        {
-            try
-            {
-                return read();
-            }
-            catch (XTunerConfigException e)
-            {
-                ThrowTerminatingError(new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), source));
-                throw;
-            }
-        }
-
         private LaunchOptions Options(string? workDir)
         {
             var bound = MyInvocation.BoundParameters;
@@ -280,18 +259,11 @@ namespace XTuner.PowerShell.Commands
                 ? $"Run {plan.Ranks} rank(s) with srun in allocation {plan.AllocationJobId}"
                 : $"Submit {plan.Ranks} rank(s) with sbatch";
             if (!ShouldProcess(plan.Script, $"{action} ('{plan.Config.Name}', {plan.WorkDir})?", "Start training")) return;
-            XTunerJob job;
-            try
-            {
-                job = SlurmLauncher.Submit(plan, j => WriteProgress(JobProgress.Update(j)), _cancel.Token);
-            }
-            catch (XTunerException e)
-            {
-                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
-                return;
-            }
+            ErrorTarget = plan.WorkDir;
+            var job = SlurmLauncher.Submit(plan, j => WriteProgress(JobProgress.Update(j)), _cancel.Token);
+            ErrorTarget = job;
             var failure = SlurmJobs.Failure(job);
-            if (failure != null) ThrowTerminatingError(RecordOf(failure, job));
+            if (failure != null) throw failure;
             WriteObject(job);
         }
 
@@ -302,10 +274,10 @@ namespace XTuner.PowerShell.Commands
             {
                 job.Start();
             }
-            catch (XTunerException e)
+            catch (XTunerException)
             {
                 job.Dispose();
-                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
+                throw;
             }
             JobRepository.Add(job);
             WriteObject(job);
@@ -318,14 +290,7 @@ namespace XTuner.PowerShell.Commands
         private void Train(LaunchPlan plan)
         {
             using var launcher = new LocalLauncher(plan, echoRankZero: true);
-            try
-            {
-                launcher.Start();
-            }
-            catch (XTunerException e)
-            {
-                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
-            }
+            launcher.Start();
             var progress = new TrainingProgress(plan);
             try
             {
@@ -342,14 +307,7 @@ namespace XTuner.PowerShell.Commands
                 throw new PipelineStoppedException();
             }
             WriteProgress(progress.Completed());
-            try
-            {
-                launcher.WaitForExit(_cancel.Token);
-            }
-            catch (XTunerException e)
-            {
-                ThrowTerminatingError(RecordOf(e, plan.WorkDir));
-            }
+            launcher.WaitForExit(_cancel.Token);
             var run = XTunerRun.Load(plan.WorkDir) ?? launcher.Run;
             if (run.State == RunState.Stopped)
                 WriteWarning($"The run in {plan.WorkDir} was stopped at step {run.Step} (Stop-XTunerTraining).");

@@ -30,18 +30,18 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             foreach (var job in NamedJobs())
             {
                 if (!ShouldProcess($"SLURM job {job.JobId} ({job.Name}, {job.StateText ?? job.State.ToString()}) in {job.WorkDir}", "Cancel")) continue;
-                Try(() =>
+                Attempt(job, () =>
                 {
                     var ended = SlurmJobs.Cancel(job, TimeSpan.FromSeconds(Timeout));
                     if (!ended.IsFinal && ended.State != SlurmJobState.Unknown)
                         WriteWarning($"SLURM job {ended.JobId} is still {ended.StateText} {Timeout} s after scancel.");
                     if (PassThru.IsPresent) WriteObject(ended);
-                }, job);
+                });
             }
         }
     }

@@ -1,6 +1,5 @@
 using System.Linq;
 using System.Management.Automation;
-using XTuner.Core;
 using XTuner.Core.Launch;
 using XTuner.Core.Runs;
 
@@ -42,16 +41,11 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             var folder = ParameterSetName == RunSet ? Run!.WorkDir : ResolvePath(WorkDir!);
-            var run = XTunerRun.Load(folder);
-            if (run == null)
-            {
-                WriteError(new ErrorRecord(new ItemNotFoundException($"{folder} holds no training run ({WorkDirLayout.RunRecordName} not found)."),
-                    ErrorIds.RunNotFound, ErrorCategory.ObjectNotFound, folder));
-                return;
-            }
+            ErrorTarget = folder;
+            var run = XTunerRun.Open(folder);
             if (!RunControl.IsActive(run))
             {
                 WriteVerbose($"The run in {folder} is not running ({run.State}).");
@@ -60,15 +54,7 @@ namespace XTuner.PowerShell.Commands
             }
             var pids = string.Join(", ", run.Ranks.Select(r => r.ProcessId));
             if (!ShouldProcess(folder, $"Stop training run '{run.Name}' ({run.Ranks.Count} rank(s), process ids {pids})")) return;
-            try
-            {
-                run = RunControl.Stop(folder, RunControl.DefaultGrace);
-            }
-            catch (XTunerException e)
-            {
-                WriteError(RecordOf(e, folder));
-                return;
-            }
+            run = RunControl.Stop(folder, RunControl.DefaultGrace);
             if (PassThru.IsPresent) WriteObject(run);
         }
     }

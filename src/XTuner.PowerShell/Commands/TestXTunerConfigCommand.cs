@@ -58,7 +58,7 @@ namespace XTuner.PowerShell.Commands
         [Parameter]
         public SwitchParameter Quiet { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             if (ParameterSetName == PathSet || ParameterSetName == LiteralPathSet)
             {

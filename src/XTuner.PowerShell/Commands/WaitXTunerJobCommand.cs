@@ -35,43 +35,43 @@ namespace XTuner.PowerShell.Commands
         [ValidateRange(0.1, 3600.0)]
         public double PollInterval { get; set; } = 2;
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             foreach (var job in NamedJobs())
             {
                 if (_stop.IsCancellationRequested) return;
-                using var timeout = Timeout > 0 ? new CancellationTokenSource(TimeSpan.FromSeconds(Timeout)) : new CancellationTokenSource();
-                using var either = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timeout.Token);
-                XTunerJob ended;
-                try
-                {
-                    ended = SlurmJobs.Wait(job, j => WriteProgress(JobProgress.Update(j)), either.Token, TimeSpan.FromSeconds(PollInterval));
-                }
-                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !_stop.IsCancellationRequested)
-                {
-                    WriteProgress(JobProgress.Completed(job));
-                    WriteError(new ErrorRecord(new TimeoutException($"SLURM job {job.JobId} is still {job.StateText} after {Timeout} s."),
-                        ErrorIds.JobWaitTimeout, ErrorCategory.OperationTimeout, job));
-                    continue;
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-                catch (XTunerException e)
-                {
-                    WriteError(Record(e, job));
-                    continue;
-                }
-                WriteProgress(JobProgress.Completed(ended));
-                var failure = SlurmJobs.Failure(ended);
-                if (failure != null) WriteError(Record(failure, ended));
-                else
-                {
-                    if (ended.State == SlurmJobState.Unknown) WriteWarning($"SLURM job {ended.JobId}: {ended.Reason}");
-                    WriteObject(ended);
-                }
+                Attempt(job, () => WaitFor(job));
             }
+        }
+
+        private void WaitFor(XTunerJob job)
+        {
+            using var timeout = Timeout > 0 ? new CancellationTokenSource(TimeSpan.FromSeconds(Timeout)) : new CancellationTokenSource();
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timeout.Token);
+            XTunerJob ended;
+            try
+            {
+                ended = SlurmJobs.Wait(job, j => WriteProgress(JobProgress.Update(j)), either.Token, TimeSpan.FromSeconds(PollInterval));
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !_stop.IsCancellationRequested)
+            {
+                WriteProgress(JobProgress.Completed(job));
+                throw new XTunerException(ErrorIds.JobWaitTimeout, $"SLURM job {job.JobId} is still {job.StateText} after {Timeout} s.");
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            WriteProgress(JobProgress.Completed(ended));
+            var failure = SlurmJobs.Failure(ended);
+            // About the job as it ended (State Failed), not as it was asked for.
+            if (failure != null)
+            {
+                WriteError(RecordOf(failure, ended));
+                return;
+            }
+            if (ended.State == SlurmJobState.Unknown) WriteWarning($"SLURM job {ended.JobId}: {ended.Reason}");
+            WriteObject(ended);
         }
 
         protected override void StopProcessing() => _stop.Cancel();

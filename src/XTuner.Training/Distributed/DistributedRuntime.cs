@@ -54,9 +54,13 @@ namespace XTuner.Training.Distributed
         /// Joins the run: rank 0 starts the store, every rank connects and waits at the 'init' barrier for all the
         /// others, then the world group is created. <paramref name="communicatorForOneRank"/> (CUDA only) gives even
         /// groups of one member an NCCL communicator instead of the identity, so that NCCL can be verified on one GPU.
+        /// <paramref name="log"/> hears what the rendezvous has to report: connections it closed, a missing secret
+        /// (default: stderr, the rank's log).
         /// </summary>
-        /// <exception cref="XTunerException">Ranks missing at the timeout (named), rank 0's port taken, no CUDA, no NCCL.</exception>
-        public static DistributedRuntime Initialize(RankEnvironment env, DeviceType device, TimeSpan timeout, bool communicatorForOneRank = false)
+        /// <exception cref="XTunerException">Ranks missing at the timeout (named), rank 0's port taken, no CUDA, no NCCL,
+        /// a run across nodes without <see cref="RunToken.Variable"/>.</exception>
+        public static DistributedRuntime Initialize(RankEnvironment env, DeviceType device, TimeSpan timeout, bool communicatorForOneRank = false,
+            Action<string>? log = null)
         {
             if (env == null) throw new ArgumentNullException(nameof(env));
             if (timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "the timeout must be positive");
@@ -67,8 +71,9 @@ namespace XTuner.Training.Distributed
             {
                 if (env.WorldSize > 1)
                 {
-                    store = TcpStore.Connect(env, timeout);
-                    if (device == DeviceType.CPU) mesh = new PeerMesh(store, timeout, spansNodes: env.LocalWorldSize < env.WorldSize);
+                    log ??= Console.Error.WriteLine;
+                    store = TcpStore.Connect(env, timeout, log);
+                    if (device == DeviceType.CPU) mesh = new PeerMesh(store, env, timeout, log);
                     store.Barrier("init", timeout);
                 }
                 var runtime = new DistributedRuntime(env, rankDevice, timeout, store, mesh, communicatorForOneRank && device == DeviceType.CUDA);

@@ -27,9 +27,8 @@ namespace XTuner.Training.Distributed
         private readonly NcclLibrary _nccl;
         private readonly Device _device;
         private readonly TcpStore? _store;
-        private readonly string _barrierPrefix;
+        private readonly BarrierSequence? _barriers;
         private IntPtr _comm;
-        private int _barriers;
 
         private NcclProcessGroup(string name, IReadOnlyList<int> ranks, int rank, int groupId, Device device, TcpStore? store,
             NcclLibrary nccl, IntPtr comm)
@@ -39,7 +38,7 @@ namespace XTuner.Training.Distributed
             _device = device;
             _store = store;
             _comm = comm;
-            _barrierPrefix = "group" + groupId.ToString(CultureInfo.InvariantCulture) + "/";
+            if (store != null) _barriers = new BarrierSequence(store, "group" + groupId.ToString(CultureInfo.InvariantCulture) + "/", ranks);
         }
 
         /// <summary>
@@ -166,7 +165,7 @@ namespace XTuner.Training.Distributed
             int asyncError;
             Check(_nccl.CommGetAsyncError(Comm, &asyncError), "ncclCommGetAsyncError");
             Check(asyncError, "a queued collective");
-            if (Size > 1) RequireStore(_store).Barrier(_barrierPrefix + (_barriers++).ToString(CultureInfo.InvariantCulture), Ranks, _store!.Timeout);
+            if (Size > 1) _barriers!.Pass(RequireStore(_store).Timeout);
         }
 
         private IntPtr Comm => _comm != IntPtr.Zero ? _comm : throw new ObjectDisposedException($"process group {Description}");

@@ -20,15 +20,14 @@ namespace XTuner.Training.Distributed
     {
         private readonly PeerMesh _mesh;
         private readonly TcpStore _store;
-        private readonly string _barrierPrefix;
-        private int _barriers;
+        private readonly BarrierSequence _barriers;
 
         public TcpProcessGroup(string name, IReadOnlyList<int> ranks, int rank, int groupId, PeerMesh mesh, TcpStore store)
             : base(name, ranks, rank)
         {
             _mesh = mesh;
             _store = store;
-            _barrierPrefix = "group" + groupId.ToString(CultureInfo.InvariantCulture) + "/";
+            _barriers = new BarrierSequence(store, "group" + groupId.ToString(CultureInfo.InvariantCulture) + "/", ranks);
         }
 
         protected override DeviceType DeviceType => DeviceType.CPU;
@@ -113,8 +112,7 @@ namespace XTuner.Training.Distributed
             if (!ReferenceEquals(work, tensor) && Rank != root) tensor.copy_(work);
         }
 
-        protected override void BarrierCore() =>
-            _store.Barrier(_barrierPrefix + (_barriers++).ToString(CultureInfo.InvariantCulture), Ranks, _store.Timeout);
+        protected override void BarrierCore() => _barriers.Pass(_store.Timeout);
 
         /// <summary>
         /// A lost peer may have stopped because of an earlier failure of its own, which it left in the store (see
@@ -151,7 +149,9 @@ namespace XTuner.Training.Distributed
         {
             try
             {
-                _store.Set(FailureKey(_store.Rank), failure.Message);
+                // A reason for the others' messages, not a log: the store bounds its values.
+                var reason = failure.Message;
+                _store.Set(FailureKey(_store.Rank), reason.Length <= 4000 ? reason : reason.Substring(0, 4000) + " ...");
             }
             catch (XTunerException)
             {

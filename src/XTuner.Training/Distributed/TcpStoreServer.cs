@@ -14,38 +14,65 @@ namespace XTuner.Training.Distributed
 {
     /// <summary>
     /// The key-value store that rank 0 serves to every rank for the rendezvous. One thread per connection: a world has
-    /// at most a few hundred ranks, each with one connection, and a blocked Wait then simply blocks its own thread.
+    /// at most a few thousand ranks, each with one connection, and a blocked Wait then simply blocks its own thread.
+    /// A connection is served only after its <see cref="Handshake"/> proved the run's secret; until then at most
+    /// <see cref="MaxPending"/> connections are read, each for at most <see cref="HandshakeTimeout"/>. Anything a
+    /// connection does wrong closes that connection and is logged; nothing a client sends ends the server.
     /// </summary>
     internal sealed class TcpStoreServer : IDisposable
     {
+        /// <summary>Connections still in their handshake at once; more are told to come back later.</summary>
+        public const int MaxPending = 32;
+
+        public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
+        // A client that stops reading its answers must not hold a thread forever.
+        private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(60);
+
         private readonly Socket _listener;
-        private readonly Thread _acceptThread;
+        private readonly Handshake _handshake;
+        private readonly int _worldSize;
+        private readonly int _maxClients;
+        private readonly ConnectionLog _log;
         private readonly object _lock = new object();
         private readonly Dictionary<string, byte[]> _data = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         private readonly HashSet<Socket> _clients = new HashSet<Socket>();
+        private readonly HashSet<Socket> _pending = new HashSet<Socket>();
+        private long _bytes;
         private bool _stopping;
 
+        /// <param name="address">Where to listen: loopback for a one-node run (see <see cref="ListenAddresses"/>).</param>
+        /// <param name="port">MASTER_PORT (0: any free port).</param>
+        /// <param name="worldSize">The ranks that may connect (each once; a few more connections are allowed for ranks that reconnect).</param>
+        /// <param name="token">The run's secret; null or empty when the run has none.</param>
+        /// <param name="log">Where closed connections are reported (the rank's log).</param>
         /// <exception cref="XTunerException">The port is taken (<see cref="ErrorIds.RendezvousFailed"/>).</exception>
-        public TcpStoreServer(int port)
+        public TcpStoreServer(IPAddress address, int port, int worldSize, string? token, Action<string> log)
         {
-            _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            _worldSize = worldSize;
+            _maxClients = 2 * worldSize + 8;
+            _handshake = new Handshake(StoreProtocol.Magic, token);
+            _listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             try
             {
-                _listener.Bind(new IPEndPoint(IPAddress.Any, port));
+                _listener.Bind(new IPEndPoint(address, port));
                 _listener.Listen(1024);
             }
             catch (SocketException e)
             {
                 _listener.Dispose();
                 throw new XTunerException(ErrorIds.RendezvousFailed,
-                    $"Rank 0 cannot serve the rendezvous store on port {port} ({e.Message}): another job may use it; choose another MASTER_PORT.", e);
+                    $"Rank 0 cannot serve the rendezvous store on {address}:{port} ({e.Message}): another job may use the port; choose another MASTER_PORT.", e);
             }
             Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
-            _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = "xtuner-store-accept" };
-            _acceptThread.Start();
+            _log = new ConnectionLog(log, $"rendezvous store {address}:{Port}");
+            new Thread(AcceptLoop) { IsBackground = true, Name = "xtuner-store-accept" }.Start();
         }
 
         public int Port { get; }
+
+        /// <summary>Connections closed for a bad handshake or request so far.</summary>
+        public int ClosedConnections => _log.Count;
 
         /// <summary>
         /// Keeps serving until every client has closed its connection (the other ranks are done with the store: a
@@ -64,16 +91,16 @@ namespace XTuner.Training.Distributed
 
         public void Dispose()
         {
-            List<Socket> clients;
+            List<Socket> sockets;
             lock (_lock)
             {
                 if (_stopping) return;
                 _stopping = true;
-                clients = _clients.ToList();
+                sockets = _clients.Concat(_pending).ToList();
                 Monitor.PulseAll(_lock);
             }
             _listener.Dispose();
-            foreach (var client in clients) client.Dispose();
+            foreach (var socket in sockets) socket.Dispose();
         }
 
         private void AcceptLoop()
@@ -85,10 +112,15 @@ namespace XTuner.Training.Distributed
                 {
                     client = _listener.Accept();
                 }
-                catch (Exception e) when (e is SocketException || e is ObjectDisposedException)
+                catch (Exception e)
                 {
-                    return;
+                    lock (_lock) if (_stopping) return;
+                    // Out of file descriptors and the like: say so, wait a little, and keep serving the ranks.
+                    _log.Closed(null, "accept failed: " + e.Message);
+                    Thread.Sleep(100);
+                    continue;
                 }
+                bool busy;
                 lock (_lock)
                 {
                     if (_stopping)
@@ -96,36 +128,86 @@ namespace XTuner.Training.Distributed
                         client.Dispose();
                         return;
                     }
-                    _clients.Add(client);
+                    busy = _pending.Count >= MaxPending;
+                    if (!busy) _pending.Add(client);
                 }
-                client.NoDelay = true;
-                new Thread(() => Serve(client)) { IsBackground = true, Name = "xtuner-store-client" }.Start();
+                if (busy)
+                {
+                    Refuse(client, $"{MaxPending} connections are already in their handshake");
+                    continue;
+                }
+                try
+                {
+                    new Thread(() => Serve(client)) { IsBackground = true, Name = "xtuner-store-client" }.Start();
+                }
+                catch (Exception e)
+                {
+                    lock (_lock) _pending.Remove(client);
+                    Refuse(client, "no thread to serve it: " + e.Message);
+                }
             }
+        }
+
+        private void Refuse(Socket client, string why)
+        {
+            var from = Peer(client);
+            try
+            {
+                Handshake.SendBusy(client);
+            }
+            catch (Exception)
+            {
+                // It is being closed anyway.
+            }
+            client.Dispose();
+            _log.Closed(from, why);
         }
 
         private void Serve(Socket client)
         {
+            var from = Peer(client);
+            bool authenticated = false;
             try
             {
-                using (var hello = StoreProtocol.Receive(client))
+                client.NoDelay = true;
+                client.ReceiveTimeout = client.SendTimeout = (int)HandshakeTimeout.TotalMilliseconds;
+                var (rank, worldSize) = _handshake.Accept(client, Admit);
+                lock (_lock)
                 {
-                    if (hello.ReadString() != StoreProtocol.Hello) return;
+                    _pending.Remove(client);
+                    if (_stopping) return;
+                    _clients.Add(client);
+                    authenticated = true;
                 }
-                StoreProtocol.Send(client, w => w.Write(StoreProtocol.Hello));
+                from = $"rank {rank} ({from})";
+                // Ranks wait between requests as long as they like; answers still must be taken.
+                client.ReceiveTimeout = 0;
+                client.SendTimeout = (int)SendTimeout.TotalMilliseconds;
                 while (true)
                 {
-                    using var request = StoreProtocol.Receive(client);
-                    Handle(client, request);
+                    BinaryReader request;
+                    try
+                    {
+                        request = StoreProtocol.Receive(client);
+                    }
+                    catch (EndOfStreamException)
+                    {
+                        return; // The rank closed its connection (or exited): it is finished with the store.
+                    }
+                    using (request) Answer(client, request);
                 }
             }
-            catch (Exception e) when (e is IOException || e is SocketException || e is ObjectDisposedException)
+            catch (Exception e)
             {
-                // The client closed its connection or died: either way it is finished with the store.
+                bool stopping;
+                lock (_lock) stopping = _stopping;
+                if (!stopping && !(authenticated && IsConnectionLoss(e))) _log.Closed(from, Reason(e, authenticated));
             }
             finally
             {
                 lock (_lock)
                 {
+                    _pending.Remove(client);
                     _clients.Remove(client);
                     Monitor.PulseAll(_lock);
                 }
@@ -133,77 +215,184 @@ namespace XTuner.Training.Distributed
             }
         }
 
-        private void Handle(Socket client, BinaryReader request)
+        /// <summary>Who may be served once the secret is proven: a rank of this world, while there is room.</summary>
+        private string? Admit(int rank, int worldSize)
+        {
+            if (worldSize != _worldSize) return $"it is a rank of a world of {worldSize}, but this store serves a world of {_worldSize}";
+            if (rank < 0 || rank >= _worldSize) return $"rank {rank} is not a rank of this world of {_worldSize}";
+            lock (_lock)
+                if (_clients.Count >= _maxClients) return $"the store already serves {_clients.Count} connections, the most a world of {_worldSize} needs";
+            return null;
+        }
+
+        private static bool IsConnectionLoss(Exception e) =>
+            e is EndOfStreamException || e is ObjectDisposedException ||
+            (e is SocketException s && (s.SocketErrorCode == SocketError.ConnectionReset || s.SocketErrorCode == SocketError.Shutdown));
+
+        private static string Reason(Exception e, bool authenticated) => e switch
+        {
+            HandshakeException h => h.Message,
+            SocketException s when s.SocketErrorCode == SocketError.TimedOut || s.SocketErrorCode == SocketError.WouldBlock => authenticated
+                ? $"it took no answer within {SendTimeout.TotalSeconds:0} s"
+                : $"it did not complete the handshake within {HandshakeTimeout.TotalSeconds:0} s",
+            InvalidDataException d => d.Message,
+            _ => $"{e.GetType().Name}: {e.Message}",
+        };
+
+        private static string? Peer(Socket socket)
+        {
+            try
+            {
+                return socket.RemoteEndPoint?.ToString();
+            }
+            catch (Exception)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>Carries out one request and answers it; a request it refuses is answered with why, and the connection serves on.</summary>
+        private void Answer(Socket client, BinaryReader request)
+        {
+            Action<BinaryWriter> answer;
+            try
+            {
+                answer = Handle(request);
+            }
+            catch (StoreRequestException e)
+            {
+                answer = w =>
+                {
+                    w.Write((byte)e.Status);
+                    w.Write(e.Message);
+                };
+            }
+            catch (EndOfStreamException)
+            {
+                // The message ended before its arguments did: nothing to carry out, but the framing still holds.
+                answer = w =>
+                {
+                    w.Write((byte)StoreProtocol.Status.Invalid);
+                    w.Write("the request ended before its arguments");
+                };
+            }
+            StoreProtocol.Send(client, answer);
+        }
+
+        private Action<BinaryWriter> Handle(BinaryReader request)
         {
             var op = (StoreProtocol.Op)request.ReadByte();
             switch (op)
             {
                 case StoreProtocol.Op.Set:
                 {
-                    var key = request.ReadString();
-                    var value = request.ReadBytes(request.ReadInt32());
+                    var key = StoreProtocol.ReadKey(request);
+                    int length = request.ReadInt32();
+                    StoreProtocol.CheckValue(length);
+                    var value = request.ReadBytes(length);
+                    if (value.Length != length) throw new EndOfStreamException();
                     lock (_lock)
                     {
-                        _data[key] = value;
+                        Put(key, value);
                         Monitor.PulseAll(_lock);
                     }
-                    StoreProtocol.Send(client, w => w.Write((byte)StoreProtocol.Status.Ok));
-                    break;
+                    return w => w.Write((byte)StoreProtocol.Status.Ok);
                 }
                 case StoreProtocol.Op.Get:
                 {
-                    var key = request.ReadString();
-                    var timeout = TimeSpan.FromMilliseconds(request.ReadInt64());
-                    var missing = WaitFor(new[] { key }, timeout);
+                    var key = StoreProtocol.ReadKey(request);
+                    var missing = WaitFor(new[] { key }, StoreProtocol.ReadWait(request));
                     byte[]? value = null;
                     if (missing.Count == 0)
-                        lock (_lock) value = _data[key];
-                    StoreProtocol.Send(client, w =>
+                        lock (_lock) _data.TryGetValue(key, out value);
+                    return w =>
                     {
                         w.Write((byte)(value == null ? StoreProtocol.Status.TimedOut : StoreProtocol.Status.Ok));
                         if (value == null) return;
                         w.Write(value.Length);
                         w.Write(value);
-                    });
-                    break;
+                    };
                 }
                 case StoreProtocol.Op.Add:
                 {
-                    var key = request.ReadString();
+                    var key = StoreProtocol.ReadKey(request);
                     long delta = request.ReadInt64();
                     long result;
                     lock (_lock)
                     {
+                        long old = 0;
                         // Counters are stored as decimal text, so Get returns something a person can read.
-                        result = (_data.TryGetValue(key, out var old) ? long.Parse(Encoding.UTF8.GetString(old), CultureInfo.InvariantCulture) : 0) + delta;
-                        _data[key] = Encoding.UTF8.GetBytes(result.ToString(CultureInfo.InvariantCulture));
+                        if (_data.TryGetValue(key, out var text) &&
+                            !long.TryParse(Encoding.UTF8.GetString(text), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out old))
+                            throw new StoreRequestException(StoreProtocol.Status.Invalid, $"'{key}' holds a value that is no counter");
+                        try
+                        {
+                            result = checked(old + delta);
+                        }
+                        catch (OverflowException)
+                        {
+                            throw new StoreRequestException(StoreProtocol.Status.Invalid, $"adding {delta} to '{key}' ({old}) overflows");
+                        }
+                        Put(key, Encoding.UTF8.GetBytes(result.ToString(CultureInfo.InvariantCulture)));
                         Monitor.PulseAll(_lock);
                     }
-                    StoreProtocol.Send(client, w =>
+                    return w =>
                     {
                         w.Write((byte)StoreProtocol.Status.Ok);
                         w.Write(result);
-                    });
-                    break;
+                    };
                 }
                 case StoreProtocol.Op.Wait:
                 {
                     var keys = StoreProtocol.ReadKeys(request);
-                    var timeout = TimeSpan.FromMilliseconds(request.ReadInt64());
-                    var missing = WaitFor(keys, timeout);
-                    StoreProtocol.Send(client, w =>
+                    var missing = WaitFor(keys, StoreProtocol.ReadWait(request));
+                    return w =>
                     {
                         w.Write((byte)(missing.Count == 0 ? StoreProtocol.Status.Ok : StoreProtocol.Status.TimedOut));
                         StoreProtocol.WriteKeys(w, missing);
-                    });
-                    break;
+                    };
+                }
+                case StoreProtocol.Op.Delete:
+                {
+                    var keys = StoreProtocol.ReadKeys(request);
+                    int removed = 0;
+                    lock (_lock)
+                    {
+                        foreach (var key in keys)
+                        {
+                            if (!_data.TryGetValue(key, out var old)) continue;
+                            _bytes -= Size(key, old);
+                            _data.Remove(key);
+                            removed++;
+                        }
+                    }
+                    return w =>
+                    {
+                        w.Write((byte)StoreProtocol.Status.Ok);
+                        w.Write(removed);
+                    };
                 }
                 default:
-                    throw new InvalidDataException($"unknown store operation {(byte)op}");
+                    throw new StoreRequestException(StoreProtocol.Status.Invalid, $"there is no store operation {(byte)op}");
             }
         }
 
+        /// <summary>Stores a value within <see cref="StoreProtocol.MaxStoreBytes"/>; call under the lock.</summary>
+        private void Put(string key, byte[] value)
+        {
+            long total = _bytes + Size(key, value) - (_data.TryGetValue(key, out var old) ? Size(key, old) : 0);
+            if (total > StoreProtocol.MaxStoreBytes)
+                throw new StoreRequestException(StoreProtocol.Status.TooLarge,
+                    $"the store would hold {total >> 20} MiB, beyond its {StoreProtocol.MaxStoreBytes >> 20} MiB");
+            _data[key] = value;
+            _bytes = total;
+        }
+
+        private static long Size(string key, byte[] value) => Encoding.UTF8.GetByteCount(key) + value.Length;
+
         /// <summary>Blocks until every key is set or the timeout passes; returns the keys still missing.</summary>
+        /// <exception cref="ObjectDisposedException">The server stops: the waiting rank is not answered (its connection
+        /// closes, which it reports as rank 0 gone) rather than told its keys never came.</exception>
         private List<string> WaitFor(IReadOnlyList<string> keys, TimeSpan timeout)
         {
             var watch = Stopwatch.StartNew();
@@ -211,8 +400,9 @@ namespace XTuner.Training.Distributed
             {
                 while (true)
                 {
+                    if (_stopping) throw new ObjectDisposedException(nameof(TcpStoreServer));
                     var missing = keys.Where(k => !_data.ContainsKey(k)).ToList();
-                    if (missing.Count == 0 || _stopping || watch.Elapsed >= timeout) return missing;
+                    if (missing.Count == 0 || watch.Elapsed >= timeout) return missing;
                     Monitor.Wait(_lock, Remaining(timeout, watch));
                 }
             }

@@ -28,7 +28,7 @@ namespace XTuner.Training.Tokenization
             new AddedToken(BosToken, Bos), new AddedToken(EosToken, Eos), new AddedToken(PadToken, Pad),
         });
 
-        public int VocabSize => 259;
+        public int VocabSize => Core.Models.TokenizerVocabulary.ByteTokenizerSize;
 
         public int? BosTokenId => Bos;
 

@@ -147,6 +147,71 @@ namespace XTuner.Core.Tests.Launch
         }
 
         [Fact]
+        public void TheRanksOfARunShareASecretThatNoOtherRunHasAndThePlanDoesNotShow()
+        {
+            string Secrets(LaunchPlan plan)
+            {
+                using var launcher = new LocalLauncher(plan);
+                launcher.Start();
+                Assert.Equal(RunState.Completed, launcher.WaitForExit(CancellationToken.None).State);
+                var tokens = Enumerable.Range(0, plan.Ranks.Count).Select(r => File.ReadAllText(Path.Combine(plan.WorkDir, "logs", $"rank{r}.log")).Trim()).Distinct().ToList();
+                return Assert.Single(tokens);
+            }
+
+            var first = Plan("echo \"$XTUNER_RUN_TOKEN\"", 3);
+            var a = Secrets(first);
+            var b = Secrets(Plan("echo \"$XTUNER_RUN_TOKEN\"", 2));
+            Assert.Matches("^[0-9a-f]{64}$", a);
+            Assert.NotEqual(a, b);
+            Assert.DoesNotContain(a, first.Describe());
+            Assert.DoesNotContain(first.Ranks, r => r.Environment.ContainsKey(RunToken.Variable));
+        }
+
+        [Fact]
+        public void ALauncherThatCannotWriteItsRecordSaysSoInOneErrorAndLeavesNoRank()
+        {
+            var plan = Plan("exec sleep 1", 2);
+            using var launcher = new LocalLauncher(plan);
+            launcher.Start();
+            // What a full disk does to run.json: the end of the run cannot be recorded.
+            var record = new WorkDirLayout(plan.WorkDir).RunRecord;
+            File.Delete(record);
+            Directory.CreateDirectory(record);
+            var e = Assert.Throws<XTunerException>(() => launcher.WaitForExit(CancellationToken.None));
+            Assert.Equal(ErrorIds.WorkDirWriteFailed, e.ErrorId);
+            Assert.StartsWith($"Cannot write {record} (", e.Message);
+            Assert.All(launcher.Run.Ranks, r => Assert.False(ProcessSignals.IsAlive(r.ProcessId)));
+            Assert.False(File.Exists(new WorkDirLayout(plan.WorkDir).Lock));
+        }
+
+        [Fact]
+        public void ARankLogThatCannotBeWrittenStopsTheRunWithTheReason()
+        {
+            var plan = Plan("exec sleep 60", 1);
+            // rank0.log is a folder: the launcher cannot open it (as on a full or read-only disk).
+            Directory.CreateDirectory(new WorkDirLayout(plan.WorkDir).RankLog(0));
+            using var launcher = new LocalLauncher(plan);
+            var e = Assert.Throws<XTunerException>(() => launcher.Start());
+            Assert.Equal(ErrorIds.WorkDirWriteFailed, e.ErrorId);
+            Assert.Contains("rank0.log", e.Message);
+            Assert.False(LocalLauncher.IsRunningIn(plan.WorkDir));
+            Assert.False(File.Exists(new WorkDirLayout(plan.WorkDir).Lock));
+        }
+
+        [Fact]
+        public void AFullDiskUnderARanksLogIsNotedNotACrash()
+        {
+            // /dev/full answers every write with ENOSPC, as a full disk does.
+            var worker = new WorkerCommand("/bin/sh", new[] { "-c", "echo one; echo two; echo three" });
+            using var rank = new RankProcess(0, worker, new string[0], new System.Collections.Generic.Dictionary<string, string>(), "/dev/full", TempDir.Create(), null);
+            rank.Start();
+            Assert.True(rank.WaitForExit(TimeSpan.FromSeconds(20)));
+            var failure = Assert.IsType<IOException>(rank.LogFailure);
+            Assert.Contains("space", failure.Message, StringComparison.OrdinalIgnoreCase);
+            Assert.Equal(new[] { "one", "two", "three" }, rank.Tail());
+        }
+
+        [Fact]
         public void RanksReceiveTheirArgumentsUnchanged()
         {
             var plan = Plan("printf '[%s]\\n' \"$@\"", 1);

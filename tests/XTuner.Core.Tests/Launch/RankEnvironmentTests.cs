@@ -50,6 +50,22 @@ namespace XTuner.Core.Tests.Launch
         }
 
         [Fact]
+        public void TheRunsSecretAndBindAddressComeFromTheirVariablesAndAreNeverPrinted()
+        {
+            var env = Torchrun(1, 8, 1, 4);
+            env["XTUNER_RUN_TOKEN"] = "s3cret";
+            env["XTUNER_BIND_ADDR"] = " 10.0.0.7 ";
+            var rank = RankEnvironment.FromEnvironment(env, slurm: false);
+            Assert.Equal("s3cret", rank.RunToken);
+            Assert.Equal("10.0.0.7", rank.BindAddress);
+            Assert.False(rank.IsSingleNode);
+            Assert.DoesNotContain("s3cret", rank.ToString());
+            var plain = RankEnvironment.FromEnvironment(Torchrun(1, 4, 1, 4), slurm: false);
+            Assert.Null(plain.RunToken);
+            Assert.True(plain.IsSingleNode);
+        }
+
+        [Fact]
         public void ReadsTorchrunVariables()
         {
             var env = RankEnvironment.FromEnvironment(Torchrun(6, 8, 2, 4), slurm: false);

@@ -253,6 +253,19 @@ namespace XTuner.Core.Tests.Slurm
             Assert.DoesNotContain("python3", Plan("tiny-llama-sp2").Script);
         }
 
+        [Fact]
+        public void EveryStartOfTheJobMakesASecretForItsRanksUnlessTheSubmitterGaveOne()
+        {
+            var plan = Plan("tiny-llama-sp2");
+            Assert.DoesNotContain(RunToken.Variable + "=", string.Join("\n", Exports(plan).Keys));
+            var script = plan.Script.Replace("exec srun", ": ") + "\necho \"[$" + RunToken.Variable + "]\"\n";
+            var first = RunBash(script).Trim();
+            var second = RunBash(script).Trim();
+            Assert.Matches("^\\[[0-9a-f]{64}\\]$", first);
+            Assert.NotEqual(first, second);
+            Assert.Equal("[given]", RunBash(script, environment: new Dictionary<string, string?> { [RunToken.Variable] = "given" }).Trim());
+        }
+
         private static void AssertBashSyntax(string script) => RunBash(script, "-n");
 
         private static string RunBash(string script, string flags = "", IReadOnlyDictionary<string, string?>? environment = null)

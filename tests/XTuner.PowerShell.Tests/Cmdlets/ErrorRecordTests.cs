@@ -50,7 +50,7 @@ namespace XTuner.PowerShell.Tests.Cmdlets
             Assert.Equal("XTunerConfigFileExists,XTuner.PowerShell.Commands.ExportXTunerConfigCommand", error.FullyQualifiedErrorId);
             Assert.Equal(ErrorCategory.ResourceExists, error.CategoryInfo.Category);
             Assert.Equal(System.IO.Path.Combine(_ps.Folder, "exists.yaml"), error.TargetObject);
-            Assert.IsType<System.IO.IOException>(error.Exception);
+            Assert.Equal("XTuner.Core.XTunerException", error.Exception.GetType().FullName);
             Assert.Contains("-Force", error.Exception.Message);
         }
 
@@ -63,6 +63,16 @@ namespace XTuner.PowerShell.Tests.Cmdlets
             Assert.Equal("XTunerConfigFileWriteFailed,XTuner.PowerShell.Commands.ExportXTunerConfigCommand", error.FullyQualifiedErrorId);
             Assert.Equal(ErrorCategory.WriteError, error.CategoryInfo.Category);
             Assert.Equal(System.IO.Path.Combine(blocker, "tiny.yaml"), error.TargetObject);
+        }
+
+        [Fact]
+        public void Every_kind_of_failure_is_a_PowerShell_error_category_of_the_same_name()
+        {
+            // Core's types are seen through the module, as scripts see them.
+            var kinds = _ps.Run("[enum]::GetNames([XTuner.Core.ErrorKind])").Objects<string>();
+            Assert.Contains("ObjectNotFound", kinds);
+            foreach (var kind in kinds)
+                Assert.True(System.Enum.TryParse<ErrorCategory>(kind, out _), $"ErrorCategory has no member {kind}");
         }
 
         [Fact]

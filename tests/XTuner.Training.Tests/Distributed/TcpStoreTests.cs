@@ -16,7 +16,7 @@ namespace XTuner.Training.Tests.Distributed
         private static readonly TimeSpan Patient = TimeSpan.FromSeconds(20);
 
         private static RankEnvironment Rank(int rank, int worldSize, int port) =>
-            new RankEnvironment(rank, worldSize, rank, worldSize, 0, "127.0.0.1", port, RankLauncher.Torchrun);
+            new RankEnvironment(rank, worldSize, rank, worldSize, 0, "127.0.0.1", port, RankLauncher.Torchrun, runToken: "tcp-store-tests");
 
         private static TcpStore[] Connect(int worldSize, int connected, TimeSpan timeout)
         {
@@ -160,6 +160,22 @@ namespace XTuner.Training.Tests.Distributed
             Assert.Equal("served", stores[1].GetString("still"));
             stores[1].Dispose();
             Assert.Same(closing, await Task.WhenAny(closing, Task.Delay(TimeSpan.FromSeconds(5))));
+        }
+
+        [Fact]
+        public async Task ARankWaitingAtABarrierWhenRank0AbortsHearsThatRank0IsGone()
+        {
+            for (int attempt = 0; attempt < 5; attempt++)
+            {
+                var stores = Connect(2, 2, Patient);
+                var waiting = Task.Run(() => Record.Exception(() => stores[1].Barrier("never", Patient)));
+                await Task.Delay(100);
+                stores[0].Abort();
+                var e = Assert.IsType<XTunerException>(await waiting);
+                Assert.Equal(ErrorIds.RankFailed, e.ErrorId);
+                Assert.Contains("lost its connection to the rendezvous store", e.Message);
+                stores[1].Dispose();
+            }
         }
 
         [Fact]

@@ -23,7 +23,7 @@ namespace XTuner.Training.Tests.Distributed
             {
                 try
                 {
-                    var env = new RankEnvironment(r, worldSize, r, worldSize, 0, "127.0.0.1", port, RankLauncher.Torchrun);
+                    var env = new RankEnvironment(r, worldSize, r, worldSize, 0, "127.0.0.1", port, RankLauncher.Torchrun, runToken: "thread-world");
                     using var runtime = DistributedRuntime.Initialize(env, DeviceType.CPU, limit);
                     rank(runtime);
                 }
