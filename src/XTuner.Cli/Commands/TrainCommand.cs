@@ -33,8 +33,8 @@ namespace XTuner.Cli.Commands
             "output; each rank's log is in WORK_DIR/logs. Ranks themselves run with --launcher pytorch (RANK, WORLD_SIZE,\n" +
             "LOCAL_RANK, MASTER_ADDR, MASTER_PORT) or --launcher slurm (inside srun).\n\n" +
             "XTuner's launcher variables work as in XTuner: NPROC_PER_NODE=8 xtuner train CONFIG starts 8 ranks here; for\n" +
-            "several machines without SLURM, run xtuner train on each with NNODES, NODE_RANK, ADDR (node 0's address) and\n" +
-            "PORT set. --deepspeed takes XTuner's names: deepspeed_zero1, deepspeed_zero2, deepspeed_zero3 set zero_stage;\n" +
+            "several machines without SLURM, run xtuner train on each with NNODES, NODE_RANK, ADDR (node 0's address),\n" +
+            "PORT and XTUNER_RUN_TOKEN (one secret, the same on every node) set. --deepspeed takes XTuner's names: deepspeed_zero1, deepspeed_zero2, deepspeed_zero3 set zero_stage;\n" +
             "deepspeed_zero2_offload and deepspeed_zero3_offload also keep the optimizer shard in host memory.";
 
         public override IReadOnlyList<CliOption> Options { get; } = new[]

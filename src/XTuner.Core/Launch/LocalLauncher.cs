@@ -128,8 +128,9 @@ namespace XTuner.Core.Launch
             // A request left by an earlier run's stop must not end this one.
             File.Delete(StopFile);
             Run.StartTime = DateTime.UtcNow;
-            // The run's secret: made here, not in the plan, so that -WhatIf and the information stream never show it.
-            var token = RunToken.New();
+            // The run's secret: made here, not in the plan, so that -WhatIf and the information stream never show it. A run
+            // over several nodes takes the one its launchers were given (the planner requires it).
+            var token = RunToken.FromEnvironment() ?? RunToken.New();
             foreach (var spec in _plan.Ranks)
             {
                 var env = new Dictionary<string, string>(_plan.SharedEnvironment) { [RunToken.Variable] = token };

@@ -16,6 +16,13 @@ namespace XTuner.Core.Launch
         /// <summary>The address the rendezvous store and the peer connections listen on, instead of the one xtuner picks.</summary>
         public const string BindAddressVariable = "XTUNER_BIND_ADDR";
 
+        /// <summary>The secret this process was given (<see cref="Variable"/>), or null.</summary>
+        public static string? FromEnvironment()
+        {
+            var value = System.Environment.GetEnvironmentVariable(Variable);
+            return string.IsNullOrEmpty(value) ? null : value;
+        }
+
         /// <summary>A fresh secret: 32 random bytes as 64 hex digits (what the sbatch script makes with od).</summary>
         public static string New()
         {

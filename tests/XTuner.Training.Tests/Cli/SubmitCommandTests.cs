@@ -68,7 +68,7 @@ namespace XTuner.Training.Tests.Cli
             Assert.NotEmpty(allocation);
             Assert.Contains($"job {allocation} tiny-llama-sp2: COMPLETED", output);
             Assert.Equal(3, MetricsFile.Read(work).Count);
-            Assert.Contains("slurm) |", File.ReadAllText(Path.Combine(work, "logs", "rank0.log")));
+            Assert.Contains("srun) |", File.ReadAllText(Path.Combine(work, "logs", "rank0.log")));
         }
 
         [Fact]

@@ -92,6 +92,7 @@ namespace XTuner.Training.Tests.Cli
                 ["NODE_RANK"] = n.ToString(),
                 ["ADDR"] = "127.0.0.1",
                 ["PORT"] = port.ToString(),
+                ["XTUNER_RUN_TOKEN"] = "a-secret-both-nodes-know",
             });
             var launched = RankProcesses.Run(nodes, Limit, "train", yaml, "--work-dir", shared, "--max-steps", "3");
             Assert.All(launched, r => Assert.True(r.ExitCode == 0, string.Join("\n", launched)));
@@ -118,6 +119,10 @@ namespace XTuner.Training.Tests.Cli
             Assert.Contains("[XTunerInvalidRankEnvironment]: ADDR (node 0's address", result.Error);
             var beyond = Xtuner(new Dictionary<string, string> { ["NNODES"] = "2", ["NODE_RANK"] = "2", ["ADDR"] = "h", ["PORT"] = "1234" }, "train", "tiny-llama");
             Assert.Contains("NODE_RANK=2 must be below NNODES=2", beyond.Error);
+            var open = Xtuner(new Dictionary<string, string> { ["NNODES"] = "2", ["NODE_RANK"] = "0", ["ADDR"] = "127.0.0.1", ["PORT"] = "1234" }, "train", "tiny-llama",
+                "--work-dir", Path.Combine(_dir, "x"));
+            Assert.Equal(1, open.ExitCode);
+            Assert.Contains("[XTunerRunTokenMissing]: A run over 2 nodes needs one secret", open.Error);
             Assert.False(Directory.Exists(Path.Combine(_dir, "x")));
         }
 
