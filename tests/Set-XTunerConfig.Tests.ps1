@@ -16,10 +16,20 @@ Describe 'Set-XTunerConfig' {
         @{ Parameter = 'Precision'; Value = 'BFloat16'; Property = 'DType' }
         @{ Parameter = 'NProcPerNode'; Value = 4; Property = 'GpusPerNode' }
         @{ Parameter = 'WorkDir'; Value = '/tmp/xtuner-run'; Property = 'WorkDir' }
+        @{ Parameter = 'OffloadActivations'; Value = 'auto'; Property = 'OffloadActivations' }
+        @{ Parameter = 'OffloadActivations'; Value = '6'; Property = 'OffloadActivations' }
+        @{ Parameter = 'MlpTiles'; Value = '4'; Property = 'MlpTiles' }
+        @{ Parameter = 'RanksPerGpu'; Value = 2; Property = 'RanksPerGpu' }
     ) {
-        $arguments = @{ $Parameter = $Value }
+        # Activation offload moves checkpointed layers' inputs: it needs checkpointing, which the tiny config leaves off.
+        $arguments = @{ $Parameter = $Value; ActivationCheckpointing = $true }
         $config = $tiny | Set-XTunerConfig @arguments
         "$($config.$Property)" | Should -Be "$Value"
+    }
+
+    It 'turns the optimizer offload on with -OffloadOptimizer and refuses a layer count that is not one' {
+        ($tiny | Set-XTunerConfig -OffloadOptimizer).OffloadOptimizer | Should -BeTrue
+        { $tiny | Set-XTunerConfig -OffloadActivations some -ErrorAction Stop } | Should -Throw -ErrorId 'XTunerInvalidConfigValue*'
     }
 
     It 'sets top-level, nested and list keys with -Option' {

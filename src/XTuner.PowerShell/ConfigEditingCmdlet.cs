@@ -134,6 +134,25 @@ namespace XTuner.PowerShell
         [Parameter]
         public SwitchParameter ActivationCheckpointing { get; set; }
 
+        /// <summary>Keep this rank's float32 master weights and AdamW moments in pinned host memory and update them on the CPU (offload_optimizer).</summary>
+        [Parameter]
+        public SwitchParameter OffloadOptimizer { get; set; }
+
+        /// <summary>Keep checkpointed layer inputs in pinned host memory between forward and recompute (offload_activations): true, false, a layer count, or auto.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? OffloadActivations { get; set; }
+
+        /// <summary>Sequence tiles each MLP runs over, so no [tokens, intermediate_size] tensor exists whole (mlp_tiles): a count, or auto.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? MlpTiles { get; set; }
+
+        /// <summary>Ranks that share one GPU (ranks_per_gpu): above 1, more ranks than GPUs, with collectives through host memory.</summary>
+        [Parameter]
+        [ValidateRange(1, int.MaxValue)]
+        public int RanksPerGpu { get; set; }
+
         /// <summary>Folder for logs, metrics, checkpoints and the final model.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
@@ -172,6 +191,8 @@ namespace XTuner.PowerShell
             ("BatchSize", "batch_size"), ("AccumulativeCounts", "accumulative_counts"), ("MaxSteps", "max_steps"),
             ("MaxEpochs", "max_epochs"), ("LearningRate", "lr"), ("WeightDecay", "weight_decay"), ("WarmupRatio", "warmup_ratio"),
             ("MaxNorm", "max_norm"), ("Seed", "seed"), ("DType", "dtype"), ("ActivationCheckpointing", "activation_checkpointing"),
+            ("OffloadOptimizer", "offload_optimizer"), ("OffloadActivations", "offload_activations"), ("MlpTiles", "mlp_tiles"),
+            ("RanksPerGpu", "ranks_per_gpu"),
             ("WorkDir", "work_dir"), ("SaveSteps", "save_steps"), ("SaveTotalLimit", "save_total_limit"),
             ("LoggingInterval", "logging_interval"), ("Launcher", "launcher"),
         };

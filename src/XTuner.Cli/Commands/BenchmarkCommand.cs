@@ -178,10 +178,10 @@ namespace XTuner.Cli.Commands
             }
 
             /// <summary>
-            /// Each rank's peak device and host memory, from the "rank N peak memory X GiB, host Y GiB" lines of its log
-            /// (or the single process's output), in rank order.
+            /// Each rank's peak device and host memory and, on CUDA, the whole device's memory in use, from the "rank N peak
+            /// memory X GiB, host Y GiB, device Z GiB" lines of its log (or the single process's output), in rank order.
             /// </summary>
-            private static List<(double Device, double Host)> PeaksPerRank(string workDir, string output)
+            private static List<(double Device, double Host, double InUse)> PeaksPerRank(string workDir, string output)
             {
                 var logDir = new WorkDirLayout(workDir).Logs;
                 var logs = Directory.Exists(logDir)
@@ -192,7 +192,7 @@ namespace XTuner.Cli.Commands
                     .Where(m => m.Success)
                     .OrderBy(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))
                     .Select(m => (double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture),
-                        m.Groups[3].Success ? double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture) : double.NaN))
+                        Number(m.Groups[3]), Number(m.Groups[4])))
                     .ToList();
             }
 
@@ -212,7 +212,7 @@ namespace XTuner.Cli.Commands
             /// parameter count, the device, precision, parallel layout and memory options.
             /// </summary>
             private void Append(XTunerConfig run, int length, int ranks, bool ok, string? error, double? stepTime, double? optimizerTime, double? tps, double? mfu, double? mem,
-                IReadOnlyList<(double Device, double Host)> peaks)
+                IReadOnlyList<(double Device, double Host, double InUse)> peaks)
             {
                 if (_jsonOutput == null) return;
                 var c = CultureInfo.InvariantCulture;
@@ -222,14 +222,17 @@ namespace XTuner.Cli.Commands
                     "{{\"config\":{0},\"parameters\":{1},\"device\":{2},\"dtype\":{3},\"length\":{4},\"sp\":{5},\"ranks\":{6},\"zero_stage\":{7}," +
                     "\"activation_checkpointing\":{8},\"offload_optimizer\":{9},\"offload_activations\":{10},\"mlp_tiles\":{11}," +
                     "\"ok\":{12},\"error\":{13},\"step_time_s\":{14},\"optimizer_time_s\":{21},\"tokens_per_sec_per_gpu\":{15},\"mfu\":{16},\"max_memory_gib\":{17}," +
-                    "\"peak_device_gib_per_rank\":{18},\"peak_host_gib_per_rank\":{19},\"date\":\"{20:yyyy-MM-dd}\"}}",
+                    "\"peak_device_gib_per_rank\":{18},\"peak_host_gib_per_rank\":{19},\"device_in_use_gib_per_rank\":{22},\"date\":\"{20:yyyy-MM-dd}\"}}",
                     Text(_config.Name), run.Model.ParameterCount?.ToString(c) ?? "null", Text(ConfigValues.FormatEnum(run.Device)), Text(ConfigValues.FormatEnum(run.DType)),
                     length, run.SequenceParallelSize, ranks > 0 ? ranks : run.WorldSize, run.ZeroStage,
                     Bool(run.ActivationCheckpointing), Bool(run.OffloadOptimizer), Text(run.OffloadActivations.ToString()), Text(run.MlpTiles.ToString()),
                     Bool(ok), Text(error), Json(stepTime), Json(tps), Json(mfu), Json(mem),
-                    List(peaks.Select(p => p.Device)), List(peaks.Select(p => p.Host)), DateTime.UtcNow, Json(optimizerTime));
+                    List(peaks.Select(p => p.Device)), List(peaks.Select(p => p.Host)), DateTime.UtcNow, Json(optimizerTime), List(peaks.Select(p => p.InUse)));
                 File.AppendAllText(_jsonOutput, line + "\n");
             }
+
+            private static double Number(System.Text.RegularExpressions.Group g) =>
+                g.Success ? double.Parse(g.Value, CultureInfo.InvariantCulture) : double.NaN;
 
             private static string Bool(bool b) => b ? "true" : "false";
 
@@ -263,7 +266,7 @@ namespace XTuner.Cli.Commands
             new System.Text.RegularExpressions.Regex(@"error \[|Exception:|^Error:|CUDA error|out of memory", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
         private static readonly System.Text.RegularExpressions.Regex PeakLine =
-            new System.Text.RegularExpressions.Regex(@"^rank (\d+) peak memory ([0-9.]+) GiB(?:, host ([0-9.]+) GiB)?");
+            new System.Text.RegularExpressions.Regex(@"^rank (\d+) peak memory ([0-9.]+) GiB(?:, host ([0-9.]+) GiB)?(?:, device ([0-9.]+) GiB)?");
 
         /// <summary>
         /// How a run that ran out of memory reads, whichever phase it was in: libtorch's CUDA allocator ("CUDA out of

@@ -38,7 +38,7 @@ namespace XTuner.Cli.Commands
             "with its closed-form result. n is the elements per member (one member's chunk for all_gather, reduce_scatter and\n" +
             "all_to_all). Each group's first member prints 'ok ...' lines with the time; a wrong result prints 'FAIL ...' from\n" +
             "the rank that saw it. Exit code 1 when any check failed on any rank. With --device cuda even a one-rank world\n" +
-            "runs NCCL (a one-rank communicator).";
+            "runs NCCL (a one-rank communicator); --ranks-per-gpu N checks the host-staged path of ranks that share a GPU.";
 
         public override bool Hidden => true;
 
@@ -49,6 +49,7 @@ namespace XTuner.Cli.Commands
             new CliOption("--sizes", "Comma-separated element counts per member (default: 0,1,7,1048576).", "LIST"),
             new CliOption("--ops", "Comma-separated: " + string.Join(",", CollectiveCheckOptions.AllOperations) + " (default: all).", "LIST"),
             new CliOption("--sp", "Check the SP and DP groups of a layout with this sequence-parallel size instead of pairs.", "N"),
+            new CliOption("--ranks-per-gpu", "Ranks sharing each GPU (ranks_per_gpu): checks the host-staged TCP path NCCL's place takes (on cpu: the staging itself).", "N"),
             new CliOption("--timeout", "Seconds to wait for missing ranks or silent peers (default: 300).", "SECONDS"),
             new CliOption("--launcher", "Where the rank variables come from: torchrun (default) or slurm.", "LAUNCHER"),
             new CliOption("--fail-rank", "That rank exits after its first check, to see the others fail cleanly (failure drill).", "RANK"),
@@ -77,7 +78,8 @@ namespace XTuner.Cli.Commands
 
             var env = RankEnvironment.FromProcess(slurm: launcher == "slurm");
             torch.set_num_threads(env.CpuThreadsPerRank(Environment.ProcessorCount));
-            using var runtime = DistributedRuntime.Initialize(env, device, TimeSpan.FromSeconds(seconds), communicatorForOneRank: true);
+            using var runtime = DistributedRuntime.Initialize(env, device, TimeSpan.FromSeconds(seconds), communicatorForOneRank: true,
+                ranksPerGpu: args.GetInt("--ranks-per-gpu") ?? 1);
             long failures = CollectiveChecks.Run(runtime, options, output);
             return failures == 0 ? 0 : 1;
         }

@@ -25,6 +25,8 @@ namespace XTuner.Core.Configuration
             CheckData(config, model, baseDirectory, checkPaths, f);
             if (config.Device == DeviceKind.Cpu && config.DType == TrainingDType.BFloat16)
                 f.Add(Warn("dtype", "bfloat16 on CPU is slow and only approximates float32; use dtype: float32 on CPU."));
+            if (config.Device == DeviceKind.Cpu && config.RanksPerGpu > 1)
+                f.Add(Warn("ranks_per_gpu", "ranks_per_gpu has no effect on CPU, where every rank is a process of its own anyway."));
             return f;
         }
 
@@ -60,6 +62,7 @@ namespace XTuner.Core.Configuration
             Positive(f, "accumulative_counts", c.AccumulativeCounts);
             Positive(f, "nodes", c.Nodes);
             Positive(f, "gpus_per_node", c.GpusPerNode);
+            Positive(f, "ranks_per_gpu", c.RanksPerGpu);
             Positive(f, "logging_interval", c.LoggingInterval);
             if (c.SequenceParallelSize < 1)
                 f.Add(Error("sequence_parallel_size", $"sequence_parallel_size must be 1 or more, not {c.SequenceParallelSize}.", ErrorIds.InvalidSequenceParallelSize));

@@ -80,6 +80,9 @@ namespace XTuner.Core.Configuration
         [ConfigKey("gpus_per_node", "Ranks per machine: GPUs on CUDA, processes on CPU.", Group = ParallelGroup)]
         public int GpusPerNode { get; set; } = 1;
 
+        [ConfigKey("ranks_per_gpu", "Ranks that share one GPU (CUDA): above 1, gpus_per_node may exceed the machine's GPUs, to try an SP or ZeRO layout on fewer GPUs than it is meant for; the collectives then go through host memory over TCP, since NCCL cannot put two ranks on one GPU (slower, same results).", Group = ParallelGroup)]
+        public int RanksPerGpu { get; set; } = 1;
+
         [ConfigKey("device", "cpu or cuda.", Group = ParallelGroup)]
         public DeviceKind Device { get; set; } = DeviceKind.Cuda;
 

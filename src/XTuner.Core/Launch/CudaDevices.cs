@@ -30,19 +30,28 @@ namespace XTuner.Core.Launch
             return Math.Min(present, listed);
         }
 
-        /// <summary>Refuses a CUDA plan whose ranks on this machine outnumber its GPUs (<see cref="ErrorIds.CudaUnavailable"/>).</summary>
+        /// <summary>
+        /// Refuses a CUDA plan whose ranks on this machine need more GPUs than it shows (<see cref="ErrorIds.CudaUnavailable"/>):
+        /// one each, or one per ranks_per_gpu of them.
+        /// </summary>
         public static void RequireFor(LaunchPlan plan, int visible)
         {
             if (plan.Config.Device != DeviceKind.Cuda) return;
-            int ranks = plan.Ranks.Count;
+            int ranks = plan.Ranks.Count, perGpu = Math.Max(1, plan.Config.RanksPerGpu);
+            int needed = (ranks + perGpu - 1) / perGpu;
             if (visible == 0)
                 throw new XTunerException(ErrorIds.CudaUnavailable,
                     $"This machine shows no NVIDIA GPU (no /dev/nvidia0, or CUDA_VISIBLE_DEVICES hides them) but '{plan.Config.Name}' trains on CUDA: " +
                     "train on the CPU (-Device Cpu, --device cpu), or start it where the GPUs are (-Launcher Slurm, xtuner submit).");
-            if (ranks > visible)
+            if (needed > visible)
+            {
+                int share = (ranks + visible - 1) / visible;
                 throw new XTunerException(ErrorIds.CudaUnavailable,
-                    $"'{plan.Config.Name}' starts {ranks} CUDA ranks on this machine but it shows {visible} GPU(s): each rank needs its own GPU, " +
-                    $"so set -GpusPerNode {visible} (--nproc-per-node {visible}), or run on more GPUs.");
+                    $"'{plan.Config.Name}' starts {ranks} CUDA ranks on this machine but it shows {visible} GPU(s)" +
+                    (perGpu > 1 ? $", and {perGpu} ranks per GPU need {needed}" : ", and NCCL cannot put two ranks on one GPU") +
+                    $": set ranks_per_gpu: {share} to let {share} ranks share each GPU (-RanksPerGpu {share}, --cfg-options ranks_per_gpu={share}; " +
+                    $"the collectives then go through host memory, slower, same results), or -GpusPerNode {visible} (--nproc-per-node {visible}), or run on more GPUs.");
+            }
         }
     }
 }

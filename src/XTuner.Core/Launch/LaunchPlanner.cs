@@ -105,10 +105,6 @@ namespace XTuner.Core.Launch
                 plan.SharedEnvironment[PythonTorch.LibTorchDirVariable] = libTorch;
             if (config.Nodes > 1 && options.MasterPort <= 0)
                 throw new XTunerException(ErrorIds.InvalidRankEnvironment, $"A run over {config.Nodes} nodes needs the port of rank 0's store on node 0: set PORT.");
-            if (config.Nodes > 1 && RunToken.FromEnvironment() == null)
-                throw new XTunerException(ErrorIds.RunTokenMissing,
-                    $"A run over {config.Nodes} nodes needs one secret that every node's launcher knows, or anyone who can reach PORT could join it: " +
-                    $"set {RunToken.Variable} to the same value on every node (e.g. export {RunToken.Variable}=$(openssl rand -hex 32) once, then pass it to each node).");
             var address = options.MasterAddress ?? RankEnvironment.LoopbackAddress;
             for (int local = 0; local < config.GpusPerNode; local++)
             {
@@ -118,7 +114,7 @@ namespace XTuner.Core.Launch
                     Rank = r,
                     LocalRank = local,
                     Node = options.NodeRank,
-                    Device = config.Device == DeviceKind.Cuda ? $"cuda:{local}" : "cpu",
+                    Device = config.Device == DeviceKind.Cuda ? $"cuda:{local / config.RanksPerGpu}" : "cpu",
                 };
                 var identity = new RankEnvironment(r, config.WorldSize, local, config.GpusPerNode, options.NodeRank, address, port, RankLauncher.Local);
                 foreach (var pair in identity.ToTorchrunVariables()) rank.Environment[pair.Key] = pair.Value;

@@ -6,7 +6,8 @@ namespace XTuner.Core.Launch
     /// <summary>
     /// XTuner's launcher variables, read by <c>xtuner train</c> when it starts the ranks itself: NPROC_PER_NODE (ranks
     /// on this machine), and for several machines without SLURM, NNODES, NODE_RANK (this machine's index), ADDR and
-    /// PORT (where rank 0, on node 0, hosts the rendezvous). As in XTuner, one <c>xtuner train</c> runs on every node.
+    /// PORT (where rank 0, on node 0, hosts the rendezvous), with XTUNER_RUN_TOKEN (the run's secret, the same on every node).
+    /// As in XTuner, one <c>xtuner train</c> runs on every node.
     /// </summary>
     public sealed class NodeVariables
     {
@@ -31,7 +32,8 @@ namespace XTuner.Core.Launch
         public static NodeVariables FromProcess() => FromEnvironment(Environment.GetEnvironmentVariables());
 
         /// <exception cref="XTunerException">A value that is not a number or contradicts another, or a multi-node
-        /// launch without NODE_RANK, ADDR or PORT (<see cref="ErrorIds.InvalidRankEnvironment"/>); the message names it.</exception>
+        /// launch without NODE_RANK, ADDR or PORT (<see cref="ErrorIds.InvalidRankEnvironment"/>); the message names it. A multi-node
+        /// launch without XTUNER_RUN_TOKEN (<see cref="ErrorIds.RunTokenMissing"/>).</exception>
         public static NodeVariables FromEnvironment(IDictionary environment)
         {
             var env = new LaunchVariables(environment ?? throw new ArgumentNullException(nameof(environment)));
@@ -54,6 +56,11 @@ namespace XTuner.Core.Launch
                 if (result.NodeRank >= nodes)
                     throw LaunchVariables.Invalid($"{NodeRankVariable}={result.NodeRank} must be below {NodesVariable}={nodes} (nodes are numbered from 0).");
             }
+            // The launchers of the nodes make no secret of their own: they must share one, or anyone who reaches PORT joins.
+            if (nodes > 1 && !env.Has(RunToken.Variable))
+                throw new XTunerException(ErrorIds.RunTokenMissing,
+                    $"A run over {nodes} nodes needs one secret that every node's launcher knows, or anyone who can reach PORT could join it: " +
+                    $"set {RunToken.Variable} to the same value on every node (e.g. export {RunToken.Variable}=$(openssl rand -hex 32) once, then pass it to each node).");
             return result;
         }
 

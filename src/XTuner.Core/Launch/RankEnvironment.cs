@@ -116,22 +116,23 @@ namespace XTuner.Core.Launch
         }
 
         /// <summary>
-        /// The CUDA device of this rank among the <paramref name="visibleDevices"/> the process sees: LOCAL_RANK when
-        /// the node's GPUs are all visible, 0 when the launcher gave each task its own single GPU (CUDA_VISIBLE_DEVICES
-        /// per task, as <c>srun --gpus-per-task=1</c> does).
+        /// The CUDA device of this rank among the <paramref name="visibleDevices"/> the process sees: LOCAL_RANK /
+        /// <paramref name="ranksPerGpu"/> when the node's GPUs are all visible, 0 when the launcher gave each task its own
+        /// single GPU (CUDA_VISIBLE_DEVICES per task, as <c>srun --gpus-per-task=1</c> does).
         /// </summary>
         /// <exception cref="XTunerException">No GPU (<see cref="ErrorIds.CudaUnavailable"/>), or fewer GPUs than ranks on this
-        /// node (<see cref="ErrorIds.InvalidWorldSize"/>).</exception>
-        public int CudaDeviceIndex(int visibleDevices)
+        /// node need (<see cref="ErrorIds.InvalidWorldSize"/>).</exception>
+        public int CudaDeviceIndex(int visibleDevices, int ranksPerGpu = 1)
         {
             if (visibleDevices < 1)
                 throw new XTunerException(ErrorIds.CudaUnavailable,
                     $"Rank {Rank} sees no CUDA device: check CUDA_VISIBLE_DEVICES and the driver, or train with --device cpu.");
-            if (LocalRank < visibleDevices) return LocalRank;
+            int index = LocalRank / Math.Max(1, ranksPerGpu);
+            if (index < visibleDevices) return index;
             if (visibleDevices == 1) return 0;
             throw new XTunerException(ErrorIds.InvalidWorldSize,
-                $"Local rank {LocalRank} has no GPU of its own: this node runs {LocalWorldSize} ranks but the process sees " +
-                $"{visibleDevices} CUDA devices. Start at most {visibleDevices} ranks per node.");
+                $"Local rank {LocalRank} has no GPU of its own: this node runs {LocalWorldSize} ranks{(ranksPerGpu > 1 ? $" ({ranksPerGpu} per GPU)" : "")} but the process sees " +
+                $"{visibleDevices} CUDA devices. Start at most {visibleDevices * Math.Max(1, ranksPerGpu)} ranks per node, or set ranks_per_gpu.");
         }
 
         /// <summary>

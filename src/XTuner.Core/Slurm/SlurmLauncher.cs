@@ -56,7 +56,7 @@ namespace XTuner.Core.Slurm
             Add("--job-name", plan.JobName);
             Add("--nodes", Invariant(plan.Nodes));
             Add("--ntasks-per-node", Invariant(plan.RanksPerNode));
-            var gres = slurm.Gres ?? (config.Device == DeviceKind.Cuda ? "gpu:" + Invariant(config.GpusPerNode) : null);
+            var gres = slurm.Gres ?? (config.Device == DeviceKind.Cuda ? "gpu:" + Invariant((config.GpusPerNode + config.RanksPerGpu - 1) / Math.Max(1, config.RanksPerGpu)) : null);
             if (gres != null) Add("--gres", gres);
             if (slurm.CpusPerTask is int cpus) Add("--cpus-per-task", Invariant(cpus));
             if (slurm.Time != null) Add("--time", slurm.Time);

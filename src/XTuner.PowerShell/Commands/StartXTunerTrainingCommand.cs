@@ -14,8 +14,8 @@ namespace XTuner.PowerShell.Commands
 {
     /// <summary>Trains a model: starts one xtuner rank process per GPU (or CPU rank) and follows rank 0's progress.</summary>
     /// <remarks>
-    /// <para>Start-XTunerTraining takes an XTunerConfig from the pipeline (Get-XTunerConfig, New-XTunerConfig, Set-SequenceParallel), a built-in config by -Name, or YAML files by -Path (wildcards expand) or -LiteralPath (which binds the files of Get-ChildItem *.yaml). Several configs train one after another (with -AsJob, side by side); with -WorkDir, each of several configs runs in WORKDIR/NAME (configs of the same name are refused, ErrorId XTunerSeveralRunsOneWorkDir), and one config runs in WORKDIR itself. The parameters override the config for this run only: -SequenceParallelSize splits every sequence across that many ranks, -GpusPerNode sets the ranks on this machine, -MaxSteps, -Device and -WorkDir do what they say, and -Option sets any other key by its YAML name.</para>
-    /// <para>Before anything starts, the config is checked as Test-XTunerConfig checks it and turned into a launch plan: the ranks, their sequence-parallel and data-parallel groups, devices, environment and command. -WhatIf shows that plan and starts nothing; the plan is also written to the information stream (-InformationVariable) as a LaunchPlan object. A config that cannot run is a terminating error with the id of the problem, such as XTunerInvalidSequenceParallelSize; a CUDA run on a machine that shows fewer NVIDIA GPUs than the ranks it starts here is XTunerCudaUnavailable, before any rank starts.</para>
+    /// <para>Start-XTunerTraining takes an XTunerConfig from the pipeline (Get-XTunerConfig, New-XTunerConfig, Set-SequenceParallel), a built-in config by -Name, or YAML files by -Path (wildcards expand) or -LiteralPath (which binds the files of Get-ChildItem *.yaml). Several configs train one after another (with -AsJob, side by side); with -WorkDir, each of several configs runs in WORKDIR/NAME (configs of the same name are refused, ErrorId XTunerSeveralRunsOneWorkDir), and one config runs in WORKDIR itself. The parameters override the config for this run only: -SequenceParallelSize splits every sequence across that many ranks, -GpusPerNode sets the ranks on this machine (-RanksPerGpu lets several share one GPU, with the collectives through host memory), -MaxSteps, -Device and -WorkDir do what they say, and -Option sets any other key by its YAML name.</para>
+    /// <para>Before anything starts, the config is checked as Test-XTunerConfig checks it and turned into a launch plan: the ranks, their sequence-parallel and data-parallel groups, devices, environment and command. -WhatIf shows that plan and starts nothing; the plan is also written to the information stream (-InformationVariable) as a LaunchPlan object. A config that cannot run is a terminating error with the id of the problem, such as XTunerInvalidSequenceParallelSize; a CUDA run on a machine that shows fewer NVIDIA GPUs than the ranks it starts here need (one each, or one per -RanksPerGpu of them) is XTunerCudaUnavailable, before any rank starts.</para>
     /// <para>The ranks write their logs to WORKDIR/logs/rankN.log, the metrics of every step to WORKDIR/metrics.jsonl and the run's state to WORKDIR/run.json; the config they read is saved as WORKDIR/config.yaml. A work dir that holds a running run, or checkpoints of an earlier one, is refused unless -Resume or -ResumeFrom continues it.</para>
     /// <para>While training runs, a progress bar shows the step, the loss, tokens per second per GPU and the time left; -Verbose also shows rank 0's output. When a rank fails, the others are stopped and the error (XTunerRankFailed, or XTunerRendezvousTimeout when the ranks could not meet) names the rank, its exit code and the last lines of its log. Ctrl+C stops every rank.</para>
     /// <para>-AsJob returns at once with a job: Receive-Job yields the run, Stop-Job stops every rank. -PassThru returns the run when training ends: its work dir, ranks, state and last metrics. -Launcher Slurm (or launcher: slurm in the config) submits a SLURM batch job instead (WORK_DIR/submit.sbatch; -WhatIf prints the script) and returns an XTunerJob to follow with Wait-XTunerJob.</para>
@@ -88,6 +88,11 @@ namespace XTuner.PowerShell.Commands
         [Alias("NProcPerNode")]
         [ValidateRange(1, int.MaxValue)]
         public int GpusPerNode { get; set; }
+
+        /// <summary>Ranks that share each GPU (ranks_per_gpu): with -GpusPerNode above the machine's GPUs, to try a layout on fewer GPUs; the collectives then go through host memory.</summary>
+        [Parameter]
+        [ValidateRange(1, int.MaxValue)]
+        public int RanksPerGpu { get; set; }
 
         /// <summary>Cpu or Cuda.</summary>
         [Parameter]
@@ -235,6 +240,7 @@ namespace XTuner.PowerShell.Commands
             if (bound.ContainsKey(nameof(GpusPerNode))) options.GpusPerNode = GpusPerNode;
             if (bound.ContainsKey(nameof(Device))) options.Device = Device;
             if (bound.ContainsKey(nameof(MaxSteps))) options.MaxSteps = MaxSteps;
+            if (bound.ContainsKey(nameof(RanksPerGpu))) options.ConfigOptions.Add(ConfigYaml.ToAssignment("ranks_per_gpu", RanksPerGpu));
             if (Option != null)
             {
                 foreach (DictionaryEntry entry in Option)

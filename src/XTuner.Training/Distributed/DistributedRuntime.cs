@@ -11,18 +11,20 @@ namespace XTuner.Training.Distributed
     /// <summary>
     /// A rank's view of the distributed run, as torch.distributed's init_process_group: the rendezvous, the world
     /// group and the factory for sub-groups, on the backend the device calls for (NCCL for CUDA tensors, direct TCP
-    /// for CPU tensors). A one-process world opens no socket at all. Disposing it ends the run for this rank: groups
+    /// for CPU tensors, TCP over pinned host copies for CUDA ranks that share a GPU, which NCCL refuses). A one-process world opens no socket at all. Disposing it ends the run for this rank: groups
     /// first, then the connections, then the store, which rank 0 keeps serving until the others are done with it.
     /// </summary>
     public sealed class DistributedRuntime : IDisposable
     {
         private readonly List<IProcessGroup> _groups = new List<IProcessGroup>();
         private readonly bool _communicatorForOneRank;
+        private readonly bool _hostStaged;
         private readonly PeerMesh? _mesh;
         private int _nextGroupId;
         private bool _disposed;
 
-        private DistributedRuntime(RankEnvironment environment, Device device, TimeSpan timeout, TcpStore? store, PeerMesh? mesh, bool communicatorForOneRank)
+        private DistributedRuntime(RankEnvironment environment, Device device, TimeSpan timeout, TcpStore? store, PeerMesh? mesh, bool communicatorForOneRank,
+            bool hostStaged)
         {
             Environment = environment;
             Device = device;
@@ -30,6 +32,7 @@ namespace XTuner.Training.Distributed
             Store = store;
             _mesh = mesh;
             _communicatorForOneRank = communicatorForOneRank;
+            _hostStaged = hostStaged;
             World = null!;
         }
 
@@ -44,8 +47,8 @@ namespace XTuner.Training.Distributed
         /// <summary>The rendezvous store; null in a one-process world.</summary>
         public TcpStore? Store { get; }
 
-        /// <summary>"nccl", "tcp" or "local" (one process, no communication).</summary>
-        public string Backend => World is LocalProcessGroup ? "local" : Device.type == DeviceType.CUDA ? "nccl" : "tcp";
+        /// <summary>"nccl", "tcp", "tcp via host" (CUDA ranks sharing a GPU) or "local" (one process, no communication).</summary>
+        public string Backend => World is LocalProcessGroup ? "local" : _hostStaged ? "tcp via host" : Device.type == DeviceType.CUDA ? "nccl" : "tcp";
 
         /// <summary>Every rank of the run.</summary>
         public IProcessGroup World { get; private set; }
@@ -55,16 +58,20 @@ namespace XTuner.Training.Distributed
         /// others, then the world group is created. <paramref name="communicatorForOneRank"/> (CUDA only) gives even
         /// groups of one member an NCCL communicator instead of the identity, so that NCCL can be verified on one GPU.
         /// <paramref name="log"/> hears what the rendezvous has to report: connections it closed, a missing secret
-        /// (default: stderr, the rank's log).
+        /// (default: stderr, the rank's log). <paramref name="ranksPerGpu"/> (CUDA) ranks of a node share each GPU: local
+        /// rank r runs on GPU r / ranksPerGpu, and above 1 the collectives go through host memory over TCP (also on the CPU).
         /// </summary>
         /// <exception cref="XTunerException">Ranks missing at the timeout (named), rank 0's port taken, no CUDA, no NCCL,
         /// a run across nodes without <see cref="RunToken.Variable"/>.</exception>
         public static DistributedRuntime Initialize(RankEnvironment env, DeviceType device, TimeSpan timeout, bool communicatorForOneRank = false,
-            Action<string>? log = null)
+            Action<string>? log = null, int ranksPerGpu = 1)
         {
             if (env == null) throw new ArgumentNullException(nameof(env));
             if (timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "the timeout must be positive");
-            var rankDevice = RankDevice(env, device);
+            if (ranksPerGpu < 1) throw new ArgumentOutOfRangeException(nameof(ranksPerGpu), ranksPerGpu, "at least one rank per GPU");
+            // On the CPU only check-collectives asks for it, to check the staging path without a GPU.
+            bool hostStaged = ranksPerGpu > 1;
+            var rankDevice = RankDevice(env, device, ranksPerGpu);
             TcpStore? store = null;
             PeerMesh? mesh = null;
             try
@@ -73,10 +80,10 @@ namespace XTuner.Training.Distributed
                 {
                     log ??= Console.Error.WriteLine;
                     store = TcpStore.Connect(env, timeout, log);
-                    if (device == DeviceType.CPU) mesh = new PeerMesh(store, env, timeout, log);
+                    if (device == DeviceType.CPU || hostStaged) mesh = new PeerMesh(store, env, timeout, log);
                     store.Barrier("init", timeout);
                 }
-                var runtime = new DistributedRuntime(env, rankDevice, timeout, store, mesh, communicatorForOneRank && device == DeviceType.CUDA);
+                var runtime = new DistributedRuntime(env, rankDevice, timeout, store, mesh, communicatorForOneRank && device == DeviceType.CUDA, hostStaged);
                 runtime.World = runtime.CreateGroup(Enumerable.Range(0, env.WorldSize).ToArray(), "world")!;
                 return runtime;
             }
@@ -175,6 +182,7 @@ namespace XTuner.Training.Distributed
             name ??= "group" + id;
             IProcessGroup group;
             if (ranks.Length == 1 && !_communicatorForOneRank) group = new LocalProcessGroup(name, Environment.Rank, Device);
+            else if (_hostStaged) group = new HostStagedProcessGroup(new TcpProcessGroup(name, ranks, member, id, _mesh!, Store!), Device);
             else if (Device.type == DeviceType.CUDA) group = NcclProcessGroup.Create(name, ranks, member, id, Device, Store);
             else group = new TcpProcessGroup(name, ranks, member, id, _mesh!, Store!);
             _groups.Add(group);
@@ -183,7 +191,7 @@ namespace XTuner.Training.Distributed
 
         private static string FirstLine(string text) => text.Split('\n')[0].Trim().TrimEnd('.', ':');
 
-        private static Device RankDevice(RankEnvironment env, DeviceType device)
+        private static Device RankDevice(RankEnvironment env, DeviceType device, int ranksPerGpu)
         {
             switch (device)
             {
@@ -203,7 +211,7 @@ namespace XTuner.Training.Distributed
                     if (!torch.cuda.is_available())
                         throw new XTunerException(ErrorIds.CudaUnavailable,
                             $"Rank {env.Rank} asked for CUDA, but libtorch sees no CUDA device: check the driver and CUDA_VISIBLE_DEVICES, or use --device cpu.");
-                    return new Device(DeviceType.CUDA, env.CudaDeviceIndex(torch.cuda.device_count()));
+                    return new Device(DeviceType.CUDA, env.CudaDeviceIndex(torch.cuda.device_count(), ranksPerGpu));
                 default:
                     throw new ArgumentOutOfRangeException(nameof(device), device, "distributed runs use the CPU or CUDA");
             }

@@ -56,12 +56,12 @@ namespace XTuner.Training.Engine
             // among this node's ranks. On CUDA too: initialisation and data preparation run on the CPU.
             set_num_threads(int.TryParse(Environment.GetEnvironmentVariable("OMP_NUM_THREADS"), out var threads) && threads > 0
                 ? threads : env.CpuThreadsPerRank(Environment.ProcessorCount));
-            _runtime = DistributedRuntime.Initialize(env, _cuda ? DeviceType.CUDA : DeviceType.CPU, options.Timeout);
+            _runtime = DistributedRuntime.Initialize(env, _cuda ? DeviceType.CUDA : DeviceType.CPU, options.Timeout, ranksPerGpu: _cuda ? config.RanksPerGpu : 1);
             _layout = new ParallelLayout(env.WorldSize, config.SequenceParallelSize);
             // Gradients are reduced over the whole world; only the SP groups need communicators of their own.
             _sequenceParallel = _layout.SequenceParallelSize > 1 ? _runtime.SequenceParallelGroup(_layout) : _runtime.World;
             _checkpointPolicy = new CheckpointPolicy(config.SaveSteps);
-            _memory = new DeviceMemory(_cuda);
+            _memory = new DeviceMemory(_cuda ? _runtime.Device.index : null);
         }
 
         private bool IsRankZero => _env.Rank == 0;
@@ -120,8 +120,11 @@ namespace XTuner.Training.Engine
 
             Export(setup, layout.Model);
             // Every rank's own peak, in its log (metrics carry rank 0's): memory per rank against the SP size.
-            _options.Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "rank {0} peak memory {1:F3} GiB, host {2:F3} GiB",
-                _env.Rank, _memory.PeakGib, DeviceMemory.ResidentPeakGib()));
+            // On CUDA the first figure is the rank's own (NVML), then the whole device's, which ranks sharing a GPU share.
+            _options.Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "rank {0} peak memory {1:F3} GiB, host {2:F3} GiB{3}{4}",
+                _env.Rank, _memory.PeakGib, DeviceMemory.ResidentPeakGib(),
+                _memory.DevicePeakGib is double device ? string.Format(CultureInfo.InvariantCulture, ", device {0:F3} GiB", device) : "",
+                _memory.Unavailable is string why ? $" (the rank's own figure is the device's: {why})" : ""));
             reporter?.Done(layout.Model);
         }
 

@@ -38,11 +38,19 @@ namespace XTuner.Core.Tests.Launch
         }
 
         [Fact]
+        public void SeveralNodesWithoutASharedSecretAreRefused()
+        {
+            var e = Assert.Throws<XTunerException>(() => NodeVariables.FromEnvironment(Env("NNODES=2", "NODE_RANK=0", "ADDR=10.1.2.3", "PORT=29600")));
+            Assert.Equal(ErrorIds.RunTokenMissing, e.ErrorId);
+            Assert.Contains("set XTUNER_RUN_TOKEN to the same value on every node", e.Message);
+        }
+
+        [Fact]
         public void NodeOneOfTwoRunsTheSecondBlockOfRanksAgainstNodeZerosStore()
         {
             var options = LaunchPlannerTests.Options(_dir, DeviceKind.Cpu, 1);
             options.GpusPerNode = null;
-            NodeVariables.FromEnvironment(Env("NPROC_PER_NODE=2", "NNODES=2", "NODE_RANK=1", "ADDR=10.1.2.3", "PORT=29600")).ApplyTo(options);
+            NodeVariables.FromEnvironment(Env("NPROC_PER_NODE=2", "NNODES=2", "NODE_RANK=1", "ADDR=10.1.2.3", "PORT=29600", "XTUNER_RUN_TOKEN=s")).ApplyTo(options);
             var plan = LaunchPlanner.PlanLocal(ConfigCatalogue.Get("tiny-llama"), options);
             Assert.Equal((2, 2, 4), (plan.Config.Nodes, plan.Config.GpusPerNode, plan.Config.WorldSize));
             Assert.Equal(new[] { 2, 3 }, plan.Ranks.Select(r => r.Rank));

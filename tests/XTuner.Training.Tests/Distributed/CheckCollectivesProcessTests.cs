@@ -46,6 +46,17 @@ namespace XTuner.Training.Tests.Distributed
         }
 
         [Fact]
+        public void RanksSharingAGpuPassEveryCheckThroughHostStaging()
+        {
+            // What ranks_per_gpu > 1 runs instead of NCCL; on the CPU the staging copies are plain host copies.
+            var ranks = RankProcesses.RunWorld(2, Limit, "check-collectives", "--ranks-per-gpu", "2", "--dtypes", "float32,bfloat16,int64", "--sizes", "0,1,7,1000");
+
+            AssertAllPassed(ranks, 2);
+            Assert.Contains("backend tcp via host", ranks[0].Output);
+            Assert.Contains("ok all_to_all strided bfloat16 n=7 group=world[0,1]", ranks[0].Output);
+        }
+
+        [Fact]
         public void ThreeRanksHandleSizesThatDoNotDivideAmongThem()
         {
             var ranks = RankProcesses.RunWorld(3, Limit, "check-collectives", "--dtypes", "float32,bfloat16,int64", "--sizes", "0,1,7,1001");
