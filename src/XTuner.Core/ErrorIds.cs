@@ -25,6 +25,8 @@ namespace XTuner.Core
         public const string RankFailed = "XTunerRankFailed";
         public const string RendezvousTimeout = "XTunerRendezvousTimeout";
         public const string RendezvousFailed = "XTunerRendezvousFailed";
+        /// <summary>A rank stopped because a peer went away (its connection closed): the peer's own error is the cause.</summary>
+        public const string PeerLost = "XTunerPeerLost";
         public const string InvalidRankEnvironment = "XTunerInvalidRankEnvironment";
         public const string CollectiveFailed = "XTunerCollectiveFailed";
         public const string CudaUnavailable = "XTunerCudaUnavailable";
@@ -71,6 +73,7 @@ namespace XTuner.Core
             [RankFailed] = ErrorKind.InvalidResult,
             [RendezvousTimeout] = ErrorKind.OperationTimeout,
             [RendezvousFailed] = ErrorKind.ConnectionError,
+            [PeerLost] = ErrorKind.ConnectionError,
             [InvalidRankEnvironment] = ErrorKind.InvalidArgument,
             [CollectiveFailed] = ErrorKind.InvalidResult,
             [CudaUnavailable] = ErrorKind.ResourceUnavailable,

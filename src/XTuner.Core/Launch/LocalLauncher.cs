@@ -242,7 +242,7 @@ namespace XTuner.Core.Launch
         }
 
         private static bool LostAPeer(RankProcess rank) =>
-            rank.Tail().Any(l => new[] { ErrorIds.RendezvousTimeout, ErrorIds.RendezvousFailed, ErrorIds.CollectiveFailed }.Any(id => l.Contains("[" + id + "]")));
+            rank.Tail().Any(l => new[] { ErrorIds.RendezvousTimeout, ErrorIds.RendezvousFailed, ErrorIds.CollectiveFailed, ErrorIds.PeerLost }.Any(id => l.Contains("[" + id + "]")));
 
         private XTunerException RankFailure(RankProcess rank)
         {

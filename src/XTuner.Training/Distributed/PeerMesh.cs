@@ -111,7 +111,7 @@ namespace XTuner.Training.Distributed
                 catch (HandshakeException e)
                 {
                     socket.Dispose();
-                    throw new XTunerException(e.Failure == HandshakeFailure.Closed ? ErrorIds.RankFailed : ErrorIds.RendezvousRefused,
+                    throw new XTunerException(e.Failure == HandshakeFailure.Closed ? ErrorIds.PeerLost : ErrorIds.RendezvousRefused,
                         $"Rank {Rank} reached rank {peer}'s address {address}, but {e.Message}: " + (e.Failure == HandshakeFailure.Closed
                             ? $"rank {peer} may have exited."
                             : $"what listens there is not rank {peer} of this run (every rank needs the same {RunToken.Variable})."), e);
@@ -120,7 +120,7 @@ namespace XTuner.Training.Distributed
                 {
                     socket.Dispose();
                     if (watch.Elapsed >= _timeout)
-                        throw new XTunerException(ErrorIds.RankFailed,
+                        throw new XTunerException(ErrorIds.PeerLost,
                             $"Rank {Rank} cannot connect to rank {peer} at {address} ({e.Message}): rank {peer} may have exited, " +
                             "or a firewall blocks the ports between nodes.", e);
                 }

@@ -17,7 +17,7 @@ namespace XTuner.Training.Distributed
     /// The rendezvous store, as torch.distributed's TCPStore: rank 0 serves it in-process at MASTER_ADDR:MASTER_PORT,
     /// every rank (rank 0 too) talks to it over one connection. Waits that run out raise
     /// <see cref="ErrorIds.RendezvousTimeout"/> naming what is missing; a lost connection raises
-    /// <see cref="ErrorIds.RankFailed"/>. Nothing here waits forever. Safe to use from several threads.
+    /// <see cref="ErrorIds.PeerLost"/>. Nothing here waits forever. Safe to use from several threads.
     /// </summary>
     public sealed class TcpStore : IDisposable
     {
@@ -321,7 +321,7 @@ namespace XTuner.Training.Distributed
                 catch (Exception e) when (!(e is XTunerException))
                 {
                     // A closed connection, or an answer this client cannot read: no store it can go on with.
-                    throw new XTunerException(ErrorIds.RankFailed,
+                    throw new XTunerException(ErrorIds.PeerLost,
                         $"Rank {Rank} lost its connection to the rendezvous store at {_where} ({e.Message}): rank 0, which serves it, " +
                         "probably exited; its log says why.", e);
                 }

@@ -47,11 +47,14 @@ namespace XTuner.Core.Tests.Launch
             Assert.Equal(3, saved.Ranks[1].ExitCode);
         }
 
-        [Fact]
-        public void TheRankThatFailedFirstOfItsOwnIsNamedNotTheOneThatLostItsPeer()
+        [Theory]
+        [InlineData(ErrorIds.CollectiveFailed)]
+        [InlineData(ErrorIds.PeerLost)]
+        [InlineData(ErrorIds.RendezvousFailed)]
+        public void TheRankThatFailedFirstOfItsOwnIsNamedNotTheOneThatLostItsPeer(string consequence)
         {
             // Rank 1 gives up at once as a rank does whose store went away; rank 0's own error comes a moment later.
-            var plan = Plan("if [ \"$RANK\" = 1 ]; then echo 'xtuner train: error [XTunerCollectiveFailed]: rank 0 went away' >&2; exit 1; fi; " +
+            var plan = Plan($"if [ \"$RANK\" = 1 ]; then echo 'xtuner train: error [{consequence}]: rank 0 went away' >&2; exit 1; fi; " +
                             "sleep 0.5; echo 'cannot create checkpoints' >&2; exit 2", 2);
             using var launcher = new LocalLauncher(plan);
             launcher.Start();

@@ -154,7 +154,7 @@ namespace XTuner.Training.Tests.Distributed
                 world.AllReduce(ones(4));
                 if (world.Rank == 1) return; // leaves the world: its connections close as its runtime is disposed
                 var first = Assert.Throws<XTunerException>(() => world.AllReduce(ones(1000)));
-                Assert.Equal(ErrorIds.RankFailed, first.ErrorId);
+                Assert.Equal(ErrorIds.PeerLost, first.ErrorId);
                 Assert.Contains("Rank 1 closed its connection during all_reduce on group world[0,1]", first.Message);
                 var again = Assert.Throws<XTunerException>(() => world.Barrier());
                 Assert.Contains("failed earlier and cannot run barrier", again.Message);

@@ -172,14 +172,14 @@ namespace XTuner.Training.Tests.Distributed
                 await Task.Delay(100);
                 stores[0].Abort();
                 var e = Assert.IsType<XTunerException>(await waiting);
-                Assert.Equal(ErrorIds.RankFailed, e.ErrorId);
+                Assert.Equal(ErrorIds.PeerLost, e.ErrorId);
                 Assert.Contains("lost its connection to the rendezvous store", e.Message);
                 stores[1].Dispose();
             }
         }
 
         [Fact]
-        public void LosingRank0sStoreIsRankFailed()
+        public void LosingRank0sStoreIsAPeerLost()
         {
             int port = FreePort.Next();
             var host = TcpStore.Connect(Rank(0, 2, port), TimeSpan.FromMilliseconds(100));
@@ -188,7 +188,7 @@ namespace XTuner.Training.Tests.Distributed
             {
                 host.Dispose(); // serves on for its 100 ms timeout, then stops though rank 1 is still connected
                 var e = Assert.Throws<XTunerException>(() => other.Set("after", "1"));
-                Assert.Equal(ErrorIds.RankFailed, e.ErrorId);
+                Assert.Equal(ErrorIds.PeerLost, e.ErrorId);
                 Assert.Contains("lost its connection to the rendezvous store", e.Message);
             }
             finally
