@@ -53,6 +53,14 @@ namespace XTuner.Core
         public const string WorkDirWriteFailed = "XTunerWorkDirWriteFailed";
         public const string NothingToResume = "XTunerNothingToResume";
         public const string OutOfHostMemory = "XTunerOutOfHostMemory";
+        /// <summary>The loss or the gradient norm of a step is NaN or infinite: the run stops at that step.</summary>
+        public const string NonFiniteLoss = "XTunerNonFiniteLoss";
+        /// <summary>The data holds no position that counts in the loss (every label masked).</summary>
+        public const string NoTargets = "XTunerNoTargets";
+        /// <summary>A checkpoint file cannot be read (truncated, garbled); the message names it and an earlier checkpoint.</summary>
+        public const string CheckpointCorrupt = "XTunerCheckpointCorrupt";
+        /// <summary>The GPU ran out of memory; the message names the phase, the step and the sequence length.</summary>
+        public const string OutOfMemory = "XTunerOutOfMemory";
 
         /// <summary>The kind of each id. Every id above has one (a test checks); an unknown id is <see cref="ErrorKind.NotSpecified"/>.</summary>
         private static readonly Dictionary<string, ErrorKind> Kinds = new Dictionary<string, ErrorKind>
@@ -94,6 +102,10 @@ namespace XTuner.Core
             [WorkDirWriteFailed] = ErrorKind.WriteError,
             [NothingToResume] = ErrorKind.ObjectNotFound,
             [OutOfHostMemory] = ErrorKind.LimitsExceeded,
+            [NonFiniteLoss] = ErrorKind.InvalidResult,
+            [NoTargets] = ErrorKind.InvalidData,
+            [CheckpointCorrupt] = ErrorKind.InvalidData,
+            [OutOfMemory] = ErrorKind.LimitsExceeded,
             [SeveralConfigsOneFile] = ErrorKind.InvalidArgument,
             [SeveralRunsOneWorkDir] = ErrorKind.InvalidArgument,
             [BenchmarkFailed] = ErrorKind.InvalidResult,

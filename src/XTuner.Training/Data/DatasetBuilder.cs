@@ -47,6 +47,22 @@ namespace XTuner.Training.Data
                 throw new XTunerException(ErrorIds.InvalidConfig, "data_files is empty; name JSONL or Parquet files, or builtin:<name> datasets.");
         }
 
+        /// <summary>
+        /// Refuses data that cannot train: files that hold no sample (<see cref="ErrorIds.BadDataFile"/>), or samples none of
+        /// whose labels is a target (<see cref="ErrorIds.NoTargets"/>), which would train to the end at loss 0 and learn nothing.
+        /// </summary>
+        public static void RequireTargets(XTunerConfig config, DatasetStats stats)
+        {
+            string files = string.Join(", ", config.DataFiles);
+            if (stats.Samples == 0)
+                throw new XTunerException(ErrorIds.BadDataFile,
+                    $"data_files ({files}) hold no samples{(stats.SkippedLines > 0 ? $": all {stats.SkippedLines} lines were bad and skipped" : "")}; add data, or name other files.");
+            if (stats.TargetTokens == 0)
+                throw new XTunerException(ErrorIds.NoTargets,
+                    $"data_files ({files}) hold {stats.Samples} sample(s) but no target: every label is masked (-100), so nothing would be learned. " +
+                    "Check the labels, the prompt template's masking (a chat needs an assistant turn), or max_length (samples cut before their answer).");
+        }
+
         private static IReadOnlyList<PackedSequence> Synthetic(XTunerConfig config, ITextTokenizer? tokenizer, out DatasetStats stats)
         {
             var vocab = config.Model.VocabSize ?? tokenizer?.VocabSize

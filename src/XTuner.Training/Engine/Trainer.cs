@@ -66,6 +66,11 @@ namespace XTuner.Training.Engine
 
         private bool IsRankZero => _env.Rank == 0;
 
+        /// <summary>What the rank is doing, and the step (from 1) it is taking: where an out-of-memory failure happened.</summary>
+        private string _phase = "setup (building the model and the optimizer states)";
+
+        private int? _step;
+
         /// <summary>Trains with a prepared config (absolute paths, validated) as the given rank.</summary>
         public static void Run(XTunerConfig config, RankEnvironment env, TrainOptions options)
         {
@@ -75,10 +80,12 @@ namespace XTuner.Training.Engine
             {
                 trainer.Train();
             }
-            catch
+            catch (Exception e)
             {
                 // Let the other ranks see this one is gone now (they would otherwise wait for it until their timeout).
                 trainer._runtime.Abort();
+                if (OutOfMemoryReport.Is(e))
+                    throw OutOfMemoryReport.Describe(e, trainer._phase, trainer._step, config.MaxLength, config.SequenceParallelSize, trainer._cuda);
                 throw;
             }
         }
@@ -96,6 +103,7 @@ namespace XTuner.Training.Engine
             var observers = new List<ITrainingObserver>();
             if (ExactnessDump.FromEnvironment(setup.Optimizer, setup.Model, IsRankZero) is ExactnessDump dump) observers.Add(dump);
             var checkpoints = new TrainingCheckpoints(layout.Root, config.SaveTotalLimit);
+            var guard = new NumericGuard();
             var metrics = new StepMetrics(setup.Spec, _runtime.World.Size, _cuda, _memory);
 
             var clock = Stopwatch.StartNew();
@@ -103,12 +111,15 @@ namespace XTuner.Training.Engine
             reporter?.Started(setup.TotalSteps, setup.StartStep);
             for (int step = setup.StartStep; step < setup.TotalSteps; step++)
             {
-                var result = TrainStep(setup, step);
+                _step = step + 1;
+                var result = TrainStep(setup, step, reporter);
+                guard.Check(result);
                 foreach (var observer in observers) observer.AfterOptimizerStep(result.Step);
                 reporter?.Step(metrics.Measure(result, setup.TotalSteps, setup.EpochOf(step, config.AccumulativeCounts), elapsedBefore + clock.Elapsed.TotalSeconds));
                 if (_checkpointPolicy.ShouldSave(result.Step, setup.TotalSteps, result.CheckpointRequested))
                 {
                     _checkpointPolicy.Saved();
+                    _phase = "saving a checkpoint";
                     var path = checkpoints.Save(new TrainerState
                     {
                         Step = result.Step, TotalSteps = setup.TotalSteps, WorldSize = _runtime.World.Size, ZeroStage = config.ZeroStage,
@@ -118,6 +129,8 @@ namespace XTuner.Training.Engine
                 }
             }
 
+            _phase = "the export of the model";
+            _step = null;
             Export(setup, layout.Model);
             // Every rank's own peak, in its log (metrics carry rank 0's): memory per rank against the SP size.
             // On CUDA the first figure is the rank's own (NVML), then the whole device's, which ranks sharing a GPU share.
@@ -129,7 +142,7 @@ namespace XTuner.Training.Engine
         }
 
         /// <summary>One optimizer step (<paramref name="step"/> from 0): every micro-batch's forward and backward, then AdamW.</summary>
-        private StepResult TrainStep(TrainingSetup setup, int step)
+        private StepResult TrainStep(TrainingSetup setup, int step, RunReporter? reporter)
         {
             var clock = Stopwatch.StartNew();
             var world = _runtime.World;
@@ -137,22 +150,29 @@ namespace XTuner.Training.Engine
             int accum = _config.AccumulativeCounts;
             var chunks = Enumerable.Range(0, accum).Select(j => setup.MicroBatch(step, j, accum, _layout, _env.Rank)).ToList();
 
-            // The divisor of every rank's loss: valid targets over the whole world and all micro-batches.
-            var (targets, tokens) = AllReduced(chunks.Sum(c => (double)c.ValidTargets), chunks.Sum(c => (double)c.BatchSize * c.ChunkLength));
-            targets = Math.Max(1.0, targets);
+            // Each micro-batch's valid targets over the whole world, and the tokens: the divisor of every rank's loss is their sum.
+            var counts = AllReduced(chunks.Select(c => (double)c.ValidTargets).Append(chunks.Sum(c => (double)c.BatchSize * c.ChunkLength)).ToArray());
+            double tokens = counts[accum];
+            // A micro-batch without targets adds nothing to the loss or the gradients: every rank skips it alike.
+            var withTargets = Enumerable.Range(0, accum).Where(j => counts[j] > 0).ToList();
+            double targets = Math.Max(1.0, withTargets.Sum(j => counts[j]));
+            if (withTargets.Count < accum)
+                reporter?.Warning($"step {step + 1}: {accum - withTargets.Count} of its {accum} micro-batch(es) hold no targets (every label masked) and are skipped" +
+                                   (withTargets.Count == 0 ? "; the step updates nothing." : "."));
 
             using var lossSum = zeros(1, ScalarType.Float64, device);
-            for (int j = 0; j < accum; j++)
+            foreach (int j in withTargets)
             {
                 lossSum.add_(ForwardBackward(setup, chunks[j], targets));
-                if (j < accum - 1) setup.Optimizer.Zero.AccumulateMicroBatch();
+                if (j != withTargets[^1]) setup.Optimizer.Zero.AccumulateMicroBatch();
             }
 
             double lr = setup.Schedule.At(step);
             // Device work is asynchronous: the optimizer's share of the step is timed between two synchronisations.
             Synchronize();
             var optimizerClock = Stopwatch.StartNew();
-            double gradNorm = setup.Optimizer.StepAll(lr);
+            _phase = "the optimizer step";
+            double gradNorm = withTargets.Count > 0 ? setup.Optimizer.StepAll(lr) : 0.0;
             Synchronize();
             double optimizerSeconds = optimizerClock.Elapsed.TotalSeconds;
             _memory.Sample();
@@ -177,6 +197,7 @@ namespace XTuner.Training.Engine
             using var scope = NewDisposeScope();
             var device = _runtime.Device;
             var model = setup.Model;
+            _phase = "forward";
             setup.Optimizer.Zero.BeginMicroBatch();
             var ids = tensor(chunk.InputIds, device: device).view(chunk.BatchSize, chunk.ChunkLength);
             var positions = tensor(chunk.PositionIds, device: device).view(chunk.BatchSize, chunk.ChunkLength);
@@ -184,6 +205,7 @@ namespace XTuner.Training.Engine
             var hidden = model.Forward(ids, positions, chunk.RopeSequenceLength, chunk.Documents);
             var loss = LanguageModelLoss.Sum(hidden.reshape(-1, hidden.shape[2]), model.LmHeadWeight, targets, model.LogitScale,
                 LossChunkTokens(setup.Spec));
+            _phase = "backward";
             loss.div(globalTargets).backward();
             _memory.Sample();
             return loss.detach().to(ScalarType.Float64).MoveToOuterDisposeScope();
@@ -206,13 +228,12 @@ namespace XTuner.Training.Engine
             if (IsRankZero) setup.Tokenizer?.SaveTo(folder);
         }
 
-        private (double, double) AllReduced(double a, double b)
+        private double[] AllReduced(double[] values)
         {
             using var scope = NewDisposeScope();
-            var values = tensor(new[] { a, b }, ScalarType.Float64, _runtime.Device);
-            _runtime.World.AllReduce(values);
-            var host = values.cpu().data<double>().ToArray();
-            return (host[0], host[1]);
+            var sums = tensor(values, ScalarType.Float64, _runtime.Device);
+            _runtime.World.AllReduce(sums);
+            return sums.cpu().data<double>().ToArray();
         }
 
         private void Synchronize()

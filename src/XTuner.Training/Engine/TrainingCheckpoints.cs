@@ -78,17 +78,45 @@ namespace XTuner.Training.Engine
             var statePath = Path.Combine(directory, WorkDirLayout.TrainerStateFile);
             if (!File.Exists(statePath))
                 throw new XTunerException(ErrorIds.PathNotFound, $"{directory} is not a checkpoint (no {WorkDirLayout.TrainerStateFile}).");
-            var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))
-                        ?? throw new XTunerException(ErrorIds.InvalidConfig, $"{statePath} is empty.");
+            TrainerState state;
+            try
+            {
+                state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath)) ?? throw new JsonException("it holds null");
+            }
+            catch (JsonException e)
+            {
+                throw Corrupt(statePath, directory, e);
+            }
             if (state.WorldSize != worldSize || state.ZeroStage != optimizer.Zero.Stage && sharded)
                 throw new XTunerException(ErrorIds.InvalidConfig,
                     $"{directory} was saved by {state.WorldSize} ranks with zero_stage {state.ZeroStage}; this run has {worldSize} ranks and zero_stage {optimizer.Zero.Stage}. Resume with the same layout.");
             var file = Path.Combine(directory, sharded ? $"optimizer-rank{rank:D5}.safetensors" : "optimizer.safetensors");
             if (!File.Exists(file))
                 throw new XTunerException(ErrorIds.PathNotFound, $"{file} is missing: the checkpoint is incomplete.");
-            using var tensors = SafetensorsFile.Open(file);
-            optimizer.LoadState(tensors, state.Step);
+            try
+            {
+                using var tensors = SafetensorsFile.Open(file);
+                optimizer.LoadState(tensors, state.Step);
+            }
+            catch (Exception e) when (e is InvalidDataException || e is EndOfStreamException || e is JsonException)
+            {
+                throw Corrupt(file, directory, e);
+            }
             return state;
+        }
+
+        /// <summary>The error for a checkpoint file that cannot be read: it names the file, and the checkpoint before it.</summary>
+        private static XTunerException Corrupt(string file, string directory, Exception e)
+        {
+            var full = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
+            var workDir = Path.GetDirectoryName(Path.GetDirectoryName(full) ?? "");
+            var complete = workDir == null ? new List<string>() : new WorkDirLayout(workDir).CompleteCheckpoints().Select(Path.GetFullPath).ToList();
+            int index = complete.IndexOf(full);
+            var earlier = index > 0 ? complete[index - 1] : null;
+            string what = earlier != null
+                ? $"resume from the checkpoint before it (--resume {earlier}, or Start-XTunerTraining -ResumeFrom), or remove {directory}"
+                : $"remove {directory} and train from the start";
+            return new XTunerException(ErrorIds.CheckpointCorrupt, $"{file} cannot be read ({e.Message.Split('\n')[0].TrimEnd('\r')}): {what}.", e);
         }
 
         private void Prune()

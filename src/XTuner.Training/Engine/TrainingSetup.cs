@@ -91,6 +91,7 @@ namespace XTuner.Training.Engine
             var tokenizer = needsTokenizer ? TokenizerLoader.Load(config.Tokenizer, resolved.CheckpointDirectory) : null;
 
             var data = DatasetBuilder.Build(config, tokenizer, baseDir, out var stats, reporter);
+            DatasetBuilder.RequireTargets(config, stats);
             var sampler = new BatchSampler(data.Count, config.BatchSize, layout.DpRank(rank), layout.DataParallelSize, config.Seed, config.Shuffle);
             int accum = config.AccumulativeCounts;
             int totalSteps = config.MaxSteps ?? Math.Max(1, (config.MaxEpochs ?? 1) * sampler.BatchesPerEpoch / accum);

@@ -64,6 +64,12 @@ namespace XTuner.Training.Optim
             if (Zero.GradientsSharded) _world.AllReduce(sumOfSquares!);
             if (ReducedGradients != null) ReducedGradients(FullGradients());
             double norm = Math.Sqrt(sumOfSquares!.item<float>());
+            // A NaN or infinite gradient would spread into every weight and state: nothing is updated (the run stops on it).
+            if (!double.IsFinite(norm))
+            {
+                Step--;
+                return norm;
+            }
             double scale = _settings.MaxNorm > 0 && norm > _settings.MaxNorm ? _settings.MaxNorm / (norm + 1e-6) : 1.0;
             for (int u = 0; u < units.Count; u++)
             {

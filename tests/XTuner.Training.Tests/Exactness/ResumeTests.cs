@@ -44,6 +44,29 @@ namespace XTuner.Training.Tests.Exactness
             Assert.Contains("holds checkpoints of an earlier run", e.Message);
         }
 
+        [Theory]
+        [InlineData("trainer_state.json")]
+        [InlineData("optimizer.safetensors")]
+        public void ACorruptCheckpointIsNamedWithTheOneBeforeIt(string file)
+        {
+            var shape = new RunShape(Steps: 2, SaveSteps: 1);
+            var first = TrainedRun.Train(shape);
+            var latest = Path.Combine(first.WorkDir, "checkpoints", "step-000002");
+            var earlier = Path.Combine(first.WorkDir, "checkpoints", "step-000001");
+            var path = Path.Combine(latest, file);
+            File.WriteAllBytes(path, File.ReadAllBytes(path).Take(40).ToArray());
+
+            var e = Assert.ThrowsAny<System.Exception>(() => TrainedRun.Train(shape with { Steps = 3 }, first.WorkDir, "--resume"));
+            Assert.Contains($"error [XTunerCheckpointCorrupt]: {path} cannot be read (", e.Message);
+            Assert.Contains($"resume from the checkpoint before it (--resume {earlier}", e.Message);
+            Assert.DoesNotContain("   at ", e.Message);
+
+            // What it suggests works, and replays the uninterrupted losses.
+            var resumed = TrainedRun.Train(shape with { Steps = 3 }, first.WorkDir, "--resume", earlier);
+            Assert.Contains("resumed from", resumed.Output);
+            Assert.Equal(first.Steps[1].Loss, resumed.Steps[1].Loss, 6);
+        }
+
         private static void CopyDirectory(string from, string to)
         {
             Directory.CreateDirectory(to);
