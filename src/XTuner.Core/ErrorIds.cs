@@ -59,6 +59,8 @@ namespace XTuner.Core
         public const string NoTargets = "XTunerNoTargets";
         /// <summary>A checkpoint file cannot be read (truncated, garbled); the message names it and an earlier checkpoint.</summary>
         public const string CheckpointCorrupt = "XTunerCheckpointCorrupt";
+        /// <summary>A Hugging Face model folder's config.json or weights cannot be used (garbled, cut short, or not this model's).</summary>
+        public const string BadModelFile = "XTunerBadModelFile";
         /// <summary>The GPU ran out of memory; the message names the phase, the step and the sequence length.</summary>
         public const string OutOfMemory = "XTunerOutOfMemory";
 
@@ -105,6 +107,7 @@ namespace XTuner.Core
             [NonFiniteLoss] = ErrorKind.InvalidResult,
             [NoTargets] = ErrorKind.InvalidData,
             [CheckpointCorrupt] = ErrorKind.InvalidData,
+            [BadModelFile] = ErrorKind.InvalidData,
             [OutOfMemory] = ErrorKind.LimitsExceeded,
             [SeveralConfigsOneFile] = ErrorKind.InvalidArgument,
             [SeveralRunsOneWorkDir] = ErrorKind.InvalidArgument,

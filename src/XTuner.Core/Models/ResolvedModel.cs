@@ -66,6 +66,12 @@ namespace XTuner.Core.Models
             {
                 fromCheckpoint = HfModelConfig.Read(dir);
             }
+            catch (InvalidDataException e)
+            {
+                // The message names the file and what is wrong in it.
+                findings.Add(new ConfigFinding(FindingSeverity.Error, "pretrained_model_name_or_path", e.Message, ErrorIds.BadModelFile));
+                return new ResolvedModel(own, null, findings);
+            }
             catch (IOException e)
             {
                 findings.Add(new ConfigFinding(FindingSeverity.Error, "pretrained_model_name_or_path", e.Message, ErrorIds.ModelNotFound));

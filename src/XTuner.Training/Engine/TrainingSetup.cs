@@ -179,18 +179,27 @@ namespace XTuner.Training.Engine
             DecoderModel model;
             using (checkpoint != null || !loadWeights ? ModelInit.Uninitialized() : null)
                 model = new DecoderModel(spec, device, dtype, shards != null ? shards.TakeLayer : null);
-            if (shards != null)
+            try
             {
-                shards.TakeRemaining(model);
-                if (checkpoint != null && loadWeights)
+                if (shards != null)
                 {
-                    using var reader = HfCheckpoint.Open(model, checkpoint, shards.ExpectedShapes);
-                    shards.Load(reader);
+                    shards.TakeRemaining(model);
+                    if (checkpoint != null && loadWeights)
+                    {
+                        using var reader = HfCheckpoint.Open(model, checkpoint, shards.ExpectedShapes);
+                        shards.Load(reader);
+                    }
+                }
+                else if (checkpoint != null && loadWeights)
+                {
+                    HfCheckpoint.Load(model, checkpoint);
                 }
             }
-            else if (checkpoint != null && loadWeights)
+            catch (InvalidDataException e)
             {
-                HfCheckpoint.Load(model, checkpoint);
+                // The message names the file and what is wrong in it.
+                throw new XTunerException(ErrorIds.BadModelFile,
+                    $"{e.Message.TrimEnd('.')}. Download the model again, or point pretrained_model_name_or_path at an intact copy of it.", e);
             }
             return (model, shards);
         }

@@ -5,11 +5,12 @@ using System.Linq;
 using XTuner.Core.Runs;
 using XTuner.Training.Tests.Distributed;
 using XTuner.Training.Tests.Exactness;
+using XTuner.Training.Tests.Models;
 using Xunit;
 
 namespace XTuner.Training.Tests.Cli
 {
-    /// <summary>Runs that cannot learn anything: a divergent loss, data without targets or without samples. Real processes.</summary>
+    /// <summary>Runs that cannot train: a divergent loss, data without targets or samples, a model the host cannot hold, a damaged model folder. Real processes.</summary>
     [Collection(DistributedCollection.Name)]
     public sealed class UntrainableRunTests
     {
@@ -75,6 +76,21 @@ namespace XTuner.Training.Tests.Cli
             Assert.Contains("error [XTunerOutOfMemory]: The host ran out of memory in setup (building the model and the optimizer states) " +
                             "(sequences of 256 tokens): DefaultCPUAllocator: can't allocate memory: you tried to allocate", result.Error);
             Assert.DoesNotContain("frame #", result.Error);
+        }
+
+        [Theory]
+        [InlineData("config.json", "not valid JSON")]
+        [InlineData("model.safetensors", "not a safetensors file")]
+        public void ADamagedModelFileIsNamed(string file, string what)
+        {
+            var model = Path.Combine(Root, "model-" + file);
+            Directory.CreateDirectory(model);
+            foreach (var f in Directory.GetFiles(HfFixture.Folder("tiny-llama"))) File.Copy(f, Path.Combine(model, Path.GetFileName(f)));
+            var path = Path.Combine(model, file);
+            File.WriteAllBytes(path, File.ReadAllBytes(path).Take(50).ToArray());
+            var result = Train(Path.Combine(Root, "damaged-" + file), $"pretrained_model_name_or_path={model}", "random_init=false", "tokenizer=byte");
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains($"error [XTunerBadModelFile]: {path}: {what}", result.Error);
         }
 
         [Fact]
