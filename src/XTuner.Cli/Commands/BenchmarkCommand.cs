@@ -225,7 +225,7 @@ namespace XTuner.Cli.Commands
                     "\"peak_device_gib_per_rank\":{18},\"peak_host_gib_per_rank\":{19},\"device_in_use_gib_per_rank\":{22},\"date\":\"{20:yyyy-MM-dd}\"}}",
                     Text(_config.Name), run.Model.ParameterCount?.ToString(c) ?? "null", Text(ConfigValues.FormatEnum(run.Device)), Text(ConfigValues.FormatEnum(run.DType)),
                     length, run.SequenceParallelSize, ranks > 0 ? ranks : run.WorldSize, run.ZeroStage,
-                    Bool(run.ActivationCheckpointing), Bool(run.OffloadOptimizer), Text(run.OffloadActivations.ToString()), Text(run.MlpTiles.ToString()),
+                    Layers(run.ActivationCheckpointing), Bool(run.OffloadOptimizer), Text(run.OffloadActivations.ToString()), Text(run.MlpTiles.ToString()),
                     Bool(ok), Text(error), Json(stepTime), Json(tps), Json(mfu), Json(mem),
                     List(peaks.Select(p => p.Device)), List(peaks.Select(p => p.Host)), DateTime.UtcNow, Json(optimizerTime), List(peaks.Select(p => p.InUse)));
                 File.AppendAllText(_jsonOutput, line + "\n");
@@ -235,6 +235,9 @@ namespace XTuner.Cli.Commands
                 g.Success ? double.Parse(g.Value, CultureInfo.InvariantCulture) : double.NaN;
 
             private static string Bool(bool b) => b ? "true" : "false";
+
+            /// <summary>true, false or a layer count as JSON's boolean or number; auto as a string.</summary>
+            private static string Layers(LayerCount layers) => layers.IsAuto ? "\"auto\"" : layers.ToString();
 
             private static string Json(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "null";
 

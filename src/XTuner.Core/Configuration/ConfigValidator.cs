@@ -79,9 +79,9 @@ namespace XTuner.Core.Configuration
             if (!(c.WarmupRatio >= 0 && c.WarmupRatio < 1)) f.Add(Error("warmup_ratio", $"warmup_ratio must be in [0, 1), not {ConfigValues.FormatDouble(c.WarmupRatio)}."));
             if (!(c.MaxNorm >= 0 && Finite(c.MaxNorm))) f.Add(Error("max_norm", "max_norm must be a number, 0 (no clipping) or more."));
             if (c.ZeroStage < 0 || c.ZeroStage > 3) f.Add(Error("zero_stage", $"zero_stage must be 0, 1, 2 or 3, not {c.ZeroStage}."));
-            if (c.ZeroStage == 3 && !c.ActivationCheckpointing)
-                f.Add(Error("zero_stage", "zero_stage 3 needs activation_checkpointing: true (each layer's parameters are gathered again for its recompute); or use zero_stage 2."));
-            if (c.OffloadActivations.IsAny && !c.ActivationCheckpointing)
+            if (c.ZeroStage == 3 && !(c.ActivationCheckpointing.IsAll || c.ActivationCheckpointing.IsAuto))
+                f.Add(Error("zero_stage", "zero_stage 3 needs activation_checkpointing: true or auto (each layer's parameters are gathered again for its recompute); or use zero_stage 2."));
+            if (c.OffloadActivations.IsAny && !c.ActivationCheckpointing.IsAny)
                 f.Add(Error("offload_activations", "offload_activations moves the inputs of checkpointed layers to host memory: it needs activation_checkpointing: true."));
         }
 

@@ -29,7 +29,13 @@ namespace XTuner.Core.Configuration
         public static LayerCount Of(int layers) =>
             layers >= 0 ? new LayerCount(Kind.Count, layers) : throw new ArgumentOutOfRangeException(nameof(layers), layers, "A layer count is 0 or more.");
 
+        /// <summary><c>true</c> covers every layer, <c>false</c> none (as a YAML or PowerShell boolean sets it).</summary>
+        public static implicit operator LayerCount(bool all) => all ? All : None;
+
         public bool IsAuto => _kind == Kind.Auto;
+
+        /// <summary>Covers every layer, whatever their number (<c>true</c>).</summary>
+        public bool IsAll => _kind == Kind.All;
 
         /// <summary>Covers at least one layer, or may (auto).</summary>
         public bool IsAny => _kind == Kind.All || _kind == Kind.Auto || (_kind == Kind.Count && _count > 0);

@@ -120,8 +120,8 @@ namespace XTuner.Core.Configuration
         [ConfigKey("dtype", "float32, or bfloat16 (CUDA; float32 master weights and moments).", Group = OptimGroup)]
         public TrainingDType DType { get; set; } = TrainingDType.BFloat16;
 
-        [ConfigKey("activation_checkpointing", "Recompute each layer in backward instead of keeping its activations.", Group = OptimGroup)]
-        public bool ActivationCheckpointing { get; set; } = true;
+        [ConfigKey("activation_checkpointing", "Recompute layers in backward instead of keeping their activations: true for every layer, N for the first N (the rest keep theirs: faster, more memory), auto for as few as the GPU's memory allows (every layer on CPU and with zero_stage 3), false for none.", Group = OptimGroup)]
+        public LayerCount ActivationCheckpointing { get; set; } = LayerCount.All;
 
         // memory
         [ConfigKey("offload_optimizer", "Keep this rank's float32 master weights and AdamW moments (its ZeRO shard) in pinned host memory and update them on the CPU (DeepSpeed's offload_optimizer).", Group = MemoryGroup)]

@@ -100,11 +100,12 @@ namespace XTuner.Training.Engine
             reporter?.Info($"data: {stats}; {sampler.BatchesPerEpoch} batches per epoch; {totalSteps} steps of {config.BatchSize * layout.DataParallelSize * accum} sequences");
 
             var computeType = config.DType == TrainingDType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
-            int offloadedLayers = CheckOffload(config, spec, computeType, world.Size, localRanks, reporter);
+            int recomputed = RecomputedLayers(config, spec, device.type == TorchSharp.DeviceType.CUDA);
+            int offloadedLayers = CheckOffload(config, spec, computeType, recomputed, world.Size, localRanks, reporter);
             var (model, shards) = BuildModel(config, spec, computeType, device, world, resolved.CheckpointDirectory, loadWeights: resumeFrom == null);
             try
             {
-                model.ActivationCheckpointing = config.ActivationCheckpointing;
+                model.ActivationCheckpointing = LayerCount.Of(recomputed);
                 model.MlpTiling = new MlpTiling(config.MlpTiles);
                 var activationOffload = offloadedLayers > 0 ? new ActivationOffload(offloadedLayers) : null;
                 model.ActivationOffload = activationOffload;
@@ -141,24 +142,38 @@ namespace XTuner.Training.Engine
         /// Refuses offload the host cannot hold and says where the memory goes; returns how many layers keep their
         /// checkpointed inputs in host memory (offload_activations, auto resolved).
         /// </summary>
-        private static int CheckOffload(XTunerConfig config, ModelSpec spec, ScalarType computeType, int worldSize, int localRanks, RunReporter? reporter)
+        private static int CheckOffload(XTunerConfig config, ModelSpec spec, ScalarType computeType, int recomputed, int worldSize, int localRanks,
+            RunReporter? reporter)
         {
             int shards = config.ZeroStage >= 1 ? worldSize : 1;
             int layers = spec.NumHiddenLayers ?? 0;
             long optimizer = config.OffloadOptimizer ? HostMemoryBudget.OptimizerBytes(spec, shards) : 0;
             long perLayer = HostMemoryBudget.ActivationBytesPerLayer(config, spec, computeType == ScalarType.BFloat16 ? 2 : 4);
-            int offloaded = !config.ActivationCheckpointing ? 0
-                : config.OffloadActivations.Of(layers, auto: HostMemoryBudget.LayersThatFit(optimizer, perLayer, localRanks));
+            // Only a recomputed layer has a checkpointed input to offload.
+            int offloaded = Math.Min(recomputed, config.OffloadActivations.Of(layers, auto: HostMemoryBudget.LayersThatFit(optimizer, perLayer, localRanks)));
             long activations = offloaded * perLayer;
             HostMemoryBudget.Check(optimizer, activations, localRanks);
-            string checkpoints = !config.ActivationCheckpointing ? "off"
-                : offloaded == 0 ? "on the device"
+            string checkpoints = recomputed == 0 ? "off"
+                : (recomputed < layers ? $"of the first {recomputed} of {layers} layers (the rest keep their activations) " : "") +
+                  (offloaded == 0 ? "on the device"
                 : offloaded == layers ? $"in host memory ({Bytes(activations)} per rank)"
-                : $"of {offloaded} of {layers} layers in host memory ({Bytes(activations)} per rank), the rest on the device";
+                : $"of {offloaded} of {layers} layers in host memory ({Bytes(activations)} per rank), the rest on the device");
             reporter?.Info(string.Format(System.Globalization.CultureInfo.InvariantCulture,
                 "memory: optimizer states {0}, checkpointed activations {1}, mlp_tiles {2}",
                 config.OffloadOptimizer ? $"in host memory ({Bytes(optimizer)} per rank)" : "on the device", checkpoints, config.MlpTiles));
             return offloaded;
+        }
+
+        /// <summary>
+        /// How many layers, the first ones, recompute in backward: activation_checkpointing resolved. auto recomputes every
+        /// layer on CPU (host memory is not budgeted here) and under ZeRO-3 (which gathers parameters again for recompute).
+        /// </summary>
+        private static int RecomputedLayers(XTunerConfig config, ModelSpec spec, bool cuda)
+        {
+            int layers = spec.NumHiddenLayers ?? 0;
+            if (!config.ActivationCheckpointing.IsAuto) return config.ActivationCheckpointing.Of(layers, auto: layers);
+            if (!cuda || config.ZeroStage == 3) return layers;
+            return layers;
         }
 
         private static string Bytes(long bytes) => bytes >= 1L << 30

@@ -55,10 +55,11 @@ namespace XTuner.Training.Models
         public IAttentionKernel AttentionKernel { get; set; } = new LocalCausalAttention();
 
         /// <summary>
-        /// Run each layer without keeping its activations and recompute it during backward. Applies while autograd is
-        /// recording and the layer input requires grad (it does whenever the embedding or an earlier layer trains).
+        /// The layers (the first N, or all with <c>true</c>) run without keeping their activations and recomputed during
+        /// backward. Applies while autograd is recording and the layer input requires grad (it does whenever the embedding
+        /// or an earlier layer trains). An unresolved <c>auto</c> recomputes every layer.
         /// </summary>
-        public bool ActivationCheckpointing { get; set; }
+        public LayerCount ActivationCheckpointing { get; set; }
 
         /// <summary>Called around every layer (ZeRO-3 gathers and releases parameters through it); none by default.</summary>
         public ILayerParameterHooks? LayerHooks { get; set; }
@@ -89,7 +90,7 @@ namespace XTuner.Training.Models
             var hidden = _body.Embedding.forward(inputIds);
             var context = new LayerContext(_rotary.Tables(positionIds, ropeSequenceLength, hidden.dtype), AttentionKernel, MlpTiling,
                 new AttentionMask(documents, null));
-            var checkpoint = ActivationCheckpointing && is_grad_enabled();
+            int checkpointLayers = is_grad_enabled() ? ActivationCheckpointing.Of(_body.Layers.Count, auto: _body.Layers.Count) : 0;
             var hooks = LayerHooks;
             int index = 0;
             foreach (var layer in _body.Layers)
@@ -97,7 +98,7 @@ namespace XTuner.Training.Models
                 var window = _shape.Windows[index];
                 if (window != context.Mask.Window) context = context with { Mask = context.Mask with { Window = window } };
                 hooks?.BeforeForward(index);
-                bool checkpointed = checkpoint && hidden.requires_grad;
+                bool checkpointed = index < checkpointLayers && hidden.requires_grad;
                 var next = checkpointed
                     ? LayerCheckpoint.Apply(layer, hidden, context, index, hooks, ActivationOffload is { } o && o.Covers(index) ? o : null)
                     : layer.Forward(hidden, context);

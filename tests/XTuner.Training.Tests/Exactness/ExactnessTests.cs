@@ -43,7 +43,7 @@ namespace XTuner.Training.Tests.Exactness
 
         /// <summary>One process, the whole global batch in one micro-batch.</summary>
         private static TrainedRun Reference(RunShape shape) => References.GetOrAdd(
-            shape with { World = 1, SequenceParallel = 1, ZeroStage = 0, Accumulation = 1, Checkpointing = false, HeadPadding = false,
+            shape with { World = 1, SequenceParallel = 1, ZeroStage = 0, Accumulation = 1, Checkpointing = false, RecomputedLayers = null, HeadPadding = false,
                          OffloadOptimizer = false, OffloadActivations = "false", MlpTiles = "1",
                          BatchSize = shape.BatchSize * shape.Accumulation * (shape.World / shape.SequenceParallel) },
             s => TrainedRun.Train(s));
@@ -176,6 +176,13 @@ namespace XTuner.Training.Tests.Exactness
         [InlineData("1")]
         public void OffloadedActivationsEqualOneProcess(string layers) =>
             AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, Checkpointing: true, OffloadActivations: layers));
+
+        [Theory]
+        [InlineData("1", "false")]
+        [InlineData("1", "true")]
+        [InlineData("auto", "false")]
+        public void RecomputingSomeLayersEqualsOneProcess(string layers, string offload) =>
+            AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, RecomputedLayers: layers, OffloadActivations: offload));
 
         [Theory]
         [InlineData(false)]

@@ -16,7 +16,8 @@ namespace XTuner.Training.Tests.Exactness
     public sealed record RunShape(int World = 1, int SequenceParallel = 1, int BatchSize = 1, int Accumulation = 1,
         int MaxLength = 128, int Heads = 8, int KeyValueHeads = 2, bool HeadPadding = false, bool Checkpointing = false,
         int ZeroStage = 0, int Steps = 3, int SaveSteps = 0, string Architecture = "llama", int SaveTotalLimit = -1, string? Pretrained = null, string DType = "float32",
-        bool OffloadOptimizer = false, string OffloadActivations = "false", string MlpTiles = "1", bool? VarlenAttention = null, int? SlidingWindow = null)
+        bool OffloadOptimizer = false, string OffloadActivations = "false", string MlpTiles = "1", bool? VarlenAttention = null, int? SlidingWindow = null,
+        string? RecomputedLayers = null)
     {
         /// <summary>What each family adds to the shared shape (q/k/v biases, q/k norms, logit scale, tied embeddings).</summary>
         private string ArchitectureKeys => Architecture switch
@@ -61,7 +62,7 @@ weight_decay: 0.1
 warmup_ratio: 0.0
 max_norm: 1.0
 seed: 7
-activation_checkpointing: {(Checkpointing ? "true" : "false")}
+activation_checkpointing: {RecomputedLayers ?? (Checkpointing ? "true" : "false")}
 offload_optimizer: {(OffloadOptimizer ? "true" : "false")}
 offload_activations: {OffloadActivations}
 mlp_tiles: {MlpTiles}

@@ -38,6 +38,25 @@ namespace XTuner.Training.Tests.Models
         }
 
         [Fact]
+        public void ALayerCountRecomputesOnlyTheFirstLayers()
+        {
+            using var scope = NewDisposeScope();
+            manual_seed(5);
+            var model = new DecoderModel(TinySpecs.For(ModelArchitecture.Llama));
+            var (inputIds, positions, labels) = ModelRun.Batch(64);
+            var (plainLoss, plainGradients) = ModelRun.LossAndGradients(model, inputIds, positions, labels);
+
+            var kernel = new CountingKernel();
+            model.AttentionKernel = kernel;
+            model.ActivationCheckpointing = LayerCount.Of(1);
+            var (loss, gradients) = ModelRun.LossAndGradients(model, inputIds, positions, labels);
+            Assert.Equal(2 + 1, kernel.Calls); // only the first of the two layers ran again in backward
+            Assert.Equal(plainLoss.item<float>(), loss.item<float>(), 6);
+            foreach (var (name, gradient) in plainGradients)
+                TensorAssert.Close(gradients[name], gradient, 1e-6, name);
+        }
+
+        [Fact]
         public void ALayerWhoseInputNeedsNoGradientRunsPlainly()
         {
             using var scope = NewDisposeScope();
