@@ -60,13 +60,8 @@ namespace XTuner.Cli.Commands
             {
                 Print(request, plans, args.Has("--all"), output);
             }
-            if (Planner.Advice(request, plans) is string advice)
-            {
-                if (args.Has("--json")) Console.Error.WriteLine(advice);
-                else output.WriteLine(advice);
-                Console.Error.WriteLine($"error: [{ErrorIds.NoLayoutFits}] no layout fits.");
-                return 1;
-            }
+            // After the table (the layouts closest to fitting are in --all and --json), the advice is the error.
+            if (Planner.Advice(request, plans) is string advice) throw new XTunerException(ErrorIds.NoLayoutFits, advice);
             return 0;
         }
 

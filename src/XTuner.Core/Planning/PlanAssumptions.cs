@@ -57,6 +57,12 @@ namespace XTuner.Core.Planning
                 $"a rank's host memory without offload (peak host 1.5 GiB, {Results}/h200-2026-12-02-offload.jsonl)"),
         };
 
+        /// <summary>Short names that mean a full one (<c>tflops</c>: the matmul rate).</summary>
+        private static readonly Dictionary<string, string> Aliases = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["tflops"] = "matmul_tflops",
+        };
+
         private readonly Dictionary<string, PlanAssumption> _values;
 
         private PlanAssumptions(IEnumerable<PlanAssumption> values)
@@ -80,8 +86,9 @@ namespace XTuner.Core.Planning
         public PlanAssumptions With(IReadOnlyDictionary<string, double> overrides)
         {
             var values = new Dictionary<string, PlanAssumption>(_values, StringComparer.Ordinal);
-            foreach (var pair in overrides)
+            foreach (var given in overrides)
             {
+                var pair = new KeyValuePair<string, double>(Aliases.TryGetValue(given.Key, out var full) ? full : given.Key, given.Value);
                 if (!values.TryGetValue(pair.Key, out var old))
                     throw new XTunerException(ErrorIds.InvalidPlanAssumption,
                         $"'{pair.Key}' is not a planner assumption; they are: {string.Join(", ", Names)}.");

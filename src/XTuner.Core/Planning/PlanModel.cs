@@ -60,7 +60,7 @@ namespace XTuner.Core.Planning
             m.OptimizerStates = layout.OffloadOptimizer ? 0 : 12 * p / optimizerShards;
             m.Activations = layout.ActivationCheckpointing
                 ? (layers - offloaded) * checkpointPerLayer + (offloaded > 0 ? 2 * checkpointPerLayer : 0)
-                : layers * tokens * (a.SavedActivationsHidden * h + a.SavedActivationsMlp * inter) * 2;
+                : layers * RecomputeBudget.SavedBytesPerLayer(config, a);
             m.LayerWorkingSet = tokens * a.LayerWorkingSetHidden * h * 2 + tokens / MlpTiles(layout, tokens, inter) * a.LayerWorkingSetMlp * inter * 2;
             double vocab = spec.VocabSize!.Value;
             double lossTokens = Math.Min(tokens, Math.Max(256, Math.Floor(LossChunkBytes / (4 * vocab))));

@@ -9,15 +9,7 @@ namespace XTuner.Core.Tests.Configuration
     /// <summary>The README documents what the code does: every config key and every catalogue entry.</summary>
     public class ReadmeTests
     {
-        private static string Readme()
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            {
-                var path = Path.Combine(dir.FullName, "README.md");
-                if (File.Exists(path) && File.Exists(Path.Combine(dir.FullName, "XTuner.sln"))) return File.ReadAllText(path);
-            }
-            throw new InvalidOperationException("README.md not found above " + AppContext.BaseDirectory);
-        }
+        private static string Readme() => File.ReadAllText(Path.Combine(RepositoryRoot.Path, "README.md"));
 
         [Fact]
         public void TheConfigurationReferenceIsTheSchemas()
