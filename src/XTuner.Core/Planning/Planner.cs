@@ -96,7 +96,7 @@ namespace XTuner.Core.Planning
                 foreach (var key in offloadPins) unpinned.Pinned.Remove(key);
                 var fit = Plan(unpinned).FirstOrDefault(p => p.Fits);
                 if (fit != null)
-                    lines.Add(string.Format(CultureInfo.InvariantCulture, "Offload: without pinning {0}, {1} fits ({2:F1} GiB per GPU, {3:F0} GiB of host memory per node).",
+                    lines.Add(string.Format(CultureInfo.InvariantCulture, "Leaving {0} to the planner: {1} fits ({2:F1} GiB per GPU, {3:F0} GiB of host memory per node).",
                         string.Join(" and ", offloadPins), fit.Layout, fit.PeakGpuMemoryGiB, fit.HostMemoryPerNodeGiB));
             }
             if (lines.Count == 1) lines.Add("Neither more GPUs (up to 4096) nor a shorter sequence (down to 1024 tokens) makes one fit: check the model and the memory given.");
