@@ -66,4 +66,13 @@ Describe 'Get-XTunerPlan' {
         $text | Should -Match 'Tok/s/GPU'
         $text | Should -Match '(?m)^\*'
     }
+
+    It 'makes Start-XTunerTraining warn before a CUDA launch predicted not to fit, and not on the CPU' {
+        $long = @{ zero_stage = 0; max_length = 131072; 'model.rope_scaling.factor' = 32; random_init = $true }
+        $config = Get-XTunerConfig llama2-7b-full-32k-sp1
+        $config | Start-XTunerTraining -Device Cuda -GpusPerNode 1 -WorkDir $TestDrive/cuda -Option $long -WhatIf -WarningVariable cuda -WarningAction SilentlyContinue
+        "$cuda" | Should -BeLike '*XTunerPredictedOutOfMemory*predicts*GiB per GPU*'
+        $config | Start-XTunerTraining -Device Cpu -GpusPerNode 1 -WorkDir $TestDrive/cpu -Option $long -WhatIf -WarningVariable cpu -WarningAction SilentlyContinue
+        "$cpu" | Should -Not -BeLike '*XTunerPredictedOutOfMemory*'
+    }
 }
