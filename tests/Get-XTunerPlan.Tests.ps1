@@ -25,10 +25,11 @@ Describe 'Get-XTunerPlan' {
 
     It 'takes sizes as text or as PowerShell byte literals, and -MaxLength' {
         $text = Get-XTunerPlan llama2-7b-full-32k-sp1 -Gpus 1 -GpuMemory 80GiB -MaxLength 8192 -Option @{ zero_stage = 0 } -All
-        $bytes = Get-XTunerPlan llama2-7b-full-32k-sp1 -Gpus 1 -GpuMemory 80GB -MaxLength 8192 -Option @{ zero_stage = 0 } -All
+        $bytes = Get-XTunerPlan llama2-7b-full-32k-sp1 -Gpus 1 -GpuMemory 80GB -MaxLength 8k -Option @{ zero_stage = 0 } -All
         $text[0].GpuMemoryGiB | Should -Be 80
         $bytes[0].GpuMemoryGiB | Should -Be 80
         $text[0].MaxLength | Should -Be 8192
+        $bytes[0].MaxLength | Should -Be 8192
         # Without offload the 7B's states alone (100 GiB) exceed 80 GiB.
         ($text | Where-Object { -not $_.OffloadOptimizer }).Fits | Should -Not -Contain $true
     }

@@ -58,12 +58,17 @@ namespace XTuner.Core.Planning
             sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
             foreach (var r in results)
                 sb.AppendLine(string.Format(CultureInfo.InvariantCulture, "| {0} | {1:F2} | {2:F2} | {3:+0.0;-0.0}% | {4} | {5:F2} | {6} |",
-                    r.Case, r.Case.MeasuredPeakGib, r.PredictedPeakGib, r.PeakErrorPercent,
+                    Describe(r), r.Case.MeasuredPeakGib, r.PredictedPeakGib, r.PeakErrorPercent,
                     r.Case.MeasuredStepSeconds is double s ? s.ToString("F2", CultureInfo.InvariantCulture) : "",
                     r.PredictedStepSeconds,
                     r.StepErrorPercent is double e ? e.ToString("+0.0;-0.0", CultureInfo.InvariantCulture) + "%" : ""));
             return sb.ToString();
         }
+
+        // The file and line, the model's size and the length, and the options other than the model's dimensions.
+        private static string Describe(ValidationResult r) => string.Format(CultureInfo.InvariantCulture, "{0}:{1} {2:0.#}B, {3}k{4}",
+            r.Case.File, r.Case.Line, (r.Plan.Config.Model.ParameterCount ?? 0) / 1e9, r.Case.Length / 1024,
+            string.Concat(r.Case.Options.Where(o => !o.StartsWith("model.", StringComparison.Ordinal)).Select(o => ", " + o)));
 
         private static BenchmarkCase? Read(JsonElement e, string file, int line)
         {

@@ -48,10 +48,10 @@ namespace XTuner.PowerShell.Commands
         [ValidateNotNullOrEmpty]
         public string? HostMemory { get; set; }
 
-        /// <summary>Tokens per sequence (default: the config's max_length).</summary>
+        /// <summary>Tokens per sequence, as a number or as 256k or 1m (default: the config's max_length).</summary>
         [Parameter]
-        [ValidateRange(1, int.MaxValue)]
-        public int MaxLength { get; set; }
+        [ValidateNotNullOrEmpty]
+        public string? MaxLength { get; set; }
 
         /// <summary>Config keys by their YAML names: layout keys (zero_stage, sequence_parallel_size, offload_optimizer, offload_activations, activation_checkpointing, mlp_tiles) pin that choice; others change the config.</summary>
         [Parameter]
@@ -73,7 +73,7 @@ namespace XTuner.PowerShell.Commands
             var request = new PlanRequest(config)
             {
                 Gpus = Gpus > 0 ? Gpus : (int?)null,
-                MaxLength = MaxLength > 0 ? MaxLength : (int?)null,
+                MaxLength = MaxLength != null ? Length(MaxLength) : (int?)null,
                 GpuMemoryBytes = GpuMemory != null ? MemorySize.Parse(GpuMemory, "-GpuMemory") : PlanHardware.DefaultGpuMemoryGiB * PlanAssumptions.Gib,
                 HostMemoryBytes = HostMemory != null ? MemorySize.Parse(HostMemory, "-HostMemory") : (double?)null,
                 Assumptions = PlanAssumptions.Default.With(Assumptions()),
@@ -88,6 +88,11 @@ namespace XTuner.PowerShell.Commands
             foreach (var plan in plans.Where(p => All.IsPresent || p.Fits)) WriteObject(plan);
             if (Planner.Advice(request, plans) is string advice) throw new XTunerException(ErrorIds.NoLayoutFits, advice);
         }
+
+        private static int Length(string text) =>
+            ConfigValues.TryConvertScalar(typeof(int), text.Trim(), out var value, out var error) && value is int n && n > 0
+                ? n
+                : throw new XTunerException(ErrorIds.InvalidConfigValue, $"-MaxLength '{text}': {error ?? "a length is 1 or more tokens"} (e.g. 32768, 256k or 1m).");
 
         // Numbers and text alike go through the parser, so that a bad value gets its ErrorId.
         private IReadOnlyDictionary<string, double> Assumptions() => PlanAssumptions.Parse(
