@@ -137,7 +137,8 @@ namespace XTuner.Core.Planning
             var sizes = pinned.Contains(SequenceParallelKey)
                 ? new[] { config.SequenceParallelSize }
                 : Enumerable.Range(1, world).Where(sp => world % sp == 0 && (heads % sp == 0 || config.SequenceParallelHeadPadding) && sp <= config.MaxLength);
-            var stages = pinned.Contains(ZeroStageKey) ? new[] { config.ZeroStage } : new[] { 0, 1, 2, 3 };
+            // On one GPU, ZeRO 1 and 2 keep whole states as ZeRO-0 does: listing them would repeat its rows.
+            var stages = pinned.Contains(ZeroStageKey) ? new[] { config.ZeroStage } : world == 1 ? new[] { 0, 3 } : new[] { 0, 1, 2, 3 };
             var recompute = pinned.Contains(ActivationCheckpointingKey) ? new[] { config.ActivationCheckpointing } : new[] { true, false };
             var optimizer = pinned.Contains(OffloadOptimizerKey) ? new[] { config.OffloadOptimizer } : new[] { false, true };
             var activations = pinned.Contains(OffloadActivationsKey) ? new[] { config.OffloadActivations } : new[] { LayerCount.None, LayerCount.All };
