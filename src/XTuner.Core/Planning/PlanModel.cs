@@ -21,6 +21,12 @@ namespace XTuner.Core.Planning
             var spec = config.Model;
             RequireDimensions(config);
             var planned = layout.ApplyTo(config);
+            // The plan's config trains on the plan's GPUs (when they make whole nodes), so that it can go on to training.
+            if (layout.WorldSize <= hardware.GpusPerNode || layout.WorldSize % hardware.GpusPerNode == 0)
+            {
+                planned.GpusPerNode = Math.Min(layout.WorldSize, hardware.GpusPerNode);
+                planned.Nodes = layout.WorldSize / planned.GpusPerNode;
+            }
             int ranksPerNode = Math.Min(layout.WorldSize, hardware.GpusPerNode);
             var memory = Memory(planned, layout, hardware, assumptions, ranksPerNode);
             var time = StepTime(planned, layout, memory.OffloadedLayers, hardware, assumptions, ranksPerNode);

@@ -18,7 +18,7 @@ namespace XTuner.Core.Planning
             Assumptions = assumptions;
         }
 
-        /// <summary>The config with this layout applied (sequence_parallel_size, zero_stage, offload, recompute).</summary>
+        /// <summary>The config with this layout applied (sequence_parallel_size, zero_stage, offload, recompute, and the GPUs as nodes x gpus_per_node when they make whole nodes).</summary>
         public XTunerConfig Config { get; }
 
         public PlanLayout Layout { get; }

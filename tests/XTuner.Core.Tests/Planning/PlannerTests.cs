@@ -26,6 +26,10 @@ namespace XTuner.Core.Tests.Planning
             Assert.True(best.Fits);
             Assert.Equal(plans.Where(p => p.Fits).Max(p => p.TokensPerSecondPerGpu), best.TokensPerSecondPerGpu);
             Assert.Same(best, plans[0]);
+            // Its config trains that layout on those GPUs.
+            Assert.Equal((best.SequenceParallelSize, best.ZeroStage, 8, 1), (best.Config.SequenceParallelSize, best.Config.ZeroStage, best.Config.GpusPerNode, best.Config.Nodes));
+            var sixteen = Planner.Plan(Request("llama2-7b-full-32k-sp1", 16))[0].Config;
+            Assert.Equal((8, 2), (sixteen.GpusPerNode, sixteen.Nodes));
         }
 
         [Fact]
