@@ -134,15 +134,18 @@ namespace XTuner.Core.Planning
         {
             var spec = config.Model;
             int heads = spec.NumAttentionHeads!.Value;
-            var sizes = pinned.Contains(SequenceParallelKey)
-                ? new[] { config.SequenceParallelSize }
-                : Enumerable.Range(1, world).Where(sp => world % sp == 0 && (heads % sp == 0 || config.SequenceParallelHeadPadding) && sp <= config.MaxLength);
+            bool Valid(int sp) => sp >= 1 && world % sp == 0 && (heads % sp == 0 || config.SequenceParallelHeadPadding) && sp <= config.MaxLength;
+            if (pinned.Contains(SequenceParallelKey) && !Valid(config.SequenceParallelSize))
+                throw new XTunerException(ErrorIds.InvalidSequenceParallelSize, string.Format(CultureInfo.InvariantCulture,
+                    "sequence_parallel_size {0} must divide the {1} GPU(s) and the model's {2} attention heads (or set sequence_parallel_head_padding: true); sizes that work here: {3}.",
+                    config.SequenceParallelSize, world, heads, string.Join(", ", Enumerable.Range(1, world).Where(Valid))));
+            var sizes = pinned.Contains(SequenceParallelKey) ? new[] { config.SequenceParallelSize } : Enumerable.Range(1, world).Where(Valid);
             // On one GPU, ZeRO 1 and 2 keep whole states as ZeRO-0 does: listing them would repeat its rows.
             var stages = pinned.Contains(ZeroStageKey) ? new[] { config.ZeroStage } : world == 1 ? new[] { 0, 3 } : new[] { 0, 1, 2, 3 };
             var recompute = pinned.Contains(ActivationCheckpointingKey) ? new[] { config.ActivationCheckpointing } : new[] { true, false };
             var optimizer = pinned.Contains(OffloadOptimizerKey) ? new[] { config.OffloadOptimizer } : new[] { false, true };
             var activations = pinned.Contains(OffloadActivationsKey) ? new[] { config.OffloadActivations } : new[] { LayerCount.None, LayerCount.All };
-            foreach (int sp in sizes.Where(s => s >= 1 && world % s == 0))
+            foreach (int sp in sizes)
                 foreach (int stage in stages)
                     foreach (bool ac in recompute)
                         foreach (bool offloadOptimizer in optimizer)

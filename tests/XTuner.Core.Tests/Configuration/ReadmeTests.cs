@@ -28,5 +28,13 @@ namespace XTuner.Core.Tests.Configuration
             var readme = Readme();
             foreach (var name in ConfigCatalogue.Names) Assert.Contains($"| `{name}` |", readme);
         }
+
+        [Fact]
+        public void EveryPlannerAssumptionIsListedWithItsDefault()
+        {
+            var readme = Readme();
+            foreach (var a in XTuner.Core.Planning.PlanAssumptions.Default.All)
+                Assert.Contains($"| `{a.Name}` | {a.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} ", readme);
+        }
     }
 }

@@ -59,6 +59,17 @@ namespace XTuner.Core.Tests.Planning
             Assert.Equal(new[] { 1, 2, 4, 8 }, sizes);
         }
 
+        [Theory]
+        [InlineData(3)]
+        [InlineData(16)]
+        public void APinnedSequenceParallelSizeThatCannotWorkIsRefused(int size)
+        {
+            // Llama2-7B has 32 heads; 8 GPUs take SP 1, 2, 4 or 8.
+            var e = Assert.Throws<XTunerException>(() => Planner.Plan(Request("llama2-7b-full-32k-sp1", 8, $"sequence_parallel_size={size}")));
+            Assert.Equal(ErrorIds.InvalidSequenceParallelSize, e.ErrorId);
+            Assert.Contains("sizes that work here: 1, 2, 4, 8", e.Message);
+        }
+
         [Fact]
         public void WhenNothingFitsTheAdviceSaysWhatWould()
         {
