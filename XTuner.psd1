@@ -25,6 +25,7 @@
         'Get-XTunerRun'
         'Stop-XTunerTraining'
         'Initialize-XTunerDataset'
+        'Get-XTunerPlan'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()

@@ -63,6 +63,13 @@ namespace XTuner.Core
         public const string BadModelFile = "XTunerBadModelFile";
         /// <summary>The GPU ran out of memory; the message names the phase, the step and the sequence length.</summary>
         public const string OutOfMemory = "XTunerOutOfMemory";
+        /// <summary>A warning before launch: the planner predicts the layout needs more GPU memory than the GPU has.</summary>
+        public const string PredictedOutOfMemory = "XTunerPredictedOutOfMemory";
+        /// <summary>The planner found no layout that fits the GPUs, the GPU memory and the host memory it was given.</summary>
+        public const string NoLayoutFits = "XTunerNoLayoutFits";
+        public const string InvalidPlanAssumption = "XTunerInvalidPlanAssumption";
+        /// <summary>The planner needs the model's dimensions (a model section, or a checkpoint's config.json).</summary>
+        public const string PlanNeedsModel = "XTunerPlanNeedsModel";
 
         /// <summary>The kind of each id. Every id above has one (a test checks); an unknown id is <see cref="ErrorKind.NotSpecified"/>.</summary>
         private static readonly Dictionary<string, ErrorKind> Kinds = new Dictionary<string, ErrorKind>
@@ -109,6 +116,10 @@ namespace XTuner.Core
             [CheckpointCorrupt] = ErrorKind.InvalidData,
             [BadModelFile] = ErrorKind.InvalidData,
             [OutOfMemory] = ErrorKind.LimitsExceeded,
+            [PredictedOutOfMemory] = ErrorKind.LimitsExceeded,
+            [NoLayoutFits] = ErrorKind.LimitsExceeded,
+            [InvalidPlanAssumption] = ErrorKind.InvalidArgument,
+            [PlanNeedsModel] = ErrorKind.InvalidData,
             [SeveralConfigsOneFile] = ErrorKind.InvalidArgument,
             [SeveralRunsOneWorkDir] = ErrorKind.InvalidArgument,
             [BenchmarkFailed] = ErrorKind.InvalidResult,

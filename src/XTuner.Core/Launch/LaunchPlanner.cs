@@ -56,6 +56,13 @@ namespace XTuner.Core.Launch
             return config;
         }
 
+        /// <summary>
+        /// <paramref name="warnings"/> and, on CUDA, the planner's <see cref="ErrorIds.PredictedOutOfMemory"/> warning when
+        /// it predicts the layout does not fit a GPU (for the launchers, not for each rank).
+        /// </summary>
+        public static IReadOnlyList<ConfigFinding> WithMemoryWarning(XTunerConfig prepared, IReadOnlyList<ConfigFinding> warnings) =>
+            Planning.LaunchMemoryCheck.Warning(prepared) is ConfigFinding memory ? warnings.Concat(new[] { memory }).ToList() : warnings;
+
         /// <summary>Plans one process per rank on this machine.</summary>
         public static LaunchPlan PlanLocal(XTunerConfig source, LaunchOptions options) => PlanLocal(source, options, out _);
 
@@ -67,6 +74,7 @@ namespace XTuner.Core.Launch
         public static LaunchPlan PlanLocal(XTunerConfig source, LaunchOptions options, out IReadOnlyList<ConfigFinding> warnings)
         {
             var config = Prepare(source, options, out warnings);
+            warnings = WithMemoryWarning(config, warnings);
             if (config.Nodes != 1 && options.Nodes == null)
                 throw new XTunerConfigException(new ConfigFinding(FindingSeverity.Error, "nodes",
                     $"nodes {config.Nodes}: the local launcher runs on one machine; use -Launcher Slurm (xtuner train --launcher slurm) for several nodes, " +

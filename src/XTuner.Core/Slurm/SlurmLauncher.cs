@@ -38,7 +38,7 @@ namespace XTuner.Core.Slurm
             var plan = new SlurmPlan
             {
                 Config = config,
-                Warnings = warnings,
+                Warnings = LaunchPlanner.WithMemoryWarning(config, warnings),
                 WorkDir = workDir,
                 ConfigPath = layout.Config,
                 ScriptPath = layout.SbatchScript,

@@ -26,29 +26,9 @@ namespace XTuner.PowerShell.Commands
     /// </example>
     [Cmdlet(VerbsData.Initialize, "XTunerDataset", SupportsShouldProcess = true, DefaultParameterSetName = ConfigSet)]
     [OutputType(typeof(XTunerDataset))]
-    public sealed class InitializeXTunerDatasetCommand : XTunerCmdlet, IDisposable
+    public sealed class InitializeXTunerDatasetCommand : ConfigInputCmdlet, IDisposable
     {
-        private const string ConfigSet = "Config";
-        private const string NameSet = "Name";
-        private const string PathSet = "Path";
-
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
-
-        /// <summary>The config whose data to prepare (from the pipeline).</summary>
-        [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ConfigSet)]
-        [ValidateNotNull]
-        public XTunerConfig? Config { get; set; }
-
-        /// <summary>A built-in config whose data to prepare (tab-completes; see Get-XTunerConfig).</summary>
-        [Parameter(Mandatory = true, Position = 0, ParameterSetName = NameSet)]
-        [ArgumentCompleter(typeof(CatalogueNameCompleter))]
-        [ValidateNotNullOrEmpty]
-        public string? Name { get; set; }
-
-        /// <summary>A YAML config file whose data to prepare.</summary>
-        [Parameter(Mandatory = true, ParameterSetName = PathSet)]
-        [ValidateNotNullOrEmpty]
-        public string? Path { get; set; }
 
         /// <summary>The run's work dir, whose dataset_cache folder is the cache unless dataset_cache_dir says otherwise (default: the config's work_dir, else work_dirs/NAME under the current location).</summary>
         [Parameter]
@@ -124,19 +104,6 @@ namespace XTuner.PowerShell.Commands
                 }
             }
             WriteObject(dataset);
-        }
-
-        private XTunerConfig ReadConfig()
-        {
-            switch (ParameterSetName)
-            {
-                case NameSet:
-                    return ConfigCatalogue.Get(Name!);
-                case PathSet:
-                    return ConfigYaml.Load(ResolvePath(Path!));
-                default:
-                    return Config!;
-            }
         }
 
         private LaunchOptions Options()

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using XTuner.Core;
 using XTuner.Core.Configuration;
+using XTuner.Core.Planning;
 
 namespace XTuner.Training.Engine
 {
@@ -16,15 +17,11 @@ namespace XTuner.Training.Engine
         private const double Gib = 1L << 30;
 
         /// <summary>Host bytes this rank's optimizer offload holds: float32 master, two moments and a staging buffer.</summary>
-        public static long OptimizerBytes(ModelSpec spec, int shards) =>
-            (long)Math.Ceiling((spec.ParameterCount ?? 0) / (double)shards) * 4 * 3 + LargestLayerBytes(spec, shards);
+        public static long OptimizerBytes(ModelSpec spec, int shards) => OffloadBytes.Optimizer(spec, shards);
 
         /// <summary>Host bytes one offloaded layer holds on this rank: its checkpointed input for one micro-batch.</summary>
-        public static long ActivationBytesPerLayer(XTunerConfig config, ModelSpec spec, int elementSize)
-        {
-            long tokens = (long)config.BatchSize * ((config.MaxLength + config.SequenceParallelSize - 1) / config.SequenceParallelSize);
-            return tokens * (spec.HiddenSize ?? 0) * elementSize;
-        }
+        public static long ActivationBytesPerLayer(XTunerConfig config, ModelSpec spec, int elementSize) =>
+            OffloadBytes.ActivationsPerLayer(config, spec, elementSize);
 
         /// <summary>
         /// offload_activations: auto: the layers whose inputs fit in this rank's share of the available memory beside
@@ -68,15 +65,6 @@ namespace XTuner.Training.Engine
             {
                 return null;
             }
-        }
-
-        // The staging buffer holds the largest unit's shard: a layer, or the embedding (vocab x hidden).
-        private static long LargestLayerBytes(ModelSpec spec, int shards)
-        {
-            long h = spec.HiddenSize ?? 0, layers = Math.Max(1, spec.NumHiddenLayers ?? 1);
-            long embedding = (spec.VocabSize ?? 0) * h;
-            long layer = ((spec.ParameterCount ?? 0) - embedding * (spec.TiesWordEmbeddings ? 1 : 2)) / layers;
-            return (long)Math.Ceiling(Math.Max(layer, embedding) / (double)shards) * 4;
         }
     }
 }

@@ -98,7 +98,9 @@ namespace XTuner.Training.Engine
             if (IsRankZero && resumeFrom == null) StartFresh(layout);
             using var reporter = IsRankZero ? new RunReporter(layout.Root, _options.Console, _options.Events, config.LoggingInterval) : null;
             reporter?.Info($"xtuner {_env} | {_layout} | {ConfigValues.FormatEnum(config.Device)} {ConfigValues.FormatEnum(config.DType)} | zero {config.ZeroStage}");
-            using var setup = TrainingSetup.Create(config, _env.Rank, _env.LocalWorldSize, _runtime, _sequenceParallel, _layout, resumeFrom, reporter);
+            using var setup = TrainingSetup.Create(config, _env.Rank, _env.LocalWorldSize, _runtime, _sequenceParallel, _layout, resumeFrom, reporter,
+                // Ranks sharing a GPU share its free memory.
+                _memory.FreeBytes() / (_cuda ? config.RanksPerGpu : 1));
             if (IsRankZero && setup.StartStep > 0) MetricsFile.TruncateAfter(layout.Root, setup.StartStep);
             var observers = new List<ITrainingObserver>();
             if (ExactnessDump.FromEnvironment(setup.Optimizer, setup.Model, IsRankZero) is ExactnessDump dump) observers.Add(dump);

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using XTuner.Core;
 using XTuner.Core.Configuration;
+using XTuner.Core.Planning;
 using XTuner.Core.Launch;
 using XTuner.Core.Models;
 using XTuner.Core.Runs;
@@ -77,7 +78,7 @@ namespace XTuner.Training.Engine
         /// to continue from, or null; rank 0's <paramref name="reporter"/> says what was built.
         /// </summary>
         public static TrainingSetup Create(XTunerConfig config, int rank, int localRanks, DistributedRuntime runtime, IProcessGroup sequenceParallel,
-            ParallelLayout layout, string? resumeFrom, RunReporter? reporter)
+            ParallelLayout layout, string? resumeFrom, RunReporter? reporter, double? freeDeviceBytes = null)
         {
             var baseDir = Directory.GetCurrentDirectory();
             var device = runtime.Device;
@@ -100,7 +101,7 @@ namespace XTuner.Training.Engine
             reporter?.Info($"data: {stats}; {sampler.BatchesPerEpoch} batches per epoch; {totalSteps} steps of {config.BatchSize * layout.DataParallelSize * accum} sequences");
 
             var computeType = config.DType == TrainingDType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
-            int recomputed = RecomputedLayers(config, spec, device.type == TorchSharp.DeviceType.CUDA);
+            int recomputed = RecomputedLayers(config, spec, device.type == TorchSharp.DeviceType.CUDA ? freeDeviceBytes : null, world.Size, reporter);
             int offloadedLayers = CheckOffload(config, spec, computeType, recomputed, world.Size, localRanks, reporter);
             var (model, shards) = BuildModel(config, spec, computeType, device, world, resolved.CheckpointDirectory, loadWeights: resumeFrom == null);
             try
@@ -165,15 +166,30 @@ namespace XTuner.Training.Engine
         }
 
         /// <summary>
-        /// How many layers, the first ones, recompute in backward: activation_checkpointing resolved. auto recomputes every
-        /// layer on CPU (host memory is not budgeted here) and under ZeRO-3 (which gathers parameters again for recompute).
+        /// How many layers, the first ones, recompute in backward: activation_checkpointing resolved. auto keeps as many
+        /// layers un-recomputed as the planner's memory model (<see cref="RecomputeBudget"/>) says fit in
+        /// <paramref name="freeDeviceBytes"/> (this rank's share of the GPU's free memory before the model is built), and
+        /// recomputes every layer on the CPU (no device budget) and under ZeRO-3 (which gathers parameters again for recompute).
         /// </summary>
-        private static int RecomputedLayers(XTunerConfig config, ModelSpec spec, bool cuda)
+        internal static int RecomputedLayers(XTunerConfig config, ModelSpec spec, double? freeDeviceBytes, int worldSize, RunReporter? reporter)
         {
             int layers = spec.NumHiddenLayers ?? 0;
             if (!config.ActivationCheckpointing.IsAuto) return config.ActivationCheckpointing.Of(layers, auto: layers);
-            if (!cuda || config.ZeroStage == 3) return layers;
-            return layers;
+            if (!(freeDeviceBytes is double free) || config.ZeroStage == 3) return layers;
+            int kept;
+            try
+            {
+                kept = RecomputeBudget.LayersWithoutRecompute(config, worldSize, free);
+            }
+            catch (XTunerException e)
+            {
+                reporter?.Warning($"activation_checkpointing auto recomputes every layer: the planner cannot estimate this model ({e.Message})");
+                return layers;
+            }
+            reporter?.Info(string.Format(System.Globalization.CultureInfo.InvariantCulture,
+                "activation_checkpointing auto: {0} of {1} layers recompute; the planner predicts room for {2} without recompute in {3:F1} GiB free",
+                layers - kept, layers, kept, free / (1L << 30)));
+            return layers - kept;
         }
 
         private static string Bytes(long bytes) => bytes >= 1L << 30

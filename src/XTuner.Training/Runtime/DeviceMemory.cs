@@ -40,6 +40,9 @@ namespace XTuner.Training.Runtime
         /// <summary>Why the per-process figure is missing on CUDA (and <see cref="PeakGib"/> is the device's); null when it is there.</summary>
         public string? Unavailable { get; private set; }
 
+        /// <summary>The device's free memory now (cudaMemGetInfo), or null on the CPU or where the CUDA runtime cannot tell.</summary>
+        public double? FreeBytes() => _memGetInfo != null && _memGetInfo(out var free, out _) == 0 ? free.ToUInt64() : (double?)null;
+
         /// <summary>Reads current usage and updates the peaks.</summary>
         public void Sample()
         {

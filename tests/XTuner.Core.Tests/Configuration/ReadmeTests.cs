@@ -9,15 +9,7 @@ namespace XTuner.Core.Tests.Configuration
     /// <summary>The README documents what the code does: every config key and every catalogue entry.</summary>
     public class ReadmeTests
     {
-        private static string Readme()
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            {
-                var path = Path.Combine(dir.FullName, "README.md");
-                if (File.Exists(path) && File.Exists(Path.Combine(dir.FullName, "XTuner.sln"))) return File.ReadAllText(path);
-            }
-            throw new InvalidOperationException("README.md not found above " + AppContext.BaseDirectory);
-        }
+        private static string Readme() => File.ReadAllText(Path.Combine(RepositoryRoot.Path, "README.md"));
 
         [Fact]
         public void TheConfigurationReferenceIsTheSchemas()
@@ -35,6 +27,14 @@ namespace XTuner.Core.Tests.Configuration
         {
             var readme = Readme();
             foreach (var name in ConfigCatalogue.Names) Assert.Contains($"| `{name}` |", readme);
+        }
+
+        [Fact]
+        public void EveryPlannerAssumptionIsListedWithItsDefault()
+        {
+            var readme = Readme();
+            foreach (var a in XTuner.Core.Planning.PlanAssumptions.Default.All)
+                Assert.Contains($"| `{a.Name}` | {a.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} ", readme);
         }
     }
 }

@@ -1,0 +1,48 @@
+using System.Collections.Generic;
+
+namespace XTuner.Core.Planning
+{
+    /// <summary>
+    /// One recorded benchmark result that the planner is checked against: the config and overrides it ran (from the
+    /// line's command), its length and ranks, and what was measured.
+    /// </summary>
+    public sealed class BenchmarkCase
+    {
+        public BenchmarkCase(string file, int line, string config, IReadOnlyList<string> options, int length, int ranks,
+            double measuredPeakGib, double? measuredStepSeconds)
+        {
+            File = file;
+            Line = line;
+            Config = config;
+            Options = options;
+            Length = length;
+            Ranks = ranks;
+            MeasuredPeakGib = measuredPeakGib;
+            MeasuredStepSeconds = measuredStepSeconds;
+        }
+
+        /// <summary>The results file's name.</summary>
+        public string File { get; }
+
+        /// <summary>1-based line in <see cref="File"/>.</summary>
+        public int Line { get; }
+
+        /// <summary>The catalogue config the benchmark ran.</summary>
+        public string Config { get; }
+
+        /// <summary>Its --cfg-options, as given.</summary>
+        public IReadOnlyList<string> Options { get; }
+
+        public int Length { get; }
+
+        public int Ranks { get; }
+
+        public double MeasuredPeakGib { get; }
+
+        /// <summary>The step time (CUDA runs only; a CPU step time is not predicted).</summary>
+        public double? MeasuredStepSeconds { get; }
+
+        public override string ToString() =>
+            $"{File}:{Line} {Config} {Length / 1024}k" + (Options.Count > 0 ? " " + string.Join(" ", Options) : "");
+    }
+}

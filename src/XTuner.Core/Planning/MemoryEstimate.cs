@@ -1,0 +1,38 @@
+namespace XTuner.Core.Planning
+{
+    /// <summary>Predicted peak GPU memory of one rank, by part, and the host memory of one node (bytes).</summary>
+    public sealed class MemoryEstimate
+    {
+        /// <summary>bf16 weights: all of them, or under ZeRO-3 this rank's shard and the layer being gathered.</summary>
+        public double Parameters { get; set; }
+
+        /// <summary>Gradients: bf16 .grad, float32 shards and accumulators as the ZeRO stage keeps them.</summary>
+        public double Gradients { get; set; }
+
+        /// <summary>float32 master weights and both AdamW moments on the GPU (none with offload_optimizer).</summary>
+        public double OptimizerStates { get; set; }
+
+        /// <summary>Checkpointed layer inputs kept on the GPU, or every layer's saved tensors without recompute.</summary>
+        public double Activations { get; set; }
+
+        /// <summary>What one layer's recompute and backward hold at once, MLP tiles included.</summary>
+        public double LayerWorkingSet { get; set; }
+
+        /// <summary>The chunked loss's logits and the attention all-to-all buffers.</summary>
+        public double Workspaces { get; set; }
+
+        /// <summary>The flat float32 buffer a unit's gradients are reduced in (several ranks only).</summary>
+        public double CommunicationBuffers { get; set; }
+
+        /// <summary>The CUDA context and libtorch's workspaces.</summary>
+        public double Context { get; set; }
+
+        public double PeakGpu => Parameters + Gradients + OptimizerStates + Activations + LayerWorkingSet + Workspaces + CommunicationBuffers + Context;
+
+        /// <summary>Host memory of one node: its ranks' processes, offloaded optimizer states and activations.</summary>
+        public double HostPerNode { get; set; }
+
+        /// <summary>Layers whose checkpointed inputs live in host memory (offload_activations resolved).</summary>
+        public int OffloadedLayers { get; set; }
+    }
+}

@@ -1,0 +1,158 @@
+using System;
+using XTuner.Core.Configuration;
+
+namespace XTuner.Core.Planning
+{
+    /// <summary>
+    /// The planner's arithmetic: what a layout of a config holds in GPU and host memory and how long its step takes,
+    /// from the model's dimensions and the named <see cref="PlanAssumptions"/>. The memory follows what the trainer
+    /// keeps (bf16 weights and .grad, float32 master and moments, float32 ZeRO shards and accumulators, one checkpoint
+    /// per layer, one layer's recompute at a time); the time is FLOPs over the measured kernel rates plus traffic over
+    /// the links, nothing overlapped (collectives run on the compute stream, offload copies are not overlapped).
+    /// </summary>
+    public static class PlanModel
+    {
+        private const double LossChunkBytes = 1L << 30;
+        private const double MlpTileBytes = 1L << 30;
+
+        /// <summary>The prediction for <paramref name="layout"/> of <paramref name="config"/>.</summary>
+        public static XTunerPlan Estimate(XTunerConfig config, PlanLayout layout, PlanHardware hardware, PlanAssumptions assumptions)
+        {
+            var spec = config.Model;
+            RequireDimensions(config);
+            var planned = layout.ApplyTo(config);
+            // The plan's config trains on the plan's GPUs (when they make whole nodes), so that it can go on to training.
+            if (layout.WorldSize <= hardware.GpusPerNode || layout.WorldSize % hardware.GpusPerNode == 0)
+            {
+                planned.GpusPerNode = Math.Min(layout.WorldSize, hardware.GpusPerNode);
+                planned.Nodes = layout.WorldSize / planned.GpusPerNode;
+            }
+            int ranksPerNode = Math.Min(layout.WorldSize, hardware.GpusPerNode);
+            var memory = Memory(planned, layout, hardware, assumptions, ranksPerNode);
+            var time = StepTime(planned, layout, memory.OffloadedLayers, hardware, assumptions, ranksPerNode);
+            return new XTunerPlan(planned, layout, memory, time, hardware, assumptions);
+        }
+
+        /// <summary>Refuses a config whose model has no dimensions to plan with (<see cref="ErrorIds.PlanNeedsModel"/>).</summary>
+        public static void RequireDimensions(XTunerConfig config)
+        {
+            if (config.Model.ParameterCount == null)
+                throw new XTunerException(ErrorIds.PlanNeedsModel,
+                    $"'{config.Name ?? config.ModelName}' has no model dimensions to plan with: give its model section (hidden_size, intermediate_size, " +
+                    "num_hidden_layers, num_attention_heads, vocab_size), e.g. start from a catalogue config of the same model (xtuner list-cfg).");
+        }
+
+        private static MemoryEstimate Memory(XTunerConfig config, PlanLayout layout, PlanHardware hardware, PlanAssumptions a, int ranksPerNode)
+        {
+            var spec = config.Model;
+            double p = spec.ParameterCount!.Value, h = spec.HiddenSize!.Value, inter = spec.IntermediateSize!.Value;
+            int layers = spec.NumHiddenLayers!.Value, w = layout.WorldSize, accum = config.AccumulativeCounts;
+            double tokens = OffloadBytes.LocalTokens(config);
+            double unit = OffloadBytes.LargestUnitShard(spec, 1);
+            // ZeRO 1 and 2 on one rank keep whole states, as ZeRO-0 does.
+            int stage = w == 1 && layout.ZeroStage < 3 ? 0 : layout.ZeroStage;
+            int optimizerShards = stage >= 1 ? w : 1;
+            double checkpointPerLayer = tokens * h * 2;
+            int offloaded = OffloadedLayers(config, layout, hardware, a, ranksPerNode, optimizerShards, checkpointPerLayer);
+            var m = new MemoryEstimate { OffloadedLayers = offloaded, Context = a.ContextBytes };
+            m.Parameters = stage == 3 ? 2 * p / w + 2 * unit : 2 * p;
+            m.Gradients = stage switch
+            {
+                0 => 2 * p + (accum > 1 ? 4 * p : 0),
+                1 => 2 * p + 4 * p / w + (accum > 1 ? 4 * p : 0),
+                2 => 2 * p + 4 * p / w * (accum > 1 ? 2 : 1),
+                _ => 2 * unit + 4 * unit + 4 * p / w,
+            };
+            m.OptimizerStates = layout.OffloadOptimizer ? 0 : 12 * p / optimizerShards;
+            // Recomputed layers keep their input (on the device unless offloaded); the others all that autograd saves.
+            int recomputed = layout.RecomputedLayers((int)layers);
+            m.Activations = (recomputed > 0 ? (recomputed - offloaded) * checkpointPerLayer + (offloaded > 0 ? 2 * checkpointPerLayer : 0) : 0)
+                            + (layers - recomputed) * RecomputeBudget.SavedBytesPerLayer(config, a);
+            m.LayerWorkingSet = tokens * a.LayerWorkingSetHidden * h * 2 + tokens / MlpTiles(layout, tokens, inter) * a.LayerWorkingSetMlp * inter * 2;
+            double vocab = spec.VocabSize!.Value;
+            double lossTokens = Math.Min(tokens, Math.Max(256, Math.Floor(LossChunkBytes / (4 * vocab))));
+            m.Workspaces = lossTokens * vocab * 4 * a.LossLogitsCopies +
+                           (layout.SequenceParallelSize > 1 ? AllToAllBytesPerPass(config, layout) * a.AllToAllCopies : 0);
+            m.CommunicationBuffers = w > 1 && stage < 3 ? 4 * unit : 0;
+            m.HostPerNode = ranksPerNode * (a.HostProcessBytes + (layout.OffloadOptimizer ? OffloadBytes.Optimizer(spec, optimizerShards) : 0) +
+                                            offloaded * checkpointPerLayer);
+            return m;
+        }
+
+        private static StepTimeEstimate StepTime(XTunerConfig config, PlanLayout layout, int offloaded, PlanHardware hardware, PlanAssumptions a, int ranksPerNode)
+        {
+            var spec = config.Model;
+            double p = spec.ParameterCount!.Value, h = spec.HiddenSize!.Value, inter = spec.IntermediateSize!.Value;
+            double layers = spec.NumHiddenLayers!.Value, seq = config.MaxLength, batch = config.BatchSize;
+            int sp = layout.SequenceParallelSize, w = layout.WorldSize, accum = config.AccumulativeCounts;
+            int stage = w == 1 && layout.ZeroStage < 3 ? 0 : layout.ZeroStage;
+            // The share of layers recomputed: each repeats its forward (matmuls, attention, the SP exchanges, ZeRO-3's gather).
+            double r = layout.RecomputedLayers((int)layers) / layers;
+            double tokens = OffloadBytes.LocalTokens(config);
+            // The embedding lookup is no matmul; an untied lm_head is.
+            double matmulParameters = p - (spec.TiesWordEmbeddings ? 0 : OffloadBytes.EmbeddingParameters(spec));
+            int headDim = spec.EffectiveHeadDim!.Value, heads = spec.NumAttentionHeads!.Value;
+            double localHeads = Math.Ceiling(heads / (double)sp);
+            // Causal attention forward is 2 L (heads x head_dim) S^2 FLOPs; backward 2.5 times that; recompute repeats the forward.
+            double attentionFlops = (7 + 2 * r) * layers * localHeads * headDim * seq * seq * batch;
+            double attentionRate = a.AttentionFlops * Math.Min(1, Math.Pow(headDim / 128.0, a.AttentionHeadDimExponent));
+            var t = new StepTimeEstimate
+            {
+                Matmuls = accum * (6 + 2 * r) * matmulParameters * tokens / a.MatmulFlops,
+                Attention = accum * attentionFlops / attentionRate,
+                Elementwise = accum * tokens * layers * (h + inter) * a.ElementwiseSeconds * (0.75 + 0.25 * r),
+            };
+            if (sp > 1)
+                t.AllToAll = accum * layers * (2 + r) * AllToAllBytesPerPass(config, layout) * (sp - 1) / sp / LinkBandwidth(sp, hardware, a);
+            double ring = (w - 1) / (double)w / LinkBandwidth(w, hardware, a);
+            if (w > 1)
+                t.ZeroTraffic = stage switch
+                {
+                    0 => 2 * 4 * p * ring,
+                    1 => (2 * 4 * p + 2 * p) * ring,
+                    2 => (accum * 4 * p + 2 * p) * ring,
+                    _ => accum * (2 * p * (1 + r) + 4 * p) * ring,
+                };
+            double shard = p / (stage >= 1 ? w : 1);
+            t.Optimizer = layout.OffloadOptimizer
+                ? shard / (a.HostAdamWElementsPerSecond / ranksPerNode) + shard * 6 / a.PcieBytesPerSecond
+                : shard * a.OptimizerSecondsPerParameter;
+            t.ActivationOffload = accum * offloaded * tokens * h * 2 * 2 / a.PcieBytesPerSecond;
+            return t;
+        }
+
+        /// <summary>MLP tiles of <paramref name="tokens"/> tokens: the layout's count, or for auto the fewest that keep a tile under 1 GiB.</summary>
+        internal static double MlpTiles(PlanLayout layout, double tokens, double intermediate) =>
+            Math.Max(1, Math.Min(tokens, layout.MlpTiles.Count ?? Math.Ceiling(tokens * intermediate * 2 / MlpTileBytes)));
+
+        // One all-to-all pass of a layer moves q, k, v (KV heads repeated to a multiple of SP) and the attention output.
+        private static double AllToAllBytesPerPass(XTunerConfig config, PlanLayout layout)
+        {
+            var spec = config.Model;
+            int sp = layout.SequenceParallelSize, heads = spec.NumAttentionHeads!.Value, kv = spec.NumKeyValueHeads ?? heads;
+            double kvHeads = kv % sp == 0 ? kv : Math.Ceiling(kv / (double)sp) * sp;
+            return OffloadBytes.LocalTokens(config) * (2.0 * heads + 2 * kvHeads) * spec.EffectiveHeadDim!.Value * 2;
+        }
+
+        private static double LinkBandwidth(int ranks, PlanHardware hardware, PlanAssumptions a) =>
+            ranks <= hardware.GpusPerNode ? a.NvlinkBytesPerSecond : a.NetworkBytesPerSecond;
+
+        private static int OffloadedLayers(XTunerConfig config, PlanLayout layout, PlanHardware hardware, PlanAssumptions a, int ranksPerNode,
+            int optimizerShards, double checkpointPerLayer)
+        {
+            int layers = config.Model.NumHiddenLayers!.Value;
+            int recomputed = layout.RecomputedLayers(layers);
+            if (recomputed == 0) return 0;
+            int auto = 0;
+            if (layout.OffloadActivations.IsAuto)
+            {
+                // As the trainer does: as many as a tenth less than the node's memory holds beside the optimizer states.
+                double host = hardware.HostMemoryBytes ?? 0;
+                double optimizer = layout.OffloadOptimizer ? OffloadBytes.Optimizer(config.Model, optimizerShards) : 0;
+                double room = host * 0.9 / ranksPerNode - optimizer - a.HostProcessBytes;
+                auto = room > 0 ? (int)Math.Min(layers, Math.Floor(room / checkpointPerLayer)) : 0;
+            }
+            return Math.Min(recomputed, layout.OffloadActivations.Of(layers, auto));
+        }
+    }
+}

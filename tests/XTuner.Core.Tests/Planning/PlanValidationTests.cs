@@ -1,0 +1,66 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using XTuner.Core.Planning;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace XTuner.Core.Tests.Planning
+{
+    /// <summary>
+    /// Every benchmark recorded in examples/benchmarks/results (read here, at test time) is a case: the planner's peak
+    /// GPU memory must be within 10% of the measured one, and on CUDA its step time within 15%.
+    /// </summary>
+    public class PlanValidationTests
+    {
+        private readonly ITestOutputHelper _output;
+
+        public PlanValidationTests(ITestOutputHelper output)
+        {
+            _output = output;
+        }
+
+        private static string Results => Path.Combine(RepositoryRoot.Path, PlanValidation.ResultsFolder);
+
+        public static IEnumerable<object[]> Cases() =>
+            PlanValidation.Cases(Results).Select(c => new object[] { c.File, c.Line });
+
+        [Theory]
+        [MemberData(nameof(Cases))]
+        public void ThePredictionIsCloseToTheMeasurement(string file, int line)
+        {
+            var benchmark = PlanValidation.Cases(Results).Single(c => c.File == file && c.Line == line);
+            var result = PlanValidation.Evaluate(benchmark);
+            _output.WriteLine(PlanValidation.Table(new[] { result }));
+            Assert.True(Math.Abs(result.PeakErrorPercent) <= 10,
+                $"{benchmark}: predicted peak {result.PredictedPeakGib:F2} GiB, measured {benchmark.MeasuredPeakGib:F2} ({result.PeakErrorPercent:F1}%)");
+            if (result.StepErrorPercent is double e)
+                Assert.True(Math.Abs(e) <= 15,
+                    $"{benchmark}: predicted step {result.PredictedStepSeconds:F2} s, measured {benchmark.MeasuredStepSeconds:F2} ({e:F1}%)");
+        }
+
+        [Fact]
+        public void EveryRecordedH200ResultWithAMemoryFigureIsACase()
+        {
+            var cases = PlanValidation.Cases(Results);
+            _output.WriteLine(PlanValidation.Table(cases.Select(c => PlanValidation.Evaluate(c))));
+            // 7B at 8k-64k (2026-11-24), the 1.1B shape at 8k-128k, and the 2026-12-02 offload runs.
+            Assert.True(cases.Count >= 10, $"only {cases.Count} cases were read from {Results}");
+            Assert.Contains(cases, c => c.Options.Contains("offload_optimizer=true"));
+            Assert.Contains(cases, c => c.Options.Contains("model.hidden_size=2048"));
+            Assert.All(cases, c => Assert.NotNull(c.MeasuredStepSeconds));
+        }
+
+        [Fact]
+        public void ACommandAfterTheScriptThatRanItIsRead()
+        {
+            var (config, options, ranks, device) = PlanValidation.ParseCommand(
+                "examples/benchmarks/long-context.sh \"bash .gpu/run.sh app/xtuner.dll\" $OUT b   # xtuner benchmark llama2-7b-full-32k-sp1 --device cuda --nproc-per-node 1 --lengths 32k --steps 3 --cfg-options zero_stage=0 offload_optimizer=true");
+            Assert.Equal("llama2-7b-full-32k-sp1", config);
+            Assert.Equal(new[] { "zero_stage=0", "offload_optimizer=true" }, options);
+            Assert.Equal(1, ranks);
+            Assert.Equal("cuda", device);
+        }
+    }
+}

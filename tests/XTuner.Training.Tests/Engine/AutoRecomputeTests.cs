@@ -1,0 +1,61 @@
+using XTuner.Core.Catalogue;
+using XTuner.Core.Configuration;
+using XTuner.Core.Planning;
+using XTuner.Training.Engine;
+using Xunit;
+
+namespace XTuner.Training.Tests.Engine
+{
+    /// <summary>activation_checkpointing resolved into the number of layers (the first ones) that recompute.</summary>
+    public class AutoRecomputeTests
+    {
+        private static XTunerConfig TinyLlama11B(int length, LayerCount recompute)
+        {
+            var config = ConfigCatalogue.Get("llama2-7b-full-8k-sp1");
+            config.ZeroStage = 0;
+            config.GpusPerNode = 1;
+            config.MaxLength = length;
+            config.Model.HiddenSize = 2048;
+            config.Model.IntermediateSize = 5632;
+            config.Model.NumHiddenLayers = 22;
+            config.Model.NumKeyValueHeads = 4;
+            config.ActivationCheckpointing = recompute;
+            return config;
+        }
+
+        private static int Resolve(XTunerConfig config, double? free) => TrainingSetup.RecomputedLayers(config, config.Model, free, 1, null);
+
+        [Fact]
+        public void AutoRecomputesWhatThePlannerSaysDoesNotFit()
+        {
+            const double H200 = 141 * PlanAssumptions.Gib;
+            var config = TinyLlama11B(65536, LayerCount.Auto);
+            int kept = RecomputeBudget.LayersWithoutRecompute(config, 1, H200);
+            Assert.InRange(kept, 1, 21);
+            Assert.Equal(22 - kept, Resolve(config, H200));
+            // All of them fit at 8k: nothing recomputes; less memory recomputes more.
+            Assert.Equal(0, Resolve(TinyLlama11B(8192, LayerCount.Auto), H200));
+            Assert.True(Resolve(config, 80 * PlanAssumptions.Gib) > 22 - kept);
+        }
+
+        [Fact]
+        public void AutoRecomputesEveryLayerOnTheCpuAndUnderZero3()
+        {
+            Assert.Equal(22, Resolve(TinyLlama11B(65536, LayerCount.Auto), null));
+            var zero3 = TinyLlama11B(65536, LayerCount.Auto);
+            zero3.ZeroStage = 3;
+            Assert.Equal(22, Resolve(zero3, 141 * PlanAssumptions.Gib));
+        }
+
+        [Theory]
+        [InlineData("true", 22)]
+        [InlineData("false", 0)]
+        [InlineData("5", 5)]
+        [InlineData("40", 22)]
+        public void AFixedChoiceIsTakenAsItIs(string value, int layers)
+        {
+            Assert.True(LayerCount.TryParse(value, out var recompute));
+            Assert.Equal(layers, Resolve(TinyLlama11B(65536, recompute), 141 * PlanAssumptions.Gib));
+        }
+    }
+}
