@@ -26,7 +26,12 @@ namespace XTuner.Training.Engine
         }
 
         /// <summary>The error for an out-of-memory failure <paramref name="e"/> met in <paramref name="phase"/>.</summary>
+        /// <param name="e">libtorch's failure.</param>
+        /// <param name="phase">What the rank was doing (setup, forward, backward, the optimizer step...).</param>
         /// <param name="step">The step being taken, from 1; null before the first.</param>
+        /// <param name="length">The padded sequence length.</param>
+        /// <param name="sequenceParallel">The SP size: each rank holds length / SP tokens.</param>
+        /// <param name="cuda">The GPU ran out (else the host).</param>
         public static XTunerException Describe(Exception e, string phase, int? step, long length, int sequenceParallel, bool cuda)
         {
             string where = step is int s ? $"{phase} at step {s}" : phase;
