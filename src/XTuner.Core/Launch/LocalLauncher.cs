@@ -208,7 +208,9 @@ namespace XTuner.Core.Launch
                     Finish(RunState.Failed);
                     return;
                 }
-                var failed = FailedRank();
+                // Read before the failures: a rank that ends after this read is seen on the next round, never missed.
+                bool allEnded = _ranks.All(r => r.HasExited);
+                var failed = FailedRank(allEnded);
                 // RunControl writes its request before it signals a rank: a rank ended by it is never a failure.
                 if (failed != null && !_stopRequested && !File.Exists(StopFile))
                 {
@@ -217,7 +219,7 @@ namespace XTuner.Core.Launch
                     Finish(RunState.Failed);
                     return;
                 }
-                if (_ranks.All(r => r.HasExited))
+                if (allEnded)
                 {
                     Finish(_stopRequested ? RunState.Stopped : RunState.Completed);
                     return;
@@ -231,14 +233,15 @@ namespace XTuner.Core.Launch
         /// store or a collective gives up); the peer's own error is the cause, so a failure of that kind waits up to
         /// <see cref="CauseWait"/> for another rank's to be read before it is reported.
         /// </summary>
-        private RankProcess? FailedRank()
+        /// <param name="allEnded">Every rank had ended when the caller looked, before this reads their failures.</param>
+        private RankProcess? FailedRank(bool allEnded)
         {
             var failed = _ranks.Where(r => r.HasExited && r.ExitCode != 0).ToList();
             if (failed.Count == 0) return null;
             var cause = failed.FirstOrDefault(r => !LostAPeer(r));
             if (cause != null) return cause;
             _consequenceSeen ??= DateTime.UtcNow;
-            return DateTime.UtcNow - _consequenceSeen < CauseWait && !_ranks.All(r => r.HasExited) ? null : failed[0];
+            return DateTime.UtcNow - _consequenceSeen < CauseWait && !allEnded ? null : failed[0];
         }
 
         private static bool LostAPeer(RankProcess rank) =>
