@@ -67,7 +67,7 @@ if [ "$PART" = tiny ]; then
   compare resume-whole resume-part
 fi
 if [ "$PART" = 1b ]; then
-  B="model.hidden_size=2048 model.intermediate_size=5632 model.num_hidden_layers=22 model.num_attention_heads=32 model.num_key_value_heads=4 max_length=4096"
+  B="model.hidden_size=2048 model.intermediate_size=5632 model.num_hidden_layers=22 model.num_attention_heads=32 model.num_key_value_heads=4 max_length=4096 random_init=true dataset_format=synthetic"
   names=()
   for sp in 1 2 4; do for zero in 0 3; do
     n="1b-sp$sp-z$zero"; train "$n" $sp $zero true bfloat16 3 llama2-7b-full-8k-sp1 $B; names+=("$n")

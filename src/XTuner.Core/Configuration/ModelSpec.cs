@@ -63,7 +63,7 @@ namespace XTuner.Core.Configuration
         [ConfigKey("use_sliding_window", "Qwen2: whether sliding_window applies (to the layers from max_window_layers on).")]
         public bool? UseSlidingWindow { get; set; }
 
-        [ConfigKey("max_window_layers", "Qwen2: the first this many layers attend in full; the later ones use sliding_window.")]
+        [ConfigKey("max_window_layers", "Qwen2: the first this many layers attend in full; the later ones use sliding_window (default 28, as transformers; config.json's layer_types, where present, decides).")]
         public int? MaxWindowLayers { get; set; }
 
         /// <summary>The window of layer <paramref name="layer"/> (null: full causal attention), as the family defines it.</summary>

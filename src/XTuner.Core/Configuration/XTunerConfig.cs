@@ -43,6 +43,9 @@ namespace XTuner.Core.Configuration
         [ConfigKey("dataset_format", "text, alpaca, chat, tokenized or synthetic.", Group = DataGroup)]
         public DatasetFormat DatasetFormat { get; set; } = DatasetFormat.Alpaca;
 
+        [ConfigKey("synthetic_document_length", "dataset_format synthetic: documents of about this many tokens (each between half and 1.5 times it) packed into every sequence, as packed SFT data is; 0 (default) makes each sequence one document.", Group = DataGroup)]
+        public int SyntheticDocumentLength { get; set; }
+
         [ConfigKey("prompt_template", "Chat/alpaca template (default: the architecture's own; see xtuner list-templates).", Group = DataGroup)]
         public string? PromptTemplate { get; set; }
 

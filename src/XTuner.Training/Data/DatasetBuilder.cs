@@ -72,7 +72,7 @@ namespace XTuner.Training.Data
             var count = (long)steps * config.BatchSize * config.AccumulativeCounts * Math.Max(1, config.DataParallelSize);
             if (count > int.MaxValue)
                 throw new XTunerException(ErrorIds.InvalidConfigValue, $"max_steps x global batch asks for {count} synthetic sequences; at most {int.MaxValue}.");
-            var sequences = new SyntheticSequences((int)count, config.MaxLength, vocab, config.Seed);
+            var sequences = new SyntheticSequences((int)count, config.MaxLength, vocab, config.Seed, config.SyntheticDocumentLength);
             var tokens = count * config.MaxLength;
             stats = new DatasetStats { Samples = count, Sequences = count, Tokens = tokens, TargetTokens = tokens };
             return sequences;

@@ -83,7 +83,17 @@ namespace XTuner.Core.Tests.Models
             Assert.Equal(new int?[] { null, null, 8, 8 }, Enumerable.Range(0, 4).Select(qwen.WindowOf));
             var off = HfModelConfig.Parse("{\"model_type\":\"qwen2\",\"num_hidden_layers\":2,\"use_sliding_window\":false,\"sliding_window\":8,\"max_window_layers\":0}");
             Assert.All(Enumerable.Range(0, 2).Select(off.WindowOf), w => Assert.Null(w));
-            foreach (var spec in new[] { mistral, qwen })
+            // layer_types, where config.json has it, decides (transformers follows it); max_window_layers defaults to 28.
+            var typed = HfModelConfig.Parse("{\"model_type\":\"qwen2\",\"num_hidden_layers\":4,\"use_sliding_window\":true,\"sliding_window\":8,\"max_window_layers\":28," +
+                "\"layer_types\":[\"full_attention\",\"sliding_attention\",\"sliding_attention\",\"sliding_attention\"]}");
+            Assert.Equal(new int?[] { null, 8, 8, 8 }, Enumerable.Range(0, 4).Select(typed.WindowOf));
+            var defaulted = HfModelConfig.Parse("{\"model_type\":\"qwen2\",\"num_hidden_layers\":30,\"use_sliding_window\":true,\"sliding_window\":8}");
+            Assert.Equal(Enumerable.Repeat((int?)null, 28).Concat(new int?[] { 8, 8 }), Enumerable.Range(0, 30).Select(defaulted.WindowOf));
+            // A layout max_window_layers cannot say is refused, never trained with other windows.
+            var e = Assert.Throws<System.IO.InvalidDataException>(() => HfModelConfig.Parse("{\"model_type\":\"qwen2\",\"num_hidden_layers\":2,\"use_sliding_window\":true,\"sliding_window\":8," +
+                "\"layer_types\":[\"sliding_attention\",\"full_attention\"]}"));
+            Assert.Contains("layer_types [sliding_attention, full_attention] is not supported", e.Message);
+            foreach (var spec in new[] { mistral, qwen, typed })
             {
                 var again = HfModelConfig.Parse(HfModelConfig.Write(spec));
                 Assert.Equal(Enumerable.Range(0, 4).Select(spec.WindowOf), Enumerable.Range(0, 4).Select(again.WindowOf));

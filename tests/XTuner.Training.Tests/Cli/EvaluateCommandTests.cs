@@ -17,6 +17,8 @@ namespace XTuner.Training.Tests.Cli
         [InlineData("tiny-llama")]
         [InlineData("tiny-qwen2")]
         [InlineData("tiny-cohere-qknorm")]
+        [InlineData("tiny-mistral-window")]
+        [InlineData("tiny-qwen2-windows")]
         public void LossOfAFixtureCheckpointEqualsTransformers(string fixture)
         {
             var dir = Path.Combine(AppContext.BaseDirectory, "data", "hf-tiny", fixture);
@@ -79,6 +81,29 @@ namespace XTuner.Training.Tests.Cli
             // Without isolation documents see each other and predict the next one's first token: another loss.
             Assert.True(mixed.GetProperty("tokens").GetInt64() > packed.GetProperty("tokens").GetInt64());
             Assert.True(Math.Abs(mixed.GetProperty("loss").GetDouble() - a) / a > 1e-4);
+        }
+
+        /// <summary>
+        /// documents.safetensors: three documents that transformers evaluated one by one (positions from 0, the token
+        /// mean over their 45 targets). Packed into one 48-token sequence they must give that loss.
+        /// </summary>
+        [Fact]
+        public void APackedSequenceHasTransformersLossOfItsDocumentsEvaluatedAlone()
+        {
+            var dir = Path.Combine(AppContext.BaseDirectory, "data", "hf-tiny", "tiny-llama");
+            using var reference = SafetensorsFile.Open(Path.Combine(dir, "documents.safetensors"));
+            var row = reference.Read("input_ids")[0].data<long>().ToArray();
+            var lengths = reference.Read("lengths").data<long>().ToArray();
+            var data = Path.Combine(Path.GetTempPath(), $"xtuner-refdocs-{Guid.NewGuid():N}.jsonl");
+            File.WriteAllLines(data, lengths.Select((n, d) =>
+                JsonSerializer.Serialize(new { input_ids = row.Skip((int)lengths.Take(d).Sum()).Take((int)n).ToArray() })));
+
+            var packed = Evaluate(dir, data, "pack_to_max_length=true", $"max_length={row.Length}", "shuffle=false");
+
+            Assert.Equal(1, packed.GetProperty("sequences").GetInt64());
+            Assert.Equal(reference.Read("target_counts").sum().item<long>(), packed.GetProperty("tokens").GetInt64());
+            var expected = reference.Read("loss").item<float>();
+            Assert.InRange(Math.Abs(packed.GetProperty("loss").GetDouble() - expected) / expected, 0, 1e-5);
         }
 
         [Fact]

@@ -62,7 +62,7 @@ def variant(source, target, outdir, edit):
     save_file(references(model, base["input_ids"], base["labels"]), os.path.join(folder, "reference.safetensors"))
     note = json.load(open(os.path.join(HERE, source, "reference.json")))
     note["note"] = (f"reference outputs computed by transformers {transformers.__version__}, torch {torch.__version__}, float32, "
-                    f"eager attention, causal mask with the config's sliding window, no padding; layer_types {model.config.layer_types}")
+                    f"eager attention, causal mask with the config's sliding window, no padding; layer_types {getattr(model.config, 'layer_types', None)}")
     json.dump(note, open(os.path.join(folder, "reference.json"), "w"), indent=2)
     return model
 
@@ -107,7 +107,7 @@ def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else "hf-window-fixtures"
     os.makedirs(os.path.join(outdir, "tiny-llama"), exist_ok=True)
     m = variant("tiny-llama", "tiny-mistral-window", outdir, mistral)
-    print("tiny-mistral-window", m.config.layer_types if hasattr(m.config, "layer_types") else "", "sliding_window", m.config.sliding_window)
+    print("tiny-mistral-window", getattr(m.config, "layer_types", None), "sliding_window", m.config.sliding_window)
     q = variant("tiny-qwen2", "tiny-qwen2-windows", outdir, qwen2)
     assert list(q.config.layer_types) == ["full_attention", "sliding_attention"], q.config.layer_types
     print("tiny-qwen2-windows", q.config.layer_types)
