@@ -82,5 +82,43 @@ namespace XTuner.Training.Tests.Models
             var expectedGrads = autograd.grad(new[] { expected.mul(probe).sum() }, new[] { q, k, v });
             for (int i = 0; i < 3; i++) TensorAssert.Close(grads[i], expectedGrads[i], 1e-5, $"gradient {"qkv"[i]}");
         }
+
+        [Fact]
+        public void DocumentsOfManyLengthsBatchedByBucketMatchEagerAttention()
+        {
+            using var scope = NewDisposeScope();
+            var generator = new Generator(9);
+            var q = randn(new long[] { 2, 90, 4, 8 }, generator: generator).requires_grad_();
+            var k = randn(new long[] { 2, 90, 1, 8 }, generator: generator).requires_grad_();
+            var v = randn(new long[] { 2, 90, 1, 8 }, generator: generator).requires_grad_();
+            // Lengths 17, 3, 33, 17, 20 and 1, 16, 40, 33: buckets of 16, 32 and 48 tokens, shared across rows, with
+            // padding; a window of 24 sends the 33- and 40-token documents to the windowed path.
+            var starts = new[] { new[] { 0, 17, 20, 53, 70 }, new[] { 0, 1, 17, 57 } };
+            var layout = new DocumentLayout(starts, 90);
+            foreach (var window in new int?[] { null, 24 })
+            {
+                bool Allowed(int row, int i, int j) =>
+                    j <= i && Array.FindLastIndex(starts[row], s => s <= i) == Array.FindLastIndex(starts[row], s => s <= j) && (window is not int w || j > i - w);
+                var output = new LocalCausalAttention().Attend(q, k, v, new AttentionMask(layout, window));
+                var expected = Eager(q, k, v, Allowed);
+                TensorAssert.Close(output, expected, 1e-6, $"attention, window {window}");
+                var probe = randn(output.shape, generator: generator);
+                var grads = autograd.grad(new[] { output.mul(probe).sum() }, new[] { q, k, v });
+                var expectedGrads = autograd.grad(new[] { expected.mul(probe).sum() }, new[] { q, k, v });
+                for (int i = 0; i < 3; i++) TensorAssert.Close(grads[i], expectedGrads[i], 1e-5, $"gradient {"qkv"[i]}, window {window}");
+            }
+        }
+
+        [Theory]
+        [InlineData(1, 16)]
+        [InlineData(16, 16)]
+        [InlineData(17, 32)]
+        [InlineData(33, 48)]
+        [InlineData(300, 320)]
+        [InlineData(450, 512)]
+        [InlineData(512, 512)]
+        [InlineData(513, 624)]
+        public void SegmentLengthsPadToTheLadder(int length, int padded) =>
+            Assert.Equal(padded, SegmentBuckets.PaddedLength(length));
     }
 }

@@ -8,9 +8,10 @@ namespace XTuner.Training.Models.Attention
     /// <summary>
     /// Causal attention over the whole local sequence with libtorch's fused SDPA (flash attention on CUDA), scale
     /// 1/sqrt(D) as transformers uses. Key/value heads are repeated for grouped-query attention because TorchSharp's
-    /// SDPA has no GQA flag. Documents are attended one slice at a time (still flash: no mask), and a sliding window in
-    /// query blocks of the window's size whose keys reach back one window, with a small boolean block mask, so memory
-    /// stays linear in the sequence length (no [S, S] mask).
+    /// SDPA has no GQA flag. Documents are batched by length into one SDPA call per length bucket (still flash: no
+    /// mask; see <see cref="SegmentBuckets"/>), and a sliding window shorter than a segment runs in query blocks of the
+    /// window's size whose keys reach back one window, with a small boolean block mask, so memory stays linear in the
+    /// sequence length (no [S, S] mask).
     /// </summary>
     public sealed class LocalCausalAttention : IAttentionKernel
     {
@@ -24,18 +25,37 @@ namespace XTuner.Training.Models.Attention
             k = KeyValueHeads.Repeat(k, groups);
             v = KeyValueHeads.Repeat(v, groups);
             if (mask.IsCausalOnly) return Causal(q, k, v).MoveToOuterDisposeScope();
-            var rows = new List<Tensor>();
-            for (int b = 0; b < q.shape[0]; b++)
+            return Segmented(q, k, v, mask).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>
+        /// Documents and windows: segments of similar length batched into one causal SDPA call per bucket (gathered by
+        /// index, so still flash and still no mask), segments longer than the window in window blocks, and every output
+        /// put back in place through the inverse of the order they came out in.
+        /// </summary>
+        private static Tensor Segmented(Tensor q, Tensor k, Tensor v, AttentionMask mask)
+        {
+            long rows = q.shape[0], length = q.shape[1], heads = q.shape[2], dim = q.shape[3];
+            var plan = SegmentBuckets.Plan(mask.Documents, (int)rows, (int)length, mask.Window);
+            var (qf, kf, vf) = (q.reshape(rows * length, heads, dim), k.reshape(rows * length, heads, dim), v.reshape(rows * length, heads, dim));
+            var outputs = new List<Tensor>();
+            foreach (var bucket in plan.Buckets)
             {
-                var segments = mask.Documents?.Segments(b) ?? new[] { (0, (int)q.shape[1]) };
-                var outputs = segments.Select(s =>
-                {
-                    var (qs, ks, vs) = (q.narrow(0, b, 1).narrow(1, s.Item1, s.Item2), k.narrow(0, b, 1).narrow(1, s.Item1, s.Item2), v.narrow(0, b, 1).narrow(1, s.Item1, s.Item2));
-                    return mask.Window is int w && w < s.Item2 ? Windowed(qs, ks, vs, w) : Causal(qs, ks, vs);
-                }).ToList();
-                rows.Add(outputs.Count == 1 ? outputs[0] : cat(outputs, 1));
+                var gather = tensor(bucket.Gather((int)length), device: q.device);
+                Tensor Padded(Tensor x) => x.index_select(0, gather).view(bucket.Segments.Count, bucket.Length, heads, dim);
+                var attended = Causal(Padded(qf), Padded(kf), Padded(vf)).reshape(-1, heads, dim);
+                outputs.Add(attended.index_select(0, tensor(bucket.Real(), device: q.device)));
             }
-            return (rows.Count == 1 ? rows[0] : cat(rows, 0)).MoveToOuterDisposeScope();
+            foreach (var (row, start, count) in plan.Windowed)
+            {
+                Tensor Slice(Tensor x) => x.narrow(0, row, 1).narrow(1, start, count);
+                outputs.Add(Windowed(Slice(q), Slice(k), Slice(v), mask.Window!.Value).reshape(-1, heads, dim));
+            }
+            var order = plan.OutputOrder((int)length);
+            var inverse = new long[order.Length];
+            for (int i = 0; i < order.Length; i++) inverse[order[i]] = i;
+            var all = outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
+            return all.index_select(0, tensor(inverse, device: q.device)).view(rows, length, heads, dim);
         }
 
         // SDPA wants [B, H, S, D]; the transposes are views, and on CUDA the flash kernel returns its output laid out as
