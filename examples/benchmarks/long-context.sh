@@ -8,6 +8,8 @@
 # Part 7b: Llama2-7B with offload_optimizer at 256k and 128k (tiled MLP; at 256k as many layers' checkpoints in
 #         host memory as fit beside the optimizer states: the host has 128 GiB). 64k trains without offload (gpu.sh).
 # Part tiny: TinyLlama-1.1B at 512k with every option.
+# Part varlen: TinyLlama-1.1B at 32k over packed synthetic documents of ~300 tokens (Alpaca-sized): full causal
+#         attention (use_varlen_attn=false) against documents kept apart (true), 3 steps each.
 # A 7B process spends about 100 s before its first step (random init, host states): the limits allow for it.
 # Every run appends a JSON line to OUTDIR/bench.jsonl (parameters, device, memory options, per-rank peaks).
 set -uo pipefail
@@ -51,4 +53,10 @@ fi
 if [ "$PART" = tiny ]; then
   run tiny-512k 480 benchmark llama2-7b-full-8k-sp1 --device cuda --nproc-per-node 1 --lengths 512k --steps 1 \
     --cfg-options zero_stage=0 offload_optimizer=true offload_activations=true $TINY --output "$OUT/bench.jsonl"
+fi
+if [ "$PART" = varlen ]; then
+  for v in false true; do
+    run tiny-32k-varlen-$v 150 benchmark llama2-7b-full-8k-sp1 --device cuda --nproc-per-node 1 --lengths 32k --steps 3 \
+      --cfg-options zero_stage=0 synthetic_document_length=300 use_varlen_attn=$v $TINY --output "$OUT/bench.jsonl"
+  done
 fi

@@ -5,7 +5,8 @@
 # e.g. on the device tool's machine: examples/benchmarks/sp-on-one-gpu.sh "bash .gpu/run.sh app/xtuner.dll" $OUT tiny
 # Part tiny: the tiny Llama (4 heads) at SP 1, 2, 4 x ZeRO 0, 3 x activation checkpointing on, off (ZeRO-3 needs it on),
 #            in float32 and bfloat16, 5 steps each; then an SP=2 ZeRO-3 run resumed from its step-3 checkpoint equals the uninterrupted one.
-# Part 1b:   a TinyLlama-1.1B shape (32 heads, 22 layers) at 4k tokens, SP 1, 2, 4 x ZeRO 0, 3, checkpointing on.
+# Part 1b:   a TinyLlama-1.1B shape (32 heads, 22 layers) at 4k tokens, 3 steps: bfloat16 SP 1, 2, 4 x ZeRO 0, 3 with
+#            checkpointing (and SP=1 again); float32 SP 1, 2, 4 (ZeRO-3 beyond SP=1); bfloat16 without checkpointing.
 # On a machine with as many GPUs as ranks, pass RANKS_PER_GPU=1 to run the same checks over NCCL; DEVICE=cpu runs the
 # script itself on CPU processes (a dry run of its logic).
 # Prints one line per run (largest relative loss difference against SP=1 of the same dtype and checkpointing) and
@@ -68,9 +69,20 @@ if [ "$PART" = tiny ]; then
 fi
 if [ "$PART" = 1b ]; then
   B="model.hidden_size=2048 model.intermediate_size=5632 model.num_hidden_layers=22 model.num_attention_heads=32 model.num_key_value_heads=4 max_length=4096 random_init=true dataset_format=synthetic"
+  # bfloat16 with checkpointing: every layout, and SP=1 again for its run-to-run spread.
   names=()
   for sp in 1 2 4; do for zero in 0 3; do
-    n="1b-sp$sp-z$zero"; train "$n" $sp $zero true bfloat16 3 llama2-7b-full-8k-sp1 $B; names+=("$n")
+    n="1b-bfloat16-ckpttrue-sp$sp-z$zero"; train "$n" $sp $zero true bfloat16 3 llama2-7b-full-8k-sp1 $B; names+=("$n")
   done; done
-  compare 1b-sp1-z0 "${names[@]:1}"
+  n="1b-bfloat16-ckpttrue-sp1-z0-again"; train "$n" 1 0 true bfloat16 3 llama2-7b-full-8k-sp1 $B; names+=("$n")
+  compare 1b-bfloat16-ckpttrue-sp1-z0 "${names[@]:1}"
+  # float32 with checkpointing (SP=1 against SP 2 and 4 under ZeRO-3), then bfloat16 without checkpointing.
+  for run in "float32 true 0 3" "bfloat16 false 0 0"; do
+    set -- $run; dtype=$1 ckpt=$2 z1=$3 zn=$4; names=()
+    for sp in 1 2 4; do
+      zero=$([ $sp = 1 ] && echo $z1 || echo $zn)
+      n="1b-$dtype-ckpt$ckpt-sp$sp-z$zero"; train "$n" $sp $zero $ckpt $dtype 3 llama2-7b-full-8k-sp1 $B; names+=("$n")
+    done
+    compare "${names[@]}"
+  done
 fi

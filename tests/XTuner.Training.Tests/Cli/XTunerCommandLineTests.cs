@@ -188,5 +188,31 @@ namespace XTuner.Training.Tests.Cli
             Assert.NotEqual(folders[0], folders[1]);
             foreach (var f in folders.Where(Directory.Exists)) Directory.Delete(f, recursive: true);
         }
+
+        [Fact]
+        public void ABenchmarkLineRecordsWhatTellsItsRunApart()
+        {
+            var output = Path.Combine(Path.GetTempPath(), $"xtuner-bench-{Guid.NewGuid():N}.jsonl");
+            try
+            {
+                var run = RankProcesses.Run(new Dictionary<int, Dictionary<string, string>> { [0] = new Dictionary<string, string>() }, Limit,
+                    "benchmark", "tiny-llama", "--lengths", "64", "--steps", "1", "--nproc-per-node", "1", "--output", output,
+                    "--cfg-options", "synthetic_document_length=20", "use_varlen_attn=true")[0];
+                Assert.Equal(0, run.ExitCode);
+                var line = System.Text.Json.JsonDocument.Parse(File.ReadAllLines(output).Single()).RootElement;
+                Assert.Equal(787584, line.GetProperty("parameters").GetInt64());
+                Assert.Equal("cpu", line.GetProperty("device").GetString());
+                Assert.Equal(64, line.GetProperty("length").GetInt32());
+                Assert.True(line.GetProperty("use_varlen_attn").GetBoolean());
+                Assert.Equal(20, line.GetProperty("synthetic_document_length").GetInt32());
+                foreach (var key in new[] { "offload_optimizer", "offload_activations", "mlp_tiles", "activation_checkpointing", "peak_device_gib_per_rank", "peak_host_gib_per_rank", "date" })
+                    Assert.True(line.TryGetProperty(key, out _), key);
+                Assert.True(line.GetProperty("ok").GetBoolean());
+            }
+            finally
+            {
+                File.Delete(output);
+            }
+        }
     }
 }
