@@ -12,6 +12,7 @@ namespace XTuner.Training.Models.Attention
     public sealed class DocumentLayout
     {
         private readonly int[][] _starts;
+        private readonly Dictionary<int, SegmentBuckets> _buckets = new Dictionary<int, SegmentBuckets>();
 
         /// <param name="starts">Per row, the ascending start of each segment; the first is 0.</param>
         /// <param name="length">The whole (padded) sequence length of every row.</param>
@@ -29,6 +30,21 @@ namespace XTuner.Training.Models.Attention
 
         /// <summary>Every row is one segment: plain causal attention is the same thing.</summary>
         public bool IsSingleSegment => _starts.All(r => r.Length == 1);
+
+        /// <summary>
+        /// The segments batched for attention under <paramref name="window"/> (null: none), computed once per window:
+        /// every layer of a forward, its recompute and backward use the same plan.
+        /// </summary>
+        public SegmentBuckets Buckets(int? window)
+        {
+            lock (_buckets)
+            {
+                var key = window ?? -1;
+                if (!_buckets.TryGetValue(key, out var plan))
+                    _buckets[key] = plan = SegmentBuckets.Plan(this, Rows, Length, window);
+                return plan;
+            }
+        }
 
         /// <summary>Row <paramref name="row"/>'s segments as (start, length).</summary>
         public IEnumerable<(int Start, int Length)> Segments(int row)

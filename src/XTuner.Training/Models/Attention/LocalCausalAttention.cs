@@ -36,26 +36,31 @@ namespace XTuner.Training.Models.Attention
         private static Tensor Segmented(Tensor q, Tensor k, Tensor v, AttentionMask mask)
         {
             long rows = q.shape[0], length = q.shape[1], heads = q.shape[2], dim = q.shape[3];
-            var plan = SegmentBuckets.Plan(mask.Documents, (int)rows, (int)length, mask.Window);
+            var plan = mask.Documents?.Buckets(mask.Window) ?? SegmentBuckets.Plan(null, (int)rows, (int)length, mask.Window);
+            var indices = DeviceIndices(plan.Indices, q.device);
             var (qf, kf, vf) = (q.reshape(rows * length, heads, dim), k.reshape(rows * length, heads, dim), v.reshape(rows * length, heads, dim));
             var outputs = new List<Tensor>();
             foreach (var bucket in plan.Buckets)
             {
-                var gather = tensor(bucket.Gather((int)length), device: q.device);
+                var gather = indices.narrow(0, bucket.GatherAt, bucket.Segments.Count * (long)bucket.Length);
                 Tensor Padded(Tensor x) => x.index_select(0, gather).view(bucket.Segments.Count, bucket.Length, heads, dim);
                 var attended = Causal(Padded(qf), Padded(kf), Padded(vf)).reshape(-1, heads, dim);
-                outputs.Add(attended.index_select(0, tensor(bucket.Real(), device: q.device)));
+                outputs.Add(attended.index_select(0, indices.narrow(0, bucket.RealAt, bucket.Tokens)));
             }
             foreach (var (row, start, count) in plan.Windowed)
             {
                 Tensor Slice(Tensor x) => x.narrow(0, row, 1).narrow(1, start, count);
                 outputs.Add(Windowed(Slice(q), Slice(k), Slice(v), mask.Window!.Value).reshape(-1, heads, dim));
             }
-            var order = plan.OutputOrder((int)length);
-            var inverse = new long[order.Length];
-            for (int i = 0; i < order.Length; i++) inverse[order[i]] = i;
             var all = outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
-            return all.index_select(0, tensor(inverse, device: q.device)).view(rows, length, heads, dim);
+            return all.index_select(0, indices.narrow(0, plan.InverseAt, rows * length)).view(rows, length, heads, dim);
+        }
+
+        /// <summary>The plan's indices on <paramref name="device"/>: on CUDA one asynchronous copy from pinned memory.</summary>
+        private static Tensor DeviceIndices(long[] indices, Device device)
+        {
+            var host = tensor(indices);
+            return device.type == TorchSharp.DeviceType.CUDA ? host.pin_memory().to(device, non_blocking: true) : host;
         }
 
         // SDPA wants [B, H, S, D]; the transposes are views, and on CUDA the flash kernel returns its output laid out as

@@ -10,18 +10,45 @@ namespace XTuner.Training.Models.Attention
     /// hundred). Lengths round up to a step of 2^(1/4) (a multiple of 16), so padding costs at most ~1.4x the attention
     /// work of a segment; a padded position repeats the segment's last token and, being after every real token, is never
     /// seen by one under causal attention. Segments a sliding window is shorter than are left to the windowed path.
+    /// Every index the attention needs is computed once, into one array (<see cref="Indices"/>), so that a layer copies
+    /// it to the device in one asynchronous copy: one synchronous copy per bucket and layer stalled the GPU.
     /// </summary>
     public sealed class SegmentBuckets
     {
-        private SegmentBuckets(IReadOnlyList<Bucket> buckets, IReadOnlyList<(int Row, int Start, int Length)> windowed)
+        private SegmentBuckets(IReadOnlyList<Bucket> buckets, IReadOnlyList<(int Row, int Start, int Length)> windowed, int sequenceLength)
         {
             Buckets = buckets;
             Windowed = windowed;
+            var indices = new List<long>();
+            foreach (var b in buckets)
+            {
+                b.GatherAt = indices.Count;
+                indices.AddRange(b.Gather(sequenceLength));
+                b.RealAt = indices.Count;
+                indices.AddRange(b.Real());
+            }
+            InverseAt = indices.Count;
+            var order = Buckets.SelectMany(b => b.Segments).Concat(Windowed)
+                .SelectMany(s => Enumerable.Range(s.Start, s.Length).Select(t => (long)s.Row * sequenceLength + t))
+                .ToArray();
+            var inverse = new long[order.Length];
+            for (int i = 0; i < order.Length; i++) inverse[order[i]] = i;
+            indices.AddRange(inverse);
+            Indices = indices.ToArray();
         }
 
         /// <summary>One batched call: <see cref="Segments"/> each padded to <see cref="Length"/> tokens.</summary>
         public sealed record Bucket(int Length, IReadOnlyList<(int Row, int Start, int Length)> Segments)
         {
+            /// <summary>Where <see cref="Gather"/>'s indices start in <see cref="SegmentBuckets.Indices"/> (Segments x Length of them).</summary>
+            public int GatherAt { get; internal set; }
+
+            /// <summary>Where <see cref="Real"/>'s indices start in <see cref="SegmentBuckets.Indices"/> (one per real token).</summary>
+            public int RealAt { get; internal set; }
+
+            /// <summary>How many real tokens the bucket holds.</summary>
+            public int Tokens => Segments.Sum(s => s.Length);
+
             /// <summary>For each padded position (segment-major), the flat index (row * sequence length + position) it reads.</summary>
             public long[] Gather(int sequenceLength)
             {
@@ -46,13 +73,13 @@ namespace XTuner.Training.Models.Attention
         public IReadOnlyList<(int Row, int Start, int Length)> Windowed { get; }
 
         /// <summary>
-        /// Flat positions in the order the outputs come out: each bucket's real tokens, then each windowed segment.
-        /// Every position of every row appears once.
+        /// Every bucket's gather and real-token indices, then the inverse permutation: for each flat position, where its
+        /// output is in the concatenation of each bucket's real tokens and then each windowed segment.
         /// </summary>
-        public long[] OutputOrder(int sequenceLength) =>
-            Buckets.SelectMany(b => b.Segments).Concat(Windowed)
-                .SelectMany(s => Enumerable.Range(s.Start, s.Length).Select(t => (long)s.Row * sequenceLength + t))
-                .ToArray();
+        public long[] Indices { get; }
+
+        /// <summary>Where the inverse permutation starts in <see cref="Indices"/> (rows x sequence length of it).</summary>
+        public int InverseAt { get; }
 
         public static SegmentBuckets Plan(DocumentLayout? documents, int rows, int sequenceLength, int? window)
         {
@@ -64,7 +91,7 @@ namespace XTuner.Training.Models.Attention
                 .OrderBy(g => g.Key)
                 .Select(g => new Bucket(g.Key, g.ToList()))
                 .ToList();
-            return new SegmentBuckets(buckets, windowed);
+            return new SegmentBuckets(buckets, windowed, sequenceLength);
         }
 
         /// <summary>The smallest multiple of 16 on the ladder 16 * 2^(k/4) that holds <paramref name="length"/> tokens.</summary>
