@@ -9,8 +9,9 @@ namespace XTuner.Core.Planning
     public sealed class BenchmarkCase
     {
         public BenchmarkCase(string file, int line, string config, IReadOnlyList<string> options, int length, int ranks,
-            double measuredPeakGib, double? measuredStepSeconds)
+            double measuredPeakGib, double? measuredStepSeconds, double? hostMemoryGib = null)
         {
+            HostMemoryGib = hostMemoryGib;
             File = file;
             Line = line;
             Config = config;
@@ -20,6 +21,9 @@ namespace XTuner.Core.Planning
             MeasuredPeakGib = measuredPeakGib;
             MeasuredStepSeconds = measuredStepSeconds;
         }
+
+        /// <summary>The host memory the run had available (GiB, its line's host_memory_gib), which offload_activations auto fills; null where not recorded.</summary>
+        public double? HostMemoryGib { get; }
 
         /// <summary>The results file's name.</summary>
         public string File { get; }

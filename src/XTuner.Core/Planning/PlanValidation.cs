@@ -47,7 +47,8 @@ namespace XTuner.Core.Planning
             ConfigYaml.ApplyOptions(config, benchmark.Options.Concat(new[] { "max_length=" + benchmark.Length.ToString(CultureInfo.InvariantCulture) }));
             config.Nodes = 1;
             config.GpusPerNode = benchmark.Ranks;
-            return new ValidationResult(benchmark, Planner.ForConfig(config, PlanHardware.DefaultGpuMemoryGiB * PlanAssumptions.Gib, assumptions));
+            return new ValidationResult(benchmark, Planner.ForConfig(config, PlanHardware.DefaultGpuMemoryGiB * PlanAssumptions.Gib, assumptions,
+                benchmark.HostMemoryGib * PlanAssumptions.Gib));
         }
 
         /// <summary>A Markdown table of the results: case, measured and predicted peak and step time, errors.</summary>
@@ -80,7 +81,7 @@ namespace XTuner.Core.Planning
             if (e.TryGetProperty("device", out var d) && d.ValueKind == JsonValueKind.String) device = d.GetString();
             int ranks = (int)(Number(e, "ranks") ?? nproc ?? 1);
             bool cuda = device == null || device == "cuda";
-            return new BenchmarkCase(file, line, config, options, (int)length, ranks, peak, cuda ? Number(e, "step_time_s") : null);
+            return new BenchmarkCase(file, line, config, options, (int)length, ranks, peak, cuda ? Number(e, "step_time_s") : null, Number(e, "host_memory_gib"));
         }
 
         /// <summary>The config, --cfg-options, --nproc-per-node and --device of an <c>xtuner benchmark</c> command line.</summary>

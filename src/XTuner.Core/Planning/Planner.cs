@@ -45,13 +45,16 @@ namespace XTuner.Core.Planning
             return ordered;
         }
 
-        /// <summary>The prediction for the layout the config itself asks for, on its own world size.</summary>
-        public static XTunerPlan ForConfig(XTunerConfig config, double gpuMemoryBytes, PlanAssumptions? assumptions = null)
+        /// <summary>
+        /// The prediction for the layout the config itself asks for, on its own world size; with
+        /// <paramref name="hostMemoryBytes"/> (a node's available host memory) offload_activations auto offloads what it holds.
+        /// </summary>
+        public static XTunerPlan ForConfig(XTunerConfig config, double gpuMemoryBytes, PlanAssumptions? assumptions = null, double? hostMemoryBytes = null)
         {
             PlanModel.RequireDimensions(config);
             var a = assumptions ?? PlanAssumptions.Default;
             return PlanModel.Estimate(config, PlanLayout.Of(config, config.WorldSize),
-                new PlanHardware(gpuMemoryBytes, null, Math.Max(1, config.GpusPerNode)), a);
+                new PlanHardware(gpuMemoryBytes, hostMemoryBytes, Math.Max(1, config.GpusPerNode)), a);
         }
 
         /// <summary>

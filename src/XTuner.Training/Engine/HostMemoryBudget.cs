@@ -12,7 +12,7 @@ namespace XTuner.Training.Engine
     /// What offload will hold in this rank's host memory, checked against what the machine has before anything is
     /// allocated: a run that cannot fit is refused with the bytes needed and available, not killed by the kernel later.
     /// </summary>
-    internal static class HostMemoryBudget
+    public static class HostMemoryBudget
     {
         private const double Gib = 1L << 30;
 
