@@ -13,7 +13,9 @@ namespace XTuner.Core.Planning
     /// <summary>
     /// Checks the planner against the benchmark results recorded in a folder of JSON lines
     /// (examples/benchmarks/results): every line with <c>ok: true</c>, a memory figure and a command naming a catalogue
-    /// config is a case, predicted with the same config, overrides, length and ranks.
+    /// config is a case, predicted with the same config, overrides, length and ranks. A line marked
+    /// <c>superseded</c> (a build since changed, kept beside its successor's line as the before of a before/after)
+    /// is history, not a case.
     /// </summary>
     public static class PlanValidation
     {
@@ -73,7 +75,7 @@ namespace XTuner.Core.Planning
 
         private static BenchmarkCase? Read(JsonElement e, string file, int line)
         {
-            if (e.ValueKind != JsonValueKind.Object || !Bool(e, "ok") || !(Number(e, "max_memory_gib") is double peak) ||
+            if (e.ValueKind != JsonValueKind.Object || !Bool(e, "ok") || e.TryGetProperty("superseded", out _) || !(Number(e, "max_memory_gib") is double peak) ||
                 !(Number(e, "length") is double length) || !(e.TryGetProperty("command", out var c) && c.ValueKind == JsonValueKind.String))
                 return null;
             var (config, options, nproc, device) = ParseCommand(c.GetString()!);

@@ -62,5 +62,23 @@ namespace XTuner.Core.Tests.Planning
             Assert.Equal(1, ranks);
             Assert.Equal("cuda", device);
         }
+
+        [Fact]
+        public void ASupersededLineIsHistoryNotACase()
+        {
+            var folder = Path.Combine(Path.GetTempPath(), "xtuner-plan-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(folder);
+            try
+            {
+                const string line = "{\"command\":\"xtuner benchmark tiny-llama --device cuda --nproc-per-node 1 --lengths 1k\",\"ok\":true,\"length\":1024,\"max_memory_gib\":1.0,\"step_time_s\":0.1";
+                File.WriteAllLines(Path.Combine(folder, "r.jsonl"), new[] { line + "}", line + ",\"superseded\":\"by the line above\"}" });
+                var cases = PlanValidation.Cases(folder);
+                Assert.Equal(new[] { 1 }, cases.Select(c => c.Line));
+            }
+            finally
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
     }
 }
