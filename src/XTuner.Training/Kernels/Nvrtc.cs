@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
 using XTuner.Core.Launch;
@@ -60,6 +61,10 @@ namespace XTuner.Training.Kernels
             {
                 // A path that is not there would only fail more slowly inside the loader.
                 if (candidate.Contains('/') && !File.Exists(candidate)) continue;
+                // NVRTC opens its builtins library by soname; a wheel's copy sits beside it, off the loader's path.
+                if (candidate.Contains('/'))
+                    foreach (var builtins in Directory.EnumerateFiles(Path.GetDirectoryName(candidate)!, "libnvrtc-builtins.so*").OrderByDescending(f => f.Length))
+                        if (NativeLibrary.TryLoad(builtins, out _)) break;
                 if (NativeLibrary.TryLoad(candidate, out var handle)) return (handle, candidate, "");
             }
             return (IntPtr.Zero, null, "libnvrtc.so.13 or .12 not found (looked beside XTUNER_LIBTORCH_DIR's PyTorch, in /usr/local/cuda/lib64, " +

@@ -74,7 +74,12 @@ namespace XTuner.Training.Optim
 
         public IReadOnlyList<KeyValuePair<string, Tensor>> StateTensors() => OptimizerStateNames.Named(_units, _master, _expAvg, _expAvgSq);
 
-        public void Load(SafetensorsFile file) => OptimizerStateNames.Load(file, _units, _master, _expAvg, _expAvgSq);
+        public void Load(SafetensorsFile file)
+        {
+            // The restored master is what the parameters take: no fused bf16 copy of an earlier update stands for it.
+            _lowPrecisionUnit = -1;
+            OptimizerStateNames.Load(file, _units, _master, _expAvg, _expAvgSq);
+        }
 
         public void Dispose()
         {
