@@ -27,6 +27,13 @@ Describe 'Set-XTunerConfig' {
         "$($config.$Property)" | Should -Be "$Value"
     }
 
+    It 'sets -FusedKernels to auto, true or false and refuses anything else' {
+        "$(($tiny | Set-XTunerConfig -FusedKernels false).FusedKernels)" | Should -Be 'Off'
+        "$(($tiny | Set-XTunerConfig -FusedKernels true -Device Cuda).FusedKernels)" | Should -Be 'On'
+        "$(($tiny | Set-XTunerConfig -FusedKernels auto).FusedKernels)" | Should -Be 'Auto'
+        { $tiny | Set-XTunerConfig -FusedKernels sometimes -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+    }
+
     It 'turns the optimizer offload on with -OffloadOptimizer and refuses a layer count that is not one' {
         ($tiny | Set-XTunerConfig -OffloadOptimizer).OffloadOptimizer | Should -BeTrue
         { $tiny | Set-XTunerConfig -OffloadActivations some -ErrorAction Stop } | Should -Throw -ErrorId 'XTunerInvalidConfigValue*'

@@ -51,6 +51,13 @@ Describe 'Start-XTunerTraining -WhatIf' {
         "$TestDrive/whatif" | Should -Not -Exist
     }
 
+    It 'passes -FusedKernels to the ranks, and refuses true on the CPU with XTunerFusedKernelsUnavailable' {
+        $tiny | Start-XTunerTraining -FusedKernels false -WorkDir $TestDrive/whatif -WhatIf -InformationVariable info
+        "$($info[0].MessageData.Config.FusedKernels)" | Should -Be 'Off'
+        { $tiny | Start-XTunerTraining -FusedKernels true -Device Cpu -WorkDir $TestDrive/whatif -WhatIf -ErrorAction Stop } |
+            Should -Throw -ErrorId 'XTunerFusedKernelsUnavailable*'
+    }
+
     It 'resolves a relative -WorkDir against the current location' {
         $here = $ExecutionContext.SessionState.Path.CurrentFileSystemLocation.ProviderPath
         $null = $ExecutionContext.SessionState.Path.SetLocation($TestDrive)

@@ -70,6 +70,10 @@ namespace XTuner.Core
         public const string InvalidPlanAssumption = "XTunerInvalidPlanAssumption";
         /// <summary>The planner needs the model's dimensions (a model section, or a checkpoint's config.json).</summary>
         public const string PlanNeedsModel = "XTunerPlanNeedsModel";
+        /// <summary>fused_kernels: true where they cannot run (CPU, or no NVRTC); the message says what to change.</summary>
+        public const string FusedKernelsUnavailable = "XTunerFusedKernelsUnavailable";
+        /// <summary>A fused kernel failed to build or launch; the message names the kernel and the CUDA or NVRTC error.</summary>
+        public const string KernelFailed = "XTunerKernelFailed";
 
         /// <summary>The kind of each id. Every id above has one (a test checks); an unknown id is <see cref="ErrorKind.NotSpecified"/>.</summary>
         private static readonly Dictionary<string, ErrorKind> Kinds = new Dictionary<string, ErrorKind>
@@ -120,6 +124,8 @@ namespace XTuner.Core
             [NoLayoutFits] = ErrorKind.LimitsExceeded,
             [InvalidPlanAssumption] = ErrorKind.InvalidArgument,
             [PlanNeedsModel] = ErrorKind.InvalidData,
+            [FusedKernelsUnavailable] = ErrorKind.ResourceUnavailable,
+            [KernelFailed] = ErrorKind.InvalidResult,
             [SeveralConfigsOneFile] = ErrorKind.InvalidArgument,
             [SeveralRunsOneWorkDir] = ErrorKind.InvalidArgument,
             [BenchmarkFailed] = ErrorKind.InvalidResult,

@@ -148,6 +148,11 @@ namespace XTuner.PowerShell
         [ValidateNotNullOrEmpty]
         public string? MlpTiles { get; set; }
 
+        /// <summary>Fused CUDA kernels compiled at run time with NVRTC (fused_kernels): auto (on CUDA when NVRTC loads), true (required), or false.</summary>
+        [Parameter]
+        [ValidateSet("auto", "true", "false")]
+        public string? FusedKernels { get; set; }
+
         /// <summary>Ranks that share one GPU (ranks_per_gpu): above 1, more ranks than GPUs, with collectives through host memory.</summary>
         [Parameter]
         [ValidateRange(1, int.MaxValue)]
@@ -192,6 +197,7 @@ namespace XTuner.PowerShell
             ("MaxEpochs", "max_epochs"), ("LearningRate", "lr"), ("WeightDecay", "weight_decay"), ("WarmupRatio", "warmup_ratio"),
             ("MaxNorm", "max_norm"), ("Seed", "seed"), ("DType", "dtype"), ("ActivationCheckpointing", "activation_checkpointing"),
             ("OffloadOptimizer", "offload_optimizer"), ("OffloadActivations", "offload_activations"), ("MlpTiles", "mlp_tiles"),
+            ("FusedKernels", "fused_kernels"),
             ("RanksPerGpu", "ranks_per_gpu"),
             ("WorkDir", "work_dir"), ("SaveSteps", "save_steps"), ("SaveTotalLimit", "save_total_limit"),
             ("LoggingInterval", "logging_interval"), ("Launcher", "launcher"),

@@ -25,6 +25,9 @@ namespace XTuner.Core.Configuration
             CheckData(config, model, baseDirectory, checkPaths, f);
             if (config.Device == DeviceKind.Cpu && config.DType == TrainingDType.BFloat16)
                 f.Add(Warn("dtype", "bfloat16 on CPU is slow and only approximates float32; use dtype: float32 on CPU."));
+            if (config.Device == DeviceKind.Cpu && config.FusedKernels == FusedKernelsMode.On)
+                f.Add(Error("fused_kernels", "fused_kernels: true needs device: cuda (the kernels are CUDA kernels); set fused_kernels: auto or false to train on the CPU.",
+                    ErrorIds.FusedKernelsUnavailable));
             if (config.Device == DeviceKind.Cpu && config.RanksPerGpu > 1)
                 f.Add(Warn("ranks_per_gpu", "ranks_per_gpu has no effect on CPU, where every rank is a process of its own anyway."));
             return f;

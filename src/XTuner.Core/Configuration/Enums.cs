@@ -32,6 +32,19 @@ namespace XTuner.Core.Configuration
         Cuda,
     }
 
+    /// <summary>Whether the fused CUDA kernels replace the TorchSharp ops (<c>fused_kernels</c>).</summary>
+    public enum FusedKernelsMode
+    {
+        /// <summary>On CUDA when NVRTC loads (one line says why not); the TorchSharp ops on the CPU.</summary>
+        Auto,
+        /// <summary>Always; refused on the CPU and without NVRTC.</summary>
+        [ConfigName("true")] [ConfigAlias("on")] [ConfigAlias("yes")]
+        On,
+        /// <summary>Never: the TorchSharp ops.</summary>
+        [ConfigName("false")] [ConfigAlias("off")] [ConfigAlias("no")]
+        Off,
+    }
+
     /// <summary>How ranks are started.</summary>
     public enum LauncherKind
     {

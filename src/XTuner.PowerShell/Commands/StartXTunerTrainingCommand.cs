@@ -94,6 +94,11 @@ namespace XTuner.PowerShell.Commands
         [ValidateRange(1, int.MaxValue)]
         public int RanksPerGpu { get; set; }
 
+        /// <summary>Fused CUDA kernels compiled at run time with NVRTC (fused_kernels): auto (on CUDA when NVRTC loads), true (required: refused on the CPU or without NVRTC), or false.</summary>
+        [Parameter]
+        [ValidateSet("auto", "true", "false")]
+        public string? FusedKernels { get; set; }
+
         /// <summary>Cpu or Cuda.</summary>
         [Parameter]
         public DeviceKind Device { get; set; }
@@ -241,6 +246,7 @@ namespace XTuner.PowerShell.Commands
             if (bound.ContainsKey(nameof(Device))) options.Device = Device;
             if (bound.ContainsKey(nameof(MaxSteps))) options.MaxSteps = MaxSteps;
             if (bound.ContainsKey(nameof(RanksPerGpu))) options.ConfigOptions.Add(ConfigYaml.ToAssignment("ranks_per_gpu", RanksPerGpu));
+            if (bound.ContainsKey(nameof(FusedKernels))) options.ConfigOptions.Add(ConfigYaml.ToAssignment("fused_kernels", FusedKernels!));
             if (Option != null)
             {
                 foreach (DictionaryEntry entry in Option)

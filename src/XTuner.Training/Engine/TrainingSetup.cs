@@ -11,6 +11,7 @@ using XTuner.Core.Runs;
 using XTuner.Training.Data;
 using XTuner.Training.Distributed;
 using XTuner.Training.IO;
+using XTuner.Training.Kernels;
 using XTuner.Training.Models;
 using XTuner.Training.Optim;
 using XTuner.Training.SequenceParallel;
@@ -88,6 +89,8 @@ namespace XTuner.Training.Engine
                 throw new XTunerException(ErrorIds.ModelNotFound, resolved.Findings.FirstOrDefault()?.Message ?? $"Checkpoint '{config.PretrainedModelNameOrPath}' not found.");
             var spec = resolved.Spec;
             config.Model = spec;
+            // Before the model is built: its norms and MLPs read it.
+            if (FusedKernels.Configure(config.FusedKernels, device.type) is string kernelsNote) reporter?.Warning(kernelsNote);
             bool needsTokenizer = config.DatasetFormat != DatasetFormat.Tokenized && config.DatasetFormat != DatasetFormat.Synthetic;
             var tokenizer = needsTokenizer ? TokenizerLoader.Load(config.Tokenizer, resolved.CheckpointDirectory) : null;
 

@@ -1,11 +1,12 @@
 using TorchSharp.Modules;
+using XTuner.Training.Kernels;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.Models
 {
     /// <summary>
     /// Llama RMSNorm exactly as transformers: normalise in float32, cast back to the input dtype, then scale by the
-    /// weight in the model's dtype.
+    /// weight in the model's dtype. With the fused kernels on CUDA, <see cref="RmsNormKernel"/> computes the same.
     /// </summary>
     internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
@@ -21,10 +22,17 @@ namespace XTuner.Training.Models
 
         public override Tensor forward(Tensor input)
         {
+            if (FusedKernels.For(input.device) && RmsNormKernel.Supports(input, weight)) return RmsNormKernel.Apply(input, weight, _eps);
+            return Ops(input, weight, _eps);
+        }
+
+        /// <summary>The norm in TorchSharp ops (the path without fused kernels, and what the kernel is checked against).</summary>
+        internal static Tensor Ops(Tensor input, Tensor weight, double eps)
+        {
             using var scope = NewDisposeScope();
             var x = input.to(ScalarType.Float32);
             var variance = x.square().mean(new long[] { -1 }, keepdim: true);
-            var normed = x.mul(variance.add_(_eps).rsqrt_()).to(input.dtype);
+            var normed = x.mul(variance.add_(eps).rsqrt_()).to(input.dtype);
             return weight.mul(normed).MoveToOuterDisposeScope();
         }
     }

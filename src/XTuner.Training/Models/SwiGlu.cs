@@ -1,8 +1,12 @@
+using XTuner.Training.Kernels;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.Models
 {
-    /// <summary>The SwiGLU computation shared by the MLPs that name their projections differently.</summary>
+    /// <summary>
+    /// The SwiGLU computation shared by the MLPs that name their projections differently; silu(gate) * up is one
+    /// <see cref="SwiGluKernel"/> pass with the fused kernels on CUDA.
+    /// </summary>
     internal static class SwiGlu
     {
         /// <summary>down(silu(gate(x)) * up(x)) for <paramref name="input"/> [B, S, H], over sequence tiles when asked.</summary>
@@ -18,7 +22,11 @@ namespace XTuner.Training.Models
         public static Tensor Whole(Tensor input, LinearLayer gate, LinearLayer up, LinearLayer down)
         {
             using var scope = NewDisposeScope();
-            var activated = nn.functional.silu(gate.forward(input)).mul(up.forward(input));
+            var gated = gate.forward(input);
+            var upped = up.forward(input);
+            var activated = FusedKernels.For(input.device) && SwiGluKernel.Supports(gated, upped)
+                ? SwiGluKernel.Apply(gated, upped)
+                : nn.functional.silu(gated).mul(upped);
             return down.forward(activated).MoveToOuterDisposeScope();
         }
     }

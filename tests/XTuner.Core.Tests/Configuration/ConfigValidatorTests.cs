@@ -256,5 +256,47 @@ namespace XTuner.Core.Tests.Configuration
             ConfigYaml.SetOption(config, "model.architecture", "mistral");
             Assert.Empty(Errors(config));
         }
+
+        [Theory]
+        [InlineData("auto", FusedKernelsMode.Auto)]
+        [InlineData("true", FusedKernelsMode.On)]
+        [InlineData("on", FusedKernelsMode.On)]
+        [InlineData("false", FusedKernelsMode.Off)]
+        [InlineData("off", FusedKernelsMode.Off)]
+        public void FusedKernelsAreAutoTrueOrFalse(string text, FusedKernelsMode mode)
+        {
+            var config = ConfigCatalogue.Get("tiny-llama");
+            Assert.Equal(FusedKernelsMode.Auto, config.FusedKernels);
+            ConfigYaml.SetOption(config, "fused_kernels", text);
+            Assert.Equal(mode, config.FusedKernels);
+            var written = ConfigYaml.Serialize(config);
+            Assert.Contains("fused_kernels: " + ConfigValues.FormatEnum(mode), written);
+            Assert.Equal(mode, ConfigYaml.Parse(written).FusedKernels);
+        }
+
+        [Fact]
+        public void FusedKernelsTakeNoOtherValue()
+        {
+            var e = Assert.ThrowsAny<Exception>(() => ConfigYaml.SetOption(ConfigCatalogue.Get("tiny-llama"), "fused_kernels", "sometimes"));
+            Assert.Contains("'sometimes' is not one of: auto, true, false", e.Message);
+        }
+
+        [Fact]
+        public void FusedKernelsTrueOnTheCpuIsRefusedWithWhatToChange()
+        {
+            var config = ConfigCatalogue.Get("tiny-llama");
+            config.Device = DeviceKind.Cpu;
+            config.DType = TrainingDType.Float32;
+            config.FusedKernels = FusedKernelsMode.On;
+            var error = Assert.Single(Errors(config));
+            Assert.Equal("fused_kernels", error.Key);
+            Assert.Equal(ErrorIds.FusedKernelsUnavailable, error.ErrorId);
+            Assert.Contains("set fused_kernels: auto or false", error.Message);
+            config.FusedKernels = FusedKernelsMode.Auto;
+            Assert.Empty(Errors(config));
+            config.Device = DeviceKind.Cuda;
+            config.FusedKernels = FusedKernelsMode.On;
+            Assert.Empty(Errors(config));
+        }
     }
 }

@@ -1,0 +1,79 @@
+using System;
+using TorchSharp;
+using XTuner.Training.Distributed;
+using static TorchSharp.torch;
+
+namespace XTuner.Training.Kernels
+{
+    /// <summary>
+    /// AdamW in one pass per element on CUDA: reads the float32 gradient, master, and both moments, writes the master,
+    /// the moments and (when asked) the master rounded to bf16 for the parameters, where the TorchSharp path
+    /// (<see cref="Optim.AdamW.Step"/>) makes about eight passes and a separate cast. The arithmetic is that path's, in
+    /// float32 with the same scalars: g *= clip; p *= 1 - lr*wd; m += (1-beta1)(g - m) (torch's lerp below weight 0.5);
+    /// v = beta2 v + (1-beta2) g g; p -= lr/(1-beta1^t) * m / (sqrt(v)/sqrt(1-beta2^t) + eps).
+    /// </summary>
+    internal static class AdamWKernel
+    {
+        public const string Name = "adamw";
+
+        private const int Threads = 256;
+
+        /// <summary>The CUDA source, compiled at first use.</summary>
+        internal const string Source = KernelSource.Common + @"
+extern ""C"" __global__ void adamw(float* p, const float* g, float* m, float* v, bf16* out, long long n,
+    float grad_scale, int decay_on, float decay, float one_minus_beta1, float beta2, float one_minus_beta2,
+    float bias2_sqrt, float eps, float step_size)
+{
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    {
+        float gi = g[i] * grad_scale;
+        float pi = p[i];
+        if (decay_on) pi = pi * decay;
+        float mi = m[i];
+        mi = mi + one_minus_beta1 * (gi - mi);
+        float vi = v[i] * beta2 + one_minus_beta2 * gi * gi;
+        float denominator = sqrtf(vi) / bias2_sqrt + eps;
+        pi = pi - step_size * (mi / denominator);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi;
+        if (out) out[i] = float_to_bf16(pi);
+    }
+}
+";
+
+        /// <summary>
+        /// One step of <paramref name="param"/>, <paramref name="expAvg"/>, <paramref name="expAvgSq"/> (float32,
+        /// contiguous, same length as <paramref name="grad"/>, float32) for the 1-based <paramref name="step"/>;
+        /// <paramref name="lowPrecision"/>, a bf16 tensor of that length or null, receives the updated master rounded.
+        /// </summary>
+        public static void Step(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor? lowPrecision, long step,
+            double lr, double beta1, double beta2, double eps, double weightDecay, double gradScale)
+        {
+            if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "AdamW steps count from 1.");
+            long n = param.numel();
+            foreach (var t in new[] { param, grad, expAvg, expAvgSq })
+                Require(t, ScalarType.Float32, n, param.device);
+            if (lowPrecision is not null) Require(lowPrecision, ScalarType.BFloat16, n, param.device);
+            if (n == 0) return;
+            int device = param.device.index < 0 ? 0 : param.device.index;
+            var function = CudaModules.Function(Source, Name, Name, device);
+            long blocks = Math.Min((n + Threads - 1) / Threads, CudaModules.MultiprocessorsOf(device) * 8L);
+            // The scalars in float32, as torch's float kernels take them (CpuAdamW computes the same ones).
+            ReadOnlySpan<KernelArgument> arguments = stackalloc KernelArgument[]
+            {
+                TensorMemory.Pointer(param), TensorMemory.Pointer(grad), TensorMemory.Pointer(expAvg), TensorMemory.Pointer(expAvgSq),
+                lowPrecision is null ? IntPtr.Zero : TensorMemory.Pointer(lowPrecision), n,
+                (float)gradScale, weightDecay != 0 ? 1 : 0, (float)(1 - lr * weightDecay), (float)(1 - beta1), (float)beta2, (float)(1 - beta2),
+                (float)Math.Pow(1 - Math.Pow(beta2, step), 0.5), (float)eps, (float)(lr / (1 - Math.Pow(beta1, step))),
+            };
+            CudaModules.Launch(function, device, Name, (uint)blocks, Threads, 0, arguments);
+        }
+
+        private static void Require(Tensor t, ScalarType dtype, long n, Device device)
+        {
+            if (t.dtype != dtype || t.numel() != n || !t.is_contiguous() || t.device.type != DeviceType.CUDA || t.device.index != device.index)
+                throw new ArgumentException($"The AdamW kernel takes contiguous {dtype} CUDA tensors of {n} elements on {device}; got {t.dtype} [{string.Join(", ", t.shape)}] on {t.device}.");
+        }
+    }
+}

@@ -1,0 +1,174 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using XTuner.Training.Models;
+using XTuner.Training.Optim;
+using static TorchSharp.torch;
+
+namespace XTuner.Training.Kernels
+{
+    /// <summary>One compared quantity: the largest absolute difference, and that over the reference's largest magnitude.</summary>
+    public sealed record KernelDifference(string Quantity, double MaxAbs, double MaxRel, bool Passed);
+
+    /// <summary>One kernel at one dtype and shape against its TorchSharp path: every value and gradient, and the time of each.</summary>
+    public sealed record KernelCheck(string Kernel, string DType, string Shape, IReadOnlyList<KernelDifference> Differences,
+        double FusedMilliseconds, double TorchMilliseconds)
+    {
+        /// <summary>Every quantity is within the dtype's threshold.</summary>
+        public bool Passed => Differences.All(d => d.Passed);
+
+        /// <summary>TorchSharp time over fused time.</summary>
+        public double Speedup => TorchMilliseconds / FusedMilliseconds;
+    }
+
+    /// <summary>
+    /// <c>xtuner check-kernels</c>: each fused kernel and its TorchSharp path on the same random CUDA tensors of
+    /// realistic shapes (a 4096 x 4096 RMSNorm, a 4096 x 11008 SwiGLU, 16M AdamW elements over three steps), values
+    /// and gradients compared, and each timed over many iterations between two synchronizations. A quantity passes when
+    /// its largest difference is within <see cref="Threshold"/> of the reference's largest magnitude.
+    /// </summary>
+    public static class KernelChecks
+    {
+        /// <summary>Largest difference over the reference's largest magnitude that passes: 1e-5 in float32, 1e-2 in bf16 (between two and three bf16 ulps).</summary>
+        public static double Threshold(ScalarType dtype) => dtype == ScalarType.BFloat16 ? 1e-2 : 1e-5;
+
+        /// <summary>Runs every check on <paramref name="device"/> (CUDA, with the kernels available), timing <paramref name="iterations"/> runs of each path.</summary>
+        public static List<KernelCheck> Run(Device device, int iterations, Action<KernelCheck>? checkedOne = null)
+        {
+            bool enabled = FusedKernels.Enabled;
+            FusedKernels.Enabled = true;
+            try
+            {
+                manual_seed(0);
+                var checks = new List<KernelCheck>();
+                void Add(KernelCheck check)
+                {
+                    checks.Add(check);
+                    checkedOne?.Invoke(check);
+                }
+                Add(AdamWCheck(device, 1L << 24, iterations));
+                foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+                    Add(RmsNormCheck(device, dtype, 4096, 4096, iterations));
+                foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+                    Add(SwiGluCheck(device, dtype, 4096, 11008, iterations));
+                return checks;
+            }
+            finally
+            {
+                FusedKernels.Enabled = enabled;
+            }
+        }
+
+        private static KernelCheck AdamWCheck(Device device, long n, int iterations)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            const double lr = 1e-3, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, decay = 0.1, clip = 0.5;
+            var start = randn(n, ScalarType.Float32, device);
+            Tensor p1 = start.clone(), m1 = zeros_like(start), v1 = zeros_like(start);
+            Tensor p2 = start.clone(), m2 = zeros_like(start), v2 = zeros_like(start), low = empty(n, ScalarType.BFloat16, device);
+            // As DeviceOptimizerStates does it without the kernel: clip, the TorchSharp AdamW, then the cast the parameters take.
+            void Torch(Tensor g, long t)
+            {
+                using var s = NewDisposeScope();
+                AdamW.Step(p1, g.mul(clip), m1, v1, t, lr, beta1, beta2, eps, decay);
+                p1.to(ScalarType.BFloat16);
+            }
+            void Fused(Tensor g, long t) => AdamWKernel.Step(p2, g, m2, v2, low, t, lr, beta1, beta2, eps, decay, clip);
+            for (long t = 1; t <= 3; t++)
+            {
+                using var s = NewDisposeScope();
+                var g = randn(n, ScalarType.Float32, device).mul_(1e-2);
+                Torch(g, t);
+                Fused(g, t);
+            }
+            var differences = new List<KernelDifference>
+            {
+                Compare("param", p2, p1, ScalarType.Float32),
+                Compare("exp_avg", m2, m1, ScalarType.Float32),
+                Compare("exp_avg_sq", v2, v1, ScalarType.Float32),
+                Compare("param_bf16", low, p1.to(ScalarType.BFloat16), ScalarType.BFloat16),
+            };
+            var gradient = randn(n, ScalarType.Float32, device).mul_(1e-2);
+            double fused = Time(device, iterations, i => Fused(gradient, 4 + i));
+            double torchPath = Time(device, iterations, i => Torch(gradient, 4 + i));
+            return new KernelCheck(AdamWKernel.Name, "float32 (bf16 copy)", $"[{n}] x 3 steps", differences, fused, torchPath);
+        }
+
+        private static KernelCheck RmsNormCheck(Device device, ScalarType dtype, long rows, long hidden, int iterations)
+        {
+            using var scope = NewDisposeScope();
+            const double eps = 1e-5;
+            var x = randn(new[] { rows, hidden }, dtype, device);
+            var w = randn(hidden, ScalarType.Float32, device).mul_(0.1).add_(1).to(dtype);
+            return GradientCheck(RmsNormKernel.KernelName, dtype, $"[{rows}, {hidden}] fwd+bwd", x, w, new[] { "output", "grad_input", "grad_weight" },
+                (xi, wi) => RmsNorm.Ops(xi, wi, eps), (xi, wi) => RmsNormKernel.Apply(xi, wi, eps), device, iterations);
+        }
+
+        private static KernelCheck SwiGluCheck(Device device, ScalarType dtype, long rows, long intermediate, int iterations)
+        {
+            using var scope = NewDisposeScope();
+            var gate = randn(new[] { rows, intermediate }, dtype, device).mul_(2);
+            var up = randn(new[] { rows, intermediate }, dtype, device);
+            return GradientCheck(SwiGluKernel.KernelName, dtype, $"[{rows}, {intermediate}] fwd+bwd", gate, up, new[] { "output", "grad_gate", "grad_up" },
+                (g, u) => nn.functional.silu(g).mul(u), SwiGluKernel.Apply, device, iterations);
+        }
+
+        // An op of two inputs with one output of the first's shape: the output and both gradients (from one random
+        // output gradient) of the fused op against the TorchSharp one, and forward+backward timed for each.
+        private static KernelCheck GradientCheck(string kernel, ScalarType dtype, string shape, Tensor a, Tensor b, string[] names,
+            Func<Tensor, Tensor, Tensor> torchOp, Func<Tensor, Tensor, Tensor> fusedOp, Device device, int iterations)
+        {
+            var dy = randn(a.shape, dtype, device);
+            IList<Tensor> Run(Func<Tensor, Tensor, Tensor> op)
+            {
+                var ai = a.detach().requires_grad_();
+                var bi = b.detach().requires_grad_();
+                using var grad = enable_grad();
+                var y = op(ai, bi);
+                var grads = autograd.grad(new[] { y }, new[] { ai, bi }, new[] { dy });
+                return new[] { y.detach(), grads[0], grads[1] };
+            }
+            var reference = Run(torchOp);
+            var fusedResult = Run(fusedOp);
+            var differences = names.Select((name, i) => Compare(name, fusedResult[i], reference[i], dtype)).ToList();
+            double fused = Time(device, iterations, _ => Run(fusedOp));
+            double torchPath = Time(device, iterations, _ => Run(torchOp));
+            return new KernelCheck(kernel, Name(dtype), shape, differences, fused, torchPath);
+        }
+
+        private static KernelDifference Compare(string quantity, Tensor actual, Tensor expected, ScalarType dtype)
+        {
+            using var scope = NewDisposeScope();
+            var a = actual.to(ScalarType.Float64);
+            var e = expected.to(ScalarType.Float64);
+            double maxAbs = a.sub(e).abs().max().item<double>();
+            double scale = e.abs().max().item<double>();
+            // NaN anywhere fails: NaN compares false.
+            double maxRel = scale > 0 ? maxAbs / scale : maxAbs;
+            return new KernelDifference(quantity, maxAbs, maxRel, maxRel <= Threshold(dtype));
+        }
+
+        // Milliseconds per run of body, after two warm-up runs, between two synchronizations.
+        private static double Time(Device device, int iterations, Action<int> body)
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                using var warm = NewDisposeScope();
+                body(i);
+            }
+            cuda.synchronize(device);
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < iterations; i++)
+            {
+                using var s = NewDisposeScope();
+                body(i);
+            }
+            cuda.synchronize(device);
+            return clock.Elapsed.TotalMilliseconds / iterations;
+        }
+
+        private static string Name(ScalarType dtype) => dtype == ScalarType.BFloat16 ? "bfloat16" : "float32";
+    }
+}
