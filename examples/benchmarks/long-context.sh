@@ -8,6 +8,7 @@
 # Part 7b: Llama2-7B with offload_optimizer at 256k and 128k (tiled MLP; at 256k as many layers' checkpoints in
 #         host memory as fit beside the optimizer states: the host has 128 GiB). 64k trains without offload (gpu.sh).
 # Part tiny: TinyLlama-1.1B at 512k with every option.
+# Part window: the 1.1B shape as a Mistral with a 4096-token sliding window at 128k (memory linear in the length).
 # Part varlen: TinyLlama-1.1B at 32k over packed synthetic documents of ~300 tokens (Alpaca-sized): full causal
 #         attention (use_varlen_attn=false) against documents kept apart (true), 3 steps each.
 # A 7B process spends about 100 s before its first step (random init, host states): the limits allow for it.
@@ -59,4 +60,8 @@ if [ "$PART" = varlen ]; then
     run tiny-32k-varlen-$v 150 benchmark llama2-7b-full-8k-sp1 --device cuda --nproc-per-node 1 --lengths 32k --steps 3 \
       --cfg-options zero_stage=0 synthetic_document_length=300 use_varlen_attn=$v $TINY --output "$OUT/bench.jsonl"
   done
+fi
+if [ "$PART" = window ]; then
+  run tiny-128k-window 150 benchmark llama2-7b-full-8k-sp1 --device cuda --nproc-per-node 1 --lengths 128k --steps 2 \
+    --cfg-options zero_stage=0 model.architecture=mistral model.sliding_window=4096 $TINY --output "$OUT/bench.jsonl"
 fi
