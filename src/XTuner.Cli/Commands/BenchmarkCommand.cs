@@ -209,8 +209,8 @@ namespace XTuner.Cli.Commands
 
             /// <summary>
             /// One JSON line per run with what tells it apart from another run of the same config: the model's
-            /// parameter count, the device, precision, parallel layout, memory options and attention (documents kept
-            /// apart, and the synthetic documents' length), and the host memory available (what offload_activations auto fills).
+            /// parameter count, the device, precision, parallel layout, memory options, attention (documents kept
+            /// apart, and the synthetic documents' length), fused_kernels, and the host memory available (what offload_activations auto fills).
             /// </summary>
             private void Append(XTunerConfig run, int length, int ranks, bool ok, string? error, double? stepTime, double? optimizerTime, double? tps, double? mfu, double? mem,
                 IReadOnlyList<(double Device, double Host, double InUse)> peaks)
@@ -222,7 +222,7 @@ namespace XTuner.Cli.Commands
                 var line = string.Format(c,
                     "{{\"config\":{0},\"parameters\":{1},\"device\":{2},\"dtype\":{3},\"length\":{4},\"sp\":{5},\"ranks\":{6},\"zero_stage\":{7}," +
                     "\"activation_checkpointing\":{8},\"offload_optimizer\":{9},\"offload_activations\":{10},\"mlp_tiles\":{11}," +
-                    "\"use_varlen_attn\":{23},\"synthetic_document_length\":{24},\"host_memory_gib\":{25}," +
+                    "\"use_varlen_attn\":{23},\"synthetic_document_length\":{24},\"host_memory_gib\":{25},\"fused_kernels\":{26}," +
                     "\"ok\":{12},\"error\":{13},\"step_time_s\":{14},\"optimizer_time_s\":{21},\"tokens_per_sec_per_gpu\":{15},\"mfu\":{16},\"max_memory_gib\":{17}," +
                     "\"peak_device_gib_per_rank\":{18},\"peak_host_gib_per_rank\":{19},\"device_in_use_gib_per_rank\":{22},\"date\":\"{20:yyyy-MM-dd}\"}}",
                     Text(_config.Name), run.Model.ParameterCount?.ToString(c) ?? "null", Text(ConfigValues.FormatEnum(run.Device)), Text(ConfigValues.FormatEnum(run.DType)),
@@ -231,7 +231,8 @@ namespace XTuner.Cli.Commands
                     Bool(ok), Text(error), Json(stepTime), Json(tps), Json(mfu), Json(mem),
                     List(peaks.Select(p => p.Device)), List(peaks.Select(p => p.Host)), DateTime.UtcNow, Json(optimizerTime), List(peaks.Select(p => p.InUse)),
                     Bool(run.IsolatesDocuments), run.SyntheticDocumentLength,
-                    Json(XTuner.Training.Engine.HostMemoryBudget.AvailableBytes() is long host ? Math.Round(host / (double)(1L << 30), 1) : (double?)null));
+                    Json(XTuner.Training.Engine.HostMemoryBudget.AvailableBytes() is long host ? Math.Round(host / (double)(1L << 30), 1) : (double?)null),
+                    Text(ConfigValues.FormatEnum(run.FusedKernels)));
                 File.AppendAllText(_jsonOutput, line + "\n");
             }
 

@@ -129,10 +129,17 @@ extern ""C"" __global__ void rms_norm_backward_bf16(const bf16* dy, const bf16* 
                 };
                 CudaModules.Launch(function, device, KernelName, (uint)blocks, Threads, 0, arguments);
             }
-            var gradWeight = rows > 0 ? partial.sum(0).to(weight.dtype) : zeros_like(weight);
+            var gradWeight = rows > 0 ? WeightGradient(partial, weight.dtype) : zeros_like(weight);
             gradOutput.Dispose();
             return AutogradHandoff.Return(new Tensor?[] { gradInput, gradWeight, null });
         }
+
+        /// <summary>
+        /// The weight gradient [H] from the blocks' float32 partial rows [blocks, H], in <paramref name="dtype"/>. The
+        /// dimension is passed by name: a bare <c>sum(0)</c> binds to TorchSharp's <c>sum(ScalarType?)</c> (0 converts to
+        /// any enum) and sums everything into a scalar.
+        /// </summary>
+        internal static Tensor WeightGradient(Tensor partial, ScalarType dtype) => partial.sum(dim: 0L).to(dtype);
 
         // y and the per-row r of contiguous input [..., H] and weight [H].
         private static (Tensor Output, Tensor Rstd) Forward(Tensor input, Tensor weight, double eps)

@@ -53,6 +53,16 @@ namespace XTuner.Training.Tests.Kernels
         }
 
         [Fact]
+        public void RmsNormWeightGradientSumsTheBlocksPartialRowsPerColumn()
+        {
+            using var partial = arange(12, ScalarType.Float32).reshape(3, 4);
+            using var sum = RmsNormKernel.WeightGradient(partial, ScalarType.BFloat16);
+            Assert.Equal(new long[] { 4 }, sum.shape);
+            Assert.Equal(ScalarType.BFloat16, sum.dtype);
+            Assert.Equal(new[] { 12f, 15f, 18f, 21f }, sum.to(ScalarType.Float32).data<float>().ToArray());
+        }
+
+        [Fact]
         public void Bf16RoundingIsLibtorchsToNearestEvenWithNaNKept()
         {
             Assert.Equal(0x3f80, BFloat16Bits.FromFloat(1f));
