@@ -42,7 +42,8 @@ namespace XTuner.Training.Tests.Cli
         public void A_signal_to_the_launcher_stops_the_ranks_and_records_the_run_as_stopped(int signal, int exitCode, string name)
         {
             var workDir = NewWorkDir("signal");
-            using var launcher = XTunerProcess.Launch("train", "tiny-llama-sp2", "--work-dir", workDir, "--max-steps", "100000", "--cfg-options", "save_steps=0");
+            // Under nohup (SIGHUP ignored, which children inherit) the launcher rightly ignores a hangup: start it with the default.
+            using var launcher = XTunerProcess.LaunchVia(new[] { "env", "--default-signal=HUP" }, "train", "tiny-llama-sp2", "--work-dir", workDir, "--max-steps", "100000", "--cfg-options", "save_steps=0");
             var run = Training(workDir, launcher);
 
             var watch = Stopwatch.StartNew();
@@ -54,6 +55,26 @@ namespace XTuner.Training.Tests.Cli
             Assert.All(run.Ranks, r => Assert.False(ProcessSignals.IsAlive(r.ProcessId), $"rank {r.Rank} outlived the stop"));
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"stopping took {watch.Elapsed.TotalSeconds:F1} s");
             Assert.False(File.Exists(new WorkDirLayout(workDir).Lock), "the launcher left its lock");
+        }
+
+        [Fact]
+        public void A_launcher_started_under_nohup_trains_on_through_a_hangup_and_stops_on_sigterm()
+        {
+            var workDir = NewWorkDir("nohup");
+            using var launcher = XTunerProcess.LaunchVia(new[] { "nohup" }, "train", "tiny-llama-sp2", "--work-dir", workDir, "--max-steps", "100000", "--cfg-options", "save_steps=0");
+            var run = Training(workDir, launcher);
+
+            Assert.Equal(0, Kill(launcher.ProcessId, 1));
+            var stepAtHangup = XTunerRun.Load(workDir)!.LastStep!.Step;
+            var deadline = DateTime.UtcNow + Limit;
+            while (DateTime.UtcNow < deadline && !launcher.HasExited && XTunerRun.Load(workDir)!.LastStep!.Step < stepAtHangup + 3) Thread.Sleep(200);
+            Assert.False(launcher.HasExited, "the hangup ended the launcher\n" + launcher);
+            Assert.Equal(RunState.Running, XTunerRun.Load(workDir)!.State);
+            Assert.All(run.Ranks, r => Assert.True(ProcessSignals.IsAlive(r.ProcessId), $"rank {r.Rank} ended on the hangup"));
+
+            Assert.Equal(0, Kill(launcher.ProcessId, ProcessSignals.SigTerm));
+            Assert.Equal(143, launcher.WaitForExit(Limit));
+            Assert.Equal(RunState.Stopped, XTunerRun.Load(workDir)!.State);
         }
 
         [Fact]

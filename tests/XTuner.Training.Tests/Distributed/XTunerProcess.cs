@@ -19,16 +19,22 @@ namespace XTuner.Training.Tests.Distributed
         private readonly StringBuilder _output = new StringBuilder();
         private readonly StringBuilder _error = new StringBuilder();
 
-        private XTunerProcess(int rank, IReadOnlyDictionary<string, string> environment, string[] args)
+        private XTunerProcess(int rank, IReadOnlyDictionary<string, string> environment, string[] args, string[]? prefix = null)
         {
             var torchrun = new[] { "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT" };
             Rank = rank;
-            var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+            var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+            var info = new ProcessStartInfo(prefix == null ? host : prefix[0])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
+            if (prefix != null)
+            {
+                foreach (var arg in prefix.Skip(1)) info.ArgumentList.Add(arg);
+                info.ArgumentList.Add(host);
+            }
             info.ArgumentList.Add(RankProcesses.Cli);
             foreach (var arg in args) info.ArgumentList.Add(arg);
             foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("SLURM_", StringComparison.Ordinal) || k.StartsWith("XTUNER_", StringComparison.Ordinal) || torchrun.Contains(k)).ToList())
@@ -68,6 +74,13 @@ namespace XTuner.Training.Tests.Distributed
 
         /// <summary><c>xtuner ARGS</c> as a user starts it: no rank variables, so <c>xtuner train</c> is the launcher.</summary>
         public static XTunerProcess Launch(params string[] args) => new XTunerProcess(-1, new Dictionary<string, string>(), args);
+
+        /// <summary>
+        /// <see cref="Launch"/> through a command that execs the CLI in the same process (so <see cref="ProcessId"/> is
+        /// the CLI's), such as <c>env --default-signal=HUP</c>: a signal's disposition comes from the parent, and a test
+        /// started under nohup would otherwise hand its ignored SIGHUP on to the launcher.
+        /// </summary>
+        public static XTunerProcess LaunchVia(string[] prefix, params string[] args) => new XTunerProcess(-1, new Dictionary<string, string>(), args, prefix);
 
         /// <summary>The exit code once the process ended within <paramref name="timeout"/>; null while it runs.</summary>
         public int? WaitForExit(TimeSpan timeout)
