@@ -8,6 +8,7 @@
 #   1b:    the TinyLlama-1.1B shape at 8k and 32k, fused_kernels false and true, and (with BENCH_HF) transformers.
 #   7b:    the Llama2-7B shape at 8k and 32k the same way (a 7B process spends ~100 s before its first step).
 # VARIANTS (environment, default "false true auto") picks the runs of each shape, e.g. VARIANTS="true auto".
+# PHASES=1 (environment) times each step by phase as well (xtuner benchmark --phases): the tables land in OUTDIR/SHAPE-VARIANT.txt.
 set -uo pipefail
 X="$1"; OUT="${2:-./kernels-out}"; HF="${3:-}"; PARTS=",${4:-check,1b},"
 mkdir -p "$OUT"
@@ -38,9 +39,10 @@ pair() {
   for v in ${VARIANTS:-false true auto}; do
     local opts="fused_kernels=$([ $v = false ] && echo false || echo true)"
     [ $v = auto ] && opts="$opts activation_checkpointing=auto"
-    timeout -k 5 "$limit" $X benchmark "$config" --device cuda --nproc-per-node 1 --lengths 8k,32k --steps 4 \
+    timeout -k 5 "$limit" $X benchmark "$config" --device cuda --nproc-per-node 1 --lengths 8k,32k --steps 4 ${PHASES:+--phases} \
       --cfg-options zero_stage=0 $opts "$@" --output "$OUT/bench.jsonl" > "$OUT/$shape-$v.txt" 2>&1
     echo "$shape $opts exit $?"; grep -E '^\| (8k|32k)|recompute|checkpoint' "$OUT/$shape-$v.txt" | head -n 6
+    [ -n "${PHASES:-}" ] && sed -n '/^Where a step/,$p' "$OUT/$shape-$v.txt"
   done
   if [ -n "$HF" ]; then
     timeout -k 5 "$limit" python3 "$HF" "$shape" --seqs 8192,32768 --steps 4 --json "$OUT/hf-$shape.jsonl" 2>&1 | tail -n 3

@@ -30,7 +30,9 @@ namespace XTuner.Cli.Commands
             "Trains CONFIG with random weights on synthetic tokens for --steps steps at each --lengths value, each in a\n" +
             "fresh process, and prints a Markdown table: step time, tokens/s/GPU, MFU and peak memory (the first step is\n" +
             "warm-up and not counted). Lengths past the model's positions get linear RoPE scaling. --find-max-length then\n" +
-            "doubles the length from the longest that worked until a run runs out of memory and bisects to --granularity.";
+            "doubles the length from the longest that worked until a run runs out of memory and bisects to --granularity.\n" +
+            "--phases adds a table of seconds per step by phase (forward/attention, forward/matmul, backward/recompute,\n" +
+            "optimizer...), each exclusive of the phases nested in it: what to speed up next.";
 
         public override IReadOnlyList<CliOption> Options { get; } = new[]
         {
@@ -43,6 +45,7 @@ namespace XTuner.Cli.Commands
             new CliOption("--work-dir", "Where the runs go (default a temporary folder).", "DIR"),
             new CliOption("--cfg-options", "More key=value overrides for every run.", "KEY=VALUE", many: true),
             new CliOption("--output", "Also append one JSON line per run to FILE.", "FILE"),
+            new CliOption("--phases", "Also time each step by phase (CUDA events on a GPU) and print where the time goes (rank 0's; the JSON lines get phase_times_s)."),
         };
 
         public override int Execute(CliArguments args, TextWriter output)
@@ -67,6 +70,7 @@ namespace XTuner.Cli.Commands
                 output.WriteLine(result.Row);
                 if (result.Ok) longest = Math.Max(longest, length);
             }
+            if (args.Has("--phases")) runner.WritePhases(output);
             if (longest == 0)
                 throw new XTunerException(ErrorIds.BenchmarkFailed,
                     $"No length trained ({string.Join(", ", lengths)}): the result column and the run's errors above say why (runs that started have their logs under {root}). " +
@@ -112,6 +116,7 @@ namespace XTuner.Cli.Commands
             private readonly int _steps;
             private readonly string _root;
             private readonly string? _jsonOutput;
+            private readonly List<(int Length, Dictionary<string, double> Seconds, double StepTime)> _phases = new List<(int, Dictionary<string, double>, double)>();
 
             public Runner(string source, XTunerConfig config, CliArguments args, int steps, string root, string? jsonOutput)
             {
@@ -142,7 +147,7 @@ namespace XTuner.Cli.Commands
                 if (_args.Get("--nproc-per-node") is string n) argv.AddRange(new[] { "--nproc-per-node", n });
                 argv.Add("--cfg-options");
                 argv.AddRange(options);
-                var (exitCode, text) = RunSelf(argv);
+                var (exitCode, text) = RunSelf(argv, _args.Has("--phases"));
                 // The first step warms up (allocator, kernels) and is left out, unless it is the only one (long lengths).
                 var all = MetricsFile.Read(workDir);
                 var metrics = all.Count == 1 ? all : all.Where(s => s.Step > 1).ToList();
@@ -164,7 +169,9 @@ namespace XTuner.Cli.Commands
                     int ranks = (int)Math.Round(metrics[0].Tokens / Math.Max(1e-9, metrics[0].TokensPerSecondPerGpu * metrics[0].StepTimeSeconds));
                     row = string.Format(CultureInfo.InvariantCulture, "| {0} | {1} | {2} | {3:F2} | {4:N0} | {5} | {6:F2} | {7} | ok |",
                         Human(length), sp, ranks, stepTime, tps, mfu is double m ? m.ToString("P1", CultureInfo.InvariantCulture) : "-", mem, perRank);
-                    Append(effective, length, ranks, true, null, stepTime, metrics.Average(m => m.OptimizerSeconds), tps, mfu, mem, peaks);
+                    var phases = AveragePhases(metrics);
+                    if (phases != null) _phases.Add((length, phases, stepTime));
+                    Append(effective, length, ranks, true, null, stepTime, metrics.Average(m => m.OptimizerSeconds), tps, mfu, mem, peaks, phases);
                     return (true, false, row);
                 }
                 // The failing rank's own first error line says what failed (libtorch's message precedes its C++ trace).
@@ -212,8 +219,31 @@ namespace XTuner.Cli.Commands
             /// parameter count, the device, precision, parallel layout, memory options, attention (documents kept
             /// apart, and the synthetic documents' length), fused_kernels, and the host memory available (what offload_activations auto fills).
             /// </summary>
+            /// <summary>Each phase's mean seconds over the measured steps (a phase a step did not enter counts 0 there); null without phase times.</summary>
+            private static Dictionary<string, double>? AveragePhases(IReadOnlyList<XTunerStep> metrics)
+            {
+                if (metrics.Count == 0 || metrics.Any(m => m.PhaseSeconds == null)) return null;
+                return metrics.SelectMany(m => m.PhaseSeconds!.Keys).Distinct().OrderBy(k => k, StringComparer.Ordinal)
+                    .ToDictionary(k => k, k => metrics.Average(m => m.PhaseSeconds!.TryGetValue(k, out var s) ? s : 0.0));
+            }
+
+            /// <summary>The phase table: seconds per step and share of the step for each phase, a column per length.</summary>
+            public void WritePhases(TextWriter output)
+            {
+                if (_phases.Count == 0) return;
+                var c = CultureInfo.InvariantCulture;
+                output.WriteLine();
+                output.WriteLine("Where a step's time goes (rank 0, seconds per step and share; each phase without the phases nested in it):");
+                output.WriteLine("| phase | " + string.Join(" | ", _phases.Select(p => Human(p.Length))) + " |");
+                output.WriteLine("| --- |" + string.Concat(_phases.Select(_ => " --- |")));
+                foreach (var name in _phases.SelectMany(p => p.Seconds.Keys).Distinct().OrderBy(k => k, StringComparer.Ordinal))
+                    output.WriteLine($"| {name} | " + string.Join(" | ", _phases.Select(p => p.Seconds.TryGetValue(name, out var s)
+                        ? string.Format(c, "{0:F4} ({1:P1})", s, s / p.Seconds.Values.Sum()) : "-")) + " |");
+                output.WriteLine("| total (step time) | " + string.Join(" | ", _phases.Select(p => string.Format(c, "{0:F4} ({1:F4})", p.Seconds.Values.Sum(), p.StepTime))) + " |");
+            }
+
             private void Append(XTunerConfig run, int length, int ranks, bool ok, string? error, double? stepTime, double? optimizerTime, double? tps, double? mfu, double? mem,
-                IReadOnlyList<(double Device, double Host, double InUse)> peaks)
+                IReadOnlyList<(double Device, double Host, double InUse)> peaks, IReadOnlyDictionary<string, double>? phases = null)
             {
                 if (_jsonOutput == null) return;
                 var c = CultureInfo.InvariantCulture;
@@ -224,7 +254,7 @@ namespace XTuner.Cli.Commands
                     "\"activation_checkpointing\":{8},\"offload_optimizer\":{9},\"offload_activations\":{10},\"mlp_tiles\":{11}," +
                     "\"use_varlen_attn\":{23},\"synthetic_document_length\":{24},\"host_memory_gib\":{25},\"fused_kernels\":{26}," +
                     "\"ok\":{12},\"error\":{13},\"step_time_s\":{14},\"optimizer_time_s\":{21},\"tokens_per_sec_per_gpu\":{15},\"mfu\":{16},\"max_memory_gib\":{17}," +
-                    "\"peak_device_gib_per_rank\":{18},\"peak_host_gib_per_rank\":{19},\"device_in_use_gib_per_rank\":{22},\"date\":\"{20:yyyy-MM-dd}\"}}",
+                    "\"peak_device_gib_per_rank\":{18},\"peak_host_gib_per_rank\":{19},\"device_in_use_gib_per_rank\":{22},\"phase_times_s\":{27},\"date\":\"{20:yyyy-MM-dd}\"}}",
                     Text(_config.Name), run.Model.ParameterCount?.ToString(c) ?? "null", Text(ConfigValues.FormatEnum(run.Device)), Text(ConfigValues.FormatEnum(run.DType)),
                     length, run.SequenceParallelSize, ranks > 0 ? ranks : run.WorldSize, run.ZeroStage,
                     Layers(run.ActivationCheckpointing), Bool(run.OffloadOptimizer), Text(run.OffloadActivations.ToString()), Text(run.MlpTiles.ToString()),
@@ -232,7 +262,8 @@ namespace XTuner.Cli.Commands
                     List(peaks.Select(p => p.Device)), List(peaks.Select(p => p.Host)), DateTime.UtcNow, Json(optimizerTime), List(peaks.Select(p => p.InUse)),
                     Bool(run.IsolatesDocuments), run.SyntheticDocumentLength,
                     Json(XTuner.Training.Engine.HostMemoryBudget.AvailableBytes() is long host ? Math.Round(host / (double)(1L << 30), 1) : (double?)null),
-                    Text(ConfigValues.FormatEnum(run.FusedKernels)));
+                    Text(ConfigValues.FormatEnum(run.FusedKernels)),
+                    phases == null ? "null" : "{" + string.Join(",", phases.Select(p => Text(p.Key) + ":" + Json(p.Value))) + "}");
                 File.AppendAllText(_jsonOutput, line + "\n");
             }
 
@@ -246,10 +277,11 @@ namespace XTuner.Cli.Commands
 
             private static string Json(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "null";
 
-            private static (int ExitCode, string Output) RunSelf(IEnumerable<string> argv)
+            private static (int ExitCode, string Output) RunSelf(IEnumerable<string> argv, bool phases)
             {
                 var worker = WorkerLocator.Find(AppContext.BaseDirectory);
                 var info = new ProcessStartInfo(worker.FileName) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+                if (phases) info.Environment[XTuner.Training.Engine.StepPhases.EnvironmentVariable] = "1";
                 foreach (var a in worker.With(argv)) info.ArgumentList.Add(a);
                 using var process = Process.Start(info)!;
                 // A benchmark stopped from outside (Ctrl+C, SIGTERM from timeout or a job scheduler) takes its run with it:

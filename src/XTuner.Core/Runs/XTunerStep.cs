@@ -53,6 +53,15 @@ namespace XTuner.Core.Runs
         [JsonPropertyName("max_memory_gib")]
         public double MaxMemoryGib { get; set; }
 
+        /// <summary>
+        /// Where the step's time went when it was timed by phase (<c>xtuner benchmark --phases</c>): seconds per phase path
+        /// (<c>forward/attention</c>, <c>backward/recompute/matmul</c>, <c>optimizer</c>...), each exclusive of the phases
+        /// nested in it; they sum to the step's time. Absent otherwise.
+        /// </summary>
+        [JsonPropertyName("phase_times_s")]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public System.Collections.Generic.Dictionary<string, double>? PhaseSeconds { get; set; }
+
         [JsonPropertyName("elapsed_s")]
         public double ElapsedSeconds { get; set; }
 

@@ -42,6 +42,7 @@ namespace XTuner.Training.Engine
                 TargetTokens = (long)step.Targets,
                 StepTimeSeconds = step.Seconds,
                 OptimizerSeconds = step.OptimizerSeconds,
+                PhaseSeconds = step.PhaseSeconds == null ? null : new System.Collections.Generic.Dictionary<string, double>(step.PhaseSeconds),
                 TokensPerSecondPerGpu = tokensPerSecondPerGpu,
                 Mfu = _peakFlops is double peak ? TrainingFlops.Mfu(_spec, step.SequenceLength, tokensPerSecondPerGpu, peak) : (double?)null,
                 MaxMemoryGib = _memory.PeakGib,

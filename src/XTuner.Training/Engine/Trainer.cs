@@ -62,7 +62,11 @@ namespace XTuner.Training.Engine
             _sequenceParallel = _layout.SequenceParallelSize > 1 ? _runtime.SequenceParallelGroup(_layout) : _runtime.World;
             _checkpointPolicy = new CheckpointPolicy(config.SaveSteps);
             _memory = new DeviceMemory(_cuda ? _runtime.Device.index : null);
+            _phases = StepPhases.Install(_cuda ? _runtime.Device.index : null);
         }
+
+        /// <summary>The step's time by phase, when asked for (<see cref="StepPhases.EnvironmentVariable"/>).</summary>
+        private readonly StepPhases? _phases;
 
         private bool IsRankZero => _env.Rank == 0;
 
@@ -146,6 +150,7 @@ namespace XTuner.Training.Engine
         /// <summary>One optimizer step (<paramref name="step"/> from 0): every micro-batch's forward and backward, then AdamW.</summary>
         private StepResult TrainStep(TrainingSetup setup, int step, RunReporter? reporter)
         {
+            _phases?.BeginStep();
             var clock = Stopwatch.StartNew();
             var world = _runtime.World;
             var device = _runtime.Device;
@@ -174,7 +179,9 @@ namespace XTuner.Training.Engine
             Synchronize();
             var optimizerClock = Stopwatch.StartNew();
             _phase = "the optimizer step";
-            double gradNorm = withTargets.Count > 0 ? setup.Optimizer.StepAll(lr) : 0.0;
+            double gradNorm;
+            using (StepPhases.Enter(StepPhases.Optimizer))
+                gradNorm = withTargets.Count > 0 ? setup.Optimizer.StepAll(lr) : 0.0;
             Synchronize();
             double optimizerSeconds = optimizerClock.Elapsed.TotalSeconds;
             _memory.Sample();
@@ -186,8 +193,9 @@ namespace XTuner.Training.Engine
                 world.AllReduce(summary);
                 totals = summary.cpu().data<double>().ToArray();
             }
+            var phases = _phases?.EndStep();
             return new StepResult(step + 1, totals[0], targets, tokens, chunks[0].FullLength, lr, gradNorm,
-                clock.Elapsed.TotalSeconds, optimizerSeconds, totals[1] > 0);
+                clock.Elapsed.TotalSeconds, optimizerSeconds, totals[1] > 0, phases);
         }
 
         /// <summary>
@@ -204,11 +212,15 @@ namespace XTuner.Training.Engine
             var ids = tensor(chunk.InputIds, device: device).view(chunk.BatchSize, chunk.ChunkLength);
             var positions = tensor(chunk.PositionIds, device: device).view(chunk.BatchSize, chunk.ChunkLength);
             var targets = tensor(chunk.Targets, device: device);
-            var hidden = model.Forward(ids, positions, chunk.RopeSequenceLength, chunk.Documents);
-            var loss = LanguageModelLoss.Sum(hidden.reshape(-1, hidden.shape[2]), model.LmHeadWeight, targets, model.LogitScale,
-                LossChunkTokens(setup.Spec));
+            Tensor hidden, loss;
+            using (StepPhases.Enter(StepPhases.Forward))
+                hidden = model.Forward(ids, positions, chunk.RopeSequenceLength, chunk.Documents);
+            using (StepPhases.Enter(StepPhases.Loss))
+                loss = LanguageModelLoss.Sum(hidden.reshape(-1, hidden.shape[2]), model.LmHeadWeight, targets, model.LogitScale,
+                    LossChunkTokens(setup.Spec));
             _phase = "backward";
-            loss.div(globalTargets).backward();
+            using (StepPhases.Enter(StepPhases.Backward))
+                loss.div(globalTargets).backward();
             _memory.Sample();
             return loss.detach().to(ScalarType.Float64).MoveToOuterDisposeScope();
         }
@@ -271,6 +283,7 @@ namespace XTuner.Training.Engine
         public void Dispose()
         {
             _checkpointPolicy.Dispose();
+            _phases?.Dispose();
             _runtime.Dispose();
         }
     }

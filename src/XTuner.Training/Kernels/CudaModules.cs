@@ -79,7 +79,7 @@ namespace XTuner.Training.Kernels
             Check(launch(function, grid, 1, 1, block, 1, 1, sharedBytes, IntPtr.Zero, pointers, null), "cuLaunchKernel", kernel);
         }
 
-        private static void MakeCurrent(int device, string kernel)
+        internal static void MakeCurrent(int device, string kernel)
         {
             var context = Contexts.GetOrAdd(device, d =>
             {
@@ -102,16 +102,20 @@ namespace XTuner.Training.Kernels
             return value;
         }
 
-        private static IntPtr Export(string name) => NativeLibrary.GetExport(Driver.Value, name);
+        internal static IntPtr Export(string name) => NativeLibrary.GetExport(Driver.Value, name);
 
-        private static void Check(int result, string call, string kernel)
+        internal static void Check(int result, string call, string kernel) =>
+            Check(result, call, "Fused kernel " + kernel, "Set fused_kernels: false to use the TorchSharp path.");
+
+        /// <summary>Throws <see cref="ErrorIds.KernelFailed"/> for a failed driver call: "<paramref name="what"/>: CALL failed with ... <paramref name="advice"/>".</summary>
+        internal static void Check(int result, string call, string what, string advice)
         {
             if (result == 0) return;
             byte* text = null;
             ((delegate* unmanaged<int, byte**, int>)Export("cuGetErrorString"))(result, &text);
             var message = text != null ? Marshal.PtrToStringUTF8((IntPtr)text) : null;
             throw new XTunerException(ErrorIds.KernelFailed,
-                $"Fused kernel {kernel}: {call} failed with CUDA driver error {result}{(message != null ? ", " + message : "")}. Set fused_kernels: false to use the TorchSharp path.");
+                $"{what}: {call} failed with CUDA driver error {result}{(message != null ? ", " + message : "")}. {advice}");
         }
     }
 

@@ -28,6 +28,7 @@ namespace XTuner.Training.Models
         /// <summary>Copies layer <paramref name="layer"/>'s input into its host buffer.</summary>
         public void ToHost(int layer, Tensor activation)
         {
+            using var phase = Engine.StepPhases.Enter(Engine.StepPhases.Copies);
             using var noGrad = no_grad();
             var buffer = BufferFor(layer, activation);
             buffer.copy_(activation.detach(), nonBlocking: activation.device.type == DeviceType.CUDA);
@@ -36,6 +37,7 @@ namespace XTuner.Training.Models
         /// <summary>Layer <paramref name="layer"/>'s input back on <paramref name="device"/>, as a new tensor.</summary>
         public Tensor FromHost(int layer, Device device)
         {
+            using var phase = Engine.StepPhases.Enter(Engine.StepPhases.Copies);
             using var noGrad = no_grad();
             var host = _buffers[layer];
             return device.type == DeviceType.CPU ? host.clone() : host.to(device, non_blocking: true);

@@ -64,7 +64,9 @@ namespace XTuner.Training.Models
             plan.Hooks?.BeforeRecompute(plan.Index);
             using (enable_grad())
             {
-                var output = plan.Layer.Forward(input, plan.With(cos, sin));
+                Tensor output;
+                using (Engine.StepPhases.Enter(Engine.StepPhases.Recompute))
+                    output = plan.Layer.Forward(input, plan.With(cos, sin));
                 // Parameters are leaves of the recomputed graph, so their .grad accumulates here as in PyTorch's
                 // reentrant checkpoint; only the input gradient flows on through this node.
                 output.backward(new[] { gradOutput });

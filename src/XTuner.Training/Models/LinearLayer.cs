@@ -22,6 +22,10 @@ namespace XTuner.Training.Models
 
         public Parameter Weight => weight;
 
-        public override Tensor forward(Tensor input) => nn.functional.linear(input, weight, bias);
+        public override Tensor forward(Tensor input)
+        {
+            using var phase = Engine.StepPhases.Enter(Engine.StepPhases.Matmul);
+            return nn.functional.linear(input, weight, bias);
+        }
     }
 }

@@ -22,6 +22,7 @@ namespace XTuner.Training.Models
 
         public override Tensor forward(Tensor input)
         {
+            using var phase = Engine.StepPhases.Enter(Engine.StepPhases.Norm);
             if (FusedKernels.For(input.device) && RmsNormKernel.Supports(input, weight)) return RmsNormKernel.Apply(input, weight, _eps);
             return Ops(input, weight, _eps);
         }

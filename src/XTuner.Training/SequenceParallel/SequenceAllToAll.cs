@@ -28,6 +28,7 @@ namespace XTuner.Training.SequenceParallel
 
         public static Tensor Apply(Tensor x, IProcessGroup group, int scatterDim, int gatherDim)
         {
+            using var phase = Engine.StepPhases.Enter(Engine.StepPhases.AllToAll);
             var output = apply(x, group, scatterDim, gatherDim);
             AutogradOutputCache.Release<SequenceAllToAll>();
             return output;

@@ -210,6 +210,34 @@ namespace XTuner.Training.Tests.Cli
                 foreach (var key in new[] { "offload_optimizer", "offload_activations", "mlp_tiles", "activation_checkpointing", "peak_device_gib_per_rank", "peak_host_gib_per_rank", "date" })
                     Assert.True(line.TryGetProperty(key, out _), key);
                 Assert.True(line.GetProperty("ok").GetBoolean());
+                Assert.Equal(System.Text.Json.JsonValueKind.Null, line.GetProperty("phase_times_s").ValueKind);
+            }
+            finally
+            {
+                File.Delete(output);
+            }
+        }
+
+        [Fact]
+        public void ABenchmarkWithPhasesSaysWhereEachStepsTimeWent()
+        {
+            var output = Path.Combine(Path.GetTempPath(), $"xtuner-bench-{Guid.NewGuid():N}.jsonl");
+            try
+            {
+                var run = RankProcesses.Run(new Dictionary<int, Dictionary<string, string>> { [0] = new Dictionary<string, string>() }, Limit,
+                    "benchmark", "tiny-llama-sp2", "--lengths", "128", "--steps", "2", "--phases", "--output", output,
+                    "--cfg-options", "activation_checkpointing=true")[0];
+                Assert.True(run.ExitCode == 0, run.Output + run.Error);
+                Assert.Contains("Where a step's time goes", run.Output);
+                Assert.Matches(@"\| backward/recompute/attention \| [0-9.]+ \([0-9.]+ %\) \|", run.Output);
+                var line = System.Text.Json.JsonDocument.Parse(File.ReadAllLines(output).Single()).RootElement;
+                var phases = line.GetProperty("phase_times_s").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble());
+                foreach (var name in new[] { "other", "forward", "forward/attention", "forward/attention/all_to_all", "forward/matmul", "forward/norm", "loss",
+                             "backward", "backward/recompute", "backward/recompute/attention", "backward/recompute/matmul", "backward/recompute/norm", "optimizer" })
+                    Assert.True(phases.TryGetValue(name, out var seconds) && seconds > 0, $"{name} missing or not positive: {string.Join(", ", phases)}");
+                // The phases cover the step: their sum is its time (both from the same clock on the CPU, within what the step's own clock adds around them).
+                double step = line.GetProperty("step_time_s").GetDouble();
+                Assert.InRange(phases.Values.Sum(), 0.97 * step, 1.001 * step);
             }
             finally
             {

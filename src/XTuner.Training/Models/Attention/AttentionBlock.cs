@@ -31,7 +31,10 @@ namespace XTuner.Training.Models.Attention
             using var scope = NewDisposeScope();
             var (query, key, value) = Project(hidden);
             var rope = context.Rope;
-            var attended = context.Attention.Attend(rope.Apply(query), rope.Apply(key), value, context.Mask);
+            var (rotatedQuery, rotatedKey) = (rope.Apply(query), rope.Apply(key));
+            Tensor attended;
+            using (Engine.StepPhases.Enter(Engine.StepPhases.Attention))
+                attended = context.Attention.Attend(rotatedQuery, rotatedKey, value, context.Mask);
             var merged = attended.reshape(hidden.shape[0], hidden.shape[1], (long)Heads * HeadDim);
             return ProjectOut(merged).MoveToOuterDisposeScope();
         }
