@@ -148,7 +148,7 @@ namespace XTuner.PowerShell
         [ValidateNotNullOrEmpty]
         public string? MlpTiles { get; set; }
 
-        /// <summary>Fused CUDA kernels compiled at run time with NVRTC (fused_kernels): auto (on CUDA when NVRTC loads), true (required), or false (the default).</summary>
+        /// <summary>Fused CUDA kernels compiled at run time with NVRTC (fused_kernels): auto (the default: on CUDA when NVRTC loads), true (required), or false (never).</summary>
         [Parameter]
         [ValidateSet("auto", "true", "false")]
         public string? FusedKernels { get; set; }

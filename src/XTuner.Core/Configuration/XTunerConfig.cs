@@ -126,8 +126,8 @@ namespace XTuner.Core.Configuration
         [ConfigKey("activation_checkpointing", "Recompute layers in backward instead of keeping their activations: true for every layer, N for the first N (the rest keep theirs: faster, more memory), auto for as few as the GPU's memory allows (every layer on CPU and with zero_stage 3), false for none.", Group = OptimGroup)]
         public LayerCount ActivationCheckpointing { get; set; } = LayerCount.All;
 
-        [ConfigKey("fused_kernels", "Fused CUDA kernels (AdamW, RMSNorm, SwiGLU) compiled at run time with NVRTC instead of the TorchSharp ops: auto uses them on CUDA when libnvrtc loads, and says in one line why not; true requires them (refused on the CPU or without NVRTC); false (default, until they have been checked on a GPU) never. Check them first with xtuner check-kernels.", Group = OptimGroup)]
-        public FusedKernelsMode FusedKernels { get; set; } = FusedKernelsMode.Off;
+        [ConfigKey("fused_kernels", "Fused CUDA kernels (AdamW, RMSNorm, SwiGLU) compiled at run time with NVRTC instead of the TorchSharp ops: auto (default) uses them on CUDA when libnvrtc loads, and says in one line why not (the CPU never uses them); true requires them (refused on the CPU or without NVRTC); false never. xtuner check-kernels checks each against the TorchSharp ops on a GPU.", Group = OptimGroup)]
+        public FusedKernelsMode FusedKernels { get; set; } = FusedKernelsMode.Auto;
 
         // memory
         [ConfigKey("offload_optimizer", "Keep this rank's float32 master weights and AdamW moments (its ZeRO shard) in pinned host memory and update them on the CPU (DeepSpeed's offload_optimizer).", Group = MemoryGroup)]

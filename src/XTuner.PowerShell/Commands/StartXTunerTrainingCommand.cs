@@ -94,7 +94,7 @@ namespace XTuner.PowerShell.Commands
         [ValidateRange(1, int.MaxValue)]
         public int RanksPerGpu { get; set; }
 
-        /// <summary>Fused CUDA kernels compiled at run time with NVRTC (fused_kernels): auto (on CUDA when NVRTC loads), true (required: refused on the CPU or without NVRTC), or false (the default: the kernels have not yet been checked on a GPU).</summary>
+        /// <summary>Fused CUDA kernels compiled at run time with NVRTC (fused_kernels): auto (the default: on CUDA when NVRTC loads), true (required: refused on the CPU or without NVRTC), or false (never).</summary>
         [Parameter]
         [ValidateSet("auto", "true", "false")]
         public string? FusedKernels { get; set; }

@@ -205,7 +205,7 @@ namespace XTuner.Training.Tests.Cli
                 Assert.Equal(64, line.GetProperty("length").GetInt32());
                 Assert.True(line.GetProperty("use_varlen_attn").GetBoolean());
                 Assert.Equal(20, line.GetProperty("synthetic_document_length").GetInt32());
-                Assert.Equal("false", line.GetProperty("fused_kernels").GetString());
+                Assert.Equal("auto", line.GetProperty("fused_kernels").GetString());
                 Assert.True(line.GetProperty("host_memory_gib").GetDouble() > 0);
                 foreach (var key in new[] { "offload_optimizer", "offload_activations", "mlp_tiles", "activation_checkpointing", "peak_device_gib_per_rank", "peak_host_gib_per_rank", "date" })
                     Assert.True(line.TryGetProperty(key, out _), key);
