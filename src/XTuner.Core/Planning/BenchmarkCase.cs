@@ -9,8 +9,9 @@ namespace XTuner.Core.Planning
     public sealed class BenchmarkCase
     {
         public BenchmarkCase(string file, int line, string config, IReadOnlyList<string> options, int length, int ranks,
-            double measuredPeakGib, double? measuredStepSeconds, double? hostMemoryGib = null)
+            double measuredPeakGib, double? measuredStepSeconds, double? hostMemoryGib = null, string fusedKernels = "false")
         {
+            FusedKernels = fusedKernels;
             HostMemoryGib = hostMemoryGib;
             File = file;
             Line = line;
@@ -24,6 +25,9 @@ namespace XTuner.Core.Planning
 
         /// <summary>The host memory the run had available (GiB, its line's host_memory_gib), which offload_activations auto fills; null where not recorded.</summary>
         public double? HostMemoryGib { get; }
+
+        /// <summary>The fused_kernels its run used (its line's field; false for a line without it, which ran before the kernels), unless its options set it.</summary>
+        public string FusedKernels { get; }
 
         /// <summary>The results file's name.</summary>
         public string File { get; }

@@ -27,6 +27,10 @@ namespace XTuner.Core.Planning
                 $"the kernels that are not matmuls (norms, RoPE, SwiGLU, residuals, casts) with recompute; fitted to the step times in {Results}"),
             new PlanAssumption("optimizer_ps_per_parameter", 38.5, "ps",
                 $"the device AdamW over one parameter's float32 master and moments; fitted to the step times in {Results}"),
+            new PlanAssumption("fused_elementwise_factor", 0.77, "x the elementwise time",
+                $"fused_kernels on CUDA (RMSNorm and SwiGLU in one kernel each, forward and backward): the step time they save less the optimizer's, over the elementwise term, at 7B and 1.1B, 8k and 32k ({Results}/h200-2026-12-03-phases.jsonl: 0.72-0.80)"),
+            new PlanAssumption("fused_optimizer_factor", 0.72, "x the optimizer time",
+                $"fused_kernels on CUDA (AdamW in one pass that also writes the bf16 weights): the optimizer phase, 0.160 against 0.223 s at 7B ({Results}/h200-2026-12-03-phases.jsonl)"),
             new PlanAssumption("host_adamw_gelements_s", 4.29, "G elements/s per node",
                 $"the fused SIMD host AdamW of offload_optimizer on 16 cores: 1.07G elements in 0.250 s ({Results}/h200-2026-12-02-offload.jsonl, bench-adamw); shared by a node's ranks"),
             new PlanAssumption("pcie_gbps", 35.5, "GB/s per GPU",
@@ -121,6 +125,8 @@ namespace XTuner.Core.Planning
         public double AttentionHeadDimExponent => this["attention_head_dim_exponent"];
         public double ElementwiseSeconds => this["elementwise_ps"] * 1e-12;
         public double OptimizerSecondsPerParameter => this["optimizer_ps_per_parameter"] * 1e-12;
+        public double FusedElementwiseFactor => this["fused_elementwise_factor"];
+        public double FusedOptimizerFactor => this["fused_optimizer_factor"];
         public double HostAdamWElementsPerSecond => this["host_adamw_gelements_s"] * 1e9;
         public double PcieBytesPerSecond => this["pcie_gbps"] * 1e9;
         public double NvlinkBytesPerSecond => this["nvlink_gbps"] * 1e9;

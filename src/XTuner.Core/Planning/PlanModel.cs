@@ -96,11 +96,13 @@ namespace XTuner.Core.Planning
             // Causal attention forward is 2 L (heads x head_dim) S^2 FLOPs; backward 2.5 times that; recompute repeats the forward.
             double attentionFlops = (7 + 2 * r) * layers * localHeads * headDim * seq * seq * batch;
             double attentionRate = a.AttentionFlops * Math.Min(1, Math.Pow(headDim / 128.0, a.AttentionHeadDimExponent));
+            // The fused kernels (auto: a GPU machine has NVRTC beside PyTorch's CUDA wheels) speed up the norms, SwiGLU and AdamW.
+            bool fused = config.FusedKernels != FusedKernelsMode.Off && config.Device == DeviceKind.Cuda;
             var t = new StepTimeEstimate
             {
                 Matmuls = accum * (6 + 2 * r) * matmulParameters * tokens / a.MatmulFlops,
                 Attention = accum * attentionFlops / attentionRate,
-                Elementwise = accum * tokens * layers * (h + inter) * a.ElementwiseSeconds * (0.75 + 0.25 * r),
+                Elementwise = accum * tokens * layers * (h + inter) * a.ElementwiseSeconds * (0.75 + 0.25 * r) * (fused ? a.FusedElementwiseFactor : 1),
             };
             if (sp > 1)
                 t.AllToAll = accum * layers * (2 + r) * AllToAllBytesPerPass(config, layout) * (sp - 1) / sp / LinkBandwidth(sp, hardware, a);
@@ -116,7 +118,7 @@ namespace XTuner.Core.Planning
             double shard = p / (stage >= 1 ? w : 1);
             t.Optimizer = layout.OffloadOptimizer
                 ? shard / (a.HostAdamWElementsPerSecond / ranksPerNode) + shard * 6 / a.PcieBytesPerSecond
-                : shard * a.OptimizerSecondsPerParameter;
+                : shard * a.OptimizerSecondsPerParameter * (fused ? a.FusedOptimizerFactor : 1);
             t.ActivationOffload = accum * offloaded * tokens * h * 2 * 2 / a.PcieBytesPerSecond;
             return t;
         }

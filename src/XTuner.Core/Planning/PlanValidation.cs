@@ -15,8 +15,9 @@ namespace XTuner.Core.Planning
     /// (examples/benchmarks/results): every line with <c>ok: true</c>, a memory figure and a command naming a catalogue
     /// config is a case, predicted with the same config, overrides, length and ranks. A line marked
     /// <c>superseded</c> (a build since changed, kept beside its successor's line as the before of a before/after) or
-    /// <c>not_modelled</c> (an option the planner does not model yet, named in the field: fused_kernels, selective recompute)
-    /// is history, not a case.
+    /// <c>not_modelled</c> (an option the planner does not model yet, named in the field: selective recompute, sliding windows)
+    /// is history, not a case. A line's <c>fused_kernels</c> field is the kernels its run used (false for a line without it:
+    /// it ran before they existed).
     /// </summary>
     public static class PlanValidation
     {
@@ -47,7 +48,8 @@ namespace XTuner.Core.Planning
         public static ValidationResult Evaluate(BenchmarkCase benchmark, PlanAssumptions? assumptions = null)
         {
             var config = ConfigCatalogue.Get(benchmark.Config);
-            ConfigYaml.ApplyOptions(config, benchmark.Options.Concat(new[] { "max_length=" + benchmark.Length.ToString(CultureInfo.InvariantCulture) }));
+            ConfigYaml.ApplyOptions(config, new[] { "fused_kernels=" + benchmark.FusedKernels }
+                .Concat(benchmark.Options).Concat(new[] { "max_length=" + benchmark.Length.ToString(CultureInfo.InvariantCulture) }));
             config.Nodes = 1;
             config.GpusPerNode = benchmark.Ranks;
             return new ValidationResult(benchmark, Planner.ForConfig(config, PlanHardware.DefaultGpuMemoryGiB * PlanAssumptions.Gib, assumptions,
@@ -81,10 +83,12 @@ namespace XTuner.Core.Planning
                 return null;
             var (config, options, nproc, device) = ParseCommand(c.GetString()!);
             if (config == null || !ConfigCatalogue.Contains(config)) return null;
+            // The kernels the run used: its line says (since they exist); a line without the field ran before them.
+            var fused = e.TryGetProperty("fused_kernels", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString()! : "false";
             if (e.TryGetProperty("device", out var d) && d.ValueKind == JsonValueKind.String) device = d.GetString();
             int ranks = (int)(Number(e, "ranks") ?? nproc ?? 1);
             bool cuda = device == null || device == "cuda";
-            return new BenchmarkCase(file, line, config, options, (int)length, ranks, peak, cuda ? Number(e, "step_time_s") : null, Number(e, "host_memory_gib"));
+            return new BenchmarkCase(file, line, config, options, (int)length, ranks, peak, cuda ? Number(e, "step_time_s") : null, Number(e, "host_memory_gib"), fused);
         }
 
         /// <summary>The config, --cfg-options, --nproc-per-node and --device of an <c>xtuner benchmark</c> command line.</summary>
