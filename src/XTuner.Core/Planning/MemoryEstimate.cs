@@ -34,5 +34,8 @@ namespace XTuner.Core.Planning
 
         /// <summary>Layers whose checkpointed inputs live in host memory (offload_activations resolved).</summary>
         public int OffloadedLayers { get; set; }
+
+        /// <summary>Layers recomputed in backward (for activation_checkpointing auto, as many as the memory left cannot keep).</summary>
+        public int RecomputedLayers { get; set; }
     }
 }

@@ -53,6 +53,10 @@ namespace XTuner.Core.Planning
                 "what autograd keeps per layer with activation_checkpointing off; the 1.1B shape with recompute off at 8k and 32k (36.7 and 87.0 GiB, shared/measurements/h200-2026-12-02.jsonl)"),
             new PlanAssumption("saved_activations_mlp", 4.0, "tokens x intermediate x 2 bytes per layer",
                 "the MLP's kept tensors with recompute off (gate, up, activation, product)"),
+            new PlanAssumption("fused_saved_activations_hidden", 11.15, "tokens x hidden x 2 bytes per layer",
+                $"saved_activations_hidden with fused_kernels on CUDA: the fused RMSNorm keeps its input and one float32 per row, not its float32 intermediates; with fused_saved_activations_mlp the 1.1B shape's 31.52 and 65.72 GiB at 8k and 32k with no layer recomputed ({Results}/h200-2026-12-03-phases.jsonl)"),
+            new PlanAssumption("fused_saved_activations_mlp", 2.0, "tokens x intermediate x 2 bytes per layer",
+                "saved_activations_mlp with fused_kernels on CUDA: the fused SwiGLU keeps gate and up only (its backward recomputes silu)"),
             new PlanAssumption("alltoall_copies", 2.0, "copies of q, k, v and the attention output",
                 "send and receive buffers of the Ulysses all-to-all (sequence_parallel_size > 1): not measured here"),
             new PlanAssumption("headroom_gib", 1.5, "GiB per GPU",
@@ -138,6 +142,8 @@ namespace XTuner.Core.Planning
         public double LayerWorkingSetMlp => this["layer_working_set_mlp"];
         public double SavedActivationsHidden => this["saved_activations_hidden"];
         public double SavedActivationsMlp => this["saved_activations_mlp"];
+        public double FusedSavedActivationsHidden => this["fused_saved_activations_hidden"];
+        public double FusedSavedActivationsMlp => this["fused_saved_activations_mlp"];
         public double AllToAllCopies => this["alltoall_copies"];
         public double HeadroomBytes => this["headroom_gib"] * Gib;
         public double HostProcessBytes => this["host_process_gib"] * Gib;

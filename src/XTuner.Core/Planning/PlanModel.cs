@@ -28,10 +28,31 @@ namespace XTuner.Core.Planning
                 planned.Nodes = layout.WorldSize / planned.GpusPerNode;
             }
             int ranksPerNode = Math.Min(layout.WorldSize, hardware.GpusPerNode);
-            var memory = Memory(planned, layout, hardware, assumptions, ranksPerNode);
-            var time = StepTime(planned, layout, memory.OffloadedLayers, hardware, assumptions, ranksPerNode);
+            int recomputed = layout.ActivationCheckpointing.IsAuto
+                ? AutoRecomputedLayers(planned, layout, hardware, assumptions)
+                : layout.RecomputedLayers(spec.NumHiddenLayers!.Value);
+            var memory = Memory(planned, layout, hardware, assumptions, ranksPerNode, recomputed);
+            var time = StepTime(planned, layout, memory.OffloadedLayers, hardware, assumptions, ranksPerNode, recomputed);
             return new XTunerPlan(planned, layout, memory, time, hardware, assumptions);
         }
+
+        /// <summary>
+        /// The layers <c>activation_checkpointing: auto</c> recomputes, as the trainer chooses them: all under ZeRO-3,
+        /// else those that the GPU's memory beside the fully recomputed layout cannot keep (<see cref="RecomputeBudget"/>,
+        /// given the memory free once the CUDA context is made, as the trainer reads it).
+        /// </summary>
+        private static int AutoRecomputedLayers(XTunerConfig planned, PlanLayout layout, PlanHardware hardware, PlanAssumptions a)
+        {
+            int layers = planned.Model.NumHiddenLayers!.Value;
+            if (layout.ZeroStage == 3) return layers;
+            return layers - RecomputeBudget.LayersWithoutRecompute(planned, layout.WorldSize, hardware.GpuMemoryBytes - a.ContextBytes, a);
+        }
+
+        /// <summary>
+        /// Whether <paramref name="config"/> trains with the fused kernels: fused_kernels auto or true on CUDA (auto takes a
+        /// GPU machine to have NVRTC, as PyTorch's CUDA wheels bring it; the trainer asks with what it found).
+        /// </summary>
+        public static bool UsesFusedKernels(XTunerConfig config) => config.FusedKernels != FusedKernelsMode.Off && config.Device == DeviceKind.Cuda;
 
         /// <summary>Refuses a config whose model has no dimensions to plan with (<see cref="ErrorIds.PlanNeedsModel"/>).</summary>
         public static void RequireDimensions(XTunerConfig config)
@@ -42,7 +63,7 @@ namespace XTuner.Core.Planning
                     "num_hidden_layers, num_attention_heads, vocab_size), e.g. start from a catalogue config of the same model (xtuner list-cfg).");
         }
 
-        private static MemoryEstimate Memory(XTunerConfig config, PlanLayout layout, PlanHardware hardware, PlanAssumptions a, int ranksPerNode)
+        private static MemoryEstimate Memory(XTunerConfig config, PlanLayout layout, PlanHardware hardware, PlanAssumptions a, int ranksPerNode, int recomputed)
         {
             var spec = config.Model;
             double p = spec.ParameterCount!.Value, h = spec.HiddenSize!.Value, inter = spec.IntermediateSize!.Value;
@@ -53,8 +74,8 @@ namespace XTuner.Core.Planning
             int stage = w == 1 && layout.ZeroStage < 3 ? 0 : layout.ZeroStage;
             int optimizerShards = stage >= 1 ? w : 1;
             double checkpointPerLayer = tokens * h * 2;
-            int offloaded = OffloadedLayers(config, layout, hardware, a, ranksPerNode, optimizerShards, checkpointPerLayer);
-            var m = new MemoryEstimate { OffloadedLayers = offloaded, Context = a.ContextBytes };
+            int offloaded = OffloadedLayers(config, layout, hardware, a, ranksPerNode, optimizerShards, checkpointPerLayer, recomputed);
+            var m = new MemoryEstimate { OffloadedLayers = offloaded, RecomputedLayers = recomputed, Context = a.ContextBytes };
             m.Parameters = stage == 3 ? 2 * p / w + 2 * unit : 2 * p;
             m.Gradients = stage switch
             {
@@ -65,7 +86,6 @@ namespace XTuner.Core.Planning
             };
             m.OptimizerStates = layout.OffloadOptimizer ? 0 : 12 * p / optimizerShards;
             // Recomputed layers keep their input (on the device unless offloaded); the others all that autograd saves.
-            int recomputed = layout.RecomputedLayers((int)layers);
             m.Activations = (recomputed > 0 ? (recomputed - offloaded) * checkpointPerLayer + (offloaded > 0 ? 2 * checkpointPerLayer : 0) : 0)
                             + (layers - recomputed) * RecomputeBudget.SavedBytesPerLayer(config, a);
             m.LayerWorkingSet = tokens * a.LayerWorkingSetHidden * h * 2 + tokens / MlpTiles(layout, tokens, inter) * a.LayerWorkingSetMlp * inter * 2;
@@ -79,7 +99,7 @@ namespace XTuner.Core.Planning
             return m;
         }
 
-        private static StepTimeEstimate StepTime(XTunerConfig config, PlanLayout layout, int offloaded, PlanHardware hardware, PlanAssumptions a, int ranksPerNode)
+        private static StepTimeEstimate StepTime(XTunerConfig config, PlanLayout layout, int offloaded, PlanHardware hardware, PlanAssumptions a, int ranksPerNode, int recomputed)
         {
             var spec = config.Model;
             double p = spec.ParameterCount!.Value, h = spec.HiddenSize!.Value, inter = spec.IntermediateSize!.Value;
@@ -87,7 +107,7 @@ namespace XTuner.Core.Planning
             int sp = layout.SequenceParallelSize, w = layout.WorldSize, accum = config.AccumulativeCounts;
             int stage = w == 1 && layout.ZeroStage < 3 ? 0 : layout.ZeroStage;
             // The share of layers recomputed: each repeats its forward (matmuls, attention, the SP exchanges, ZeRO-3's gather).
-            double r = layout.RecomputedLayers((int)layers) / layers;
+            double r = recomputed / layers;
             double tokens = OffloadBytes.LocalTokens(config);
             // The embedding lookup is no matmul; an untied lm_head is.
             double matmulParameters = p - (spec.TiesWordEmbeddings ? 0 : OffloadBytes.EmbeddingParameters(spec));
@@ -96,8 +116,7 @@ namespace XTuner.Core.Planning
             // Causal attention forward is 2 L (heads x head_dim) S^2 FLOPs; backward 2.5 times that; recompute repeats the forward.
             double attentionFlops = (7 + 2 * r) * layers * localHeads * headDim * seq * seq * batch;
             double attentionRate = a.AttentionFlops * Math.Min(1, Math.Pow(headDim / 128.0, a.AttentionHeadDimExponent));
-            // The fused kernels (auto: a GPU machine has NVRTC beside PyTorch's CUDA wheels) speed up the norms, SwiGLU and AdamW.
-            bool fused = config.FusedKernels != FusedKernelsMode.Off && config.Device == DeviceKind.Cuda;
+            bool fused = UsesFusedKernels(config);
             var t = new StepTimeEstimate
             {
                 Matmuls = accum * (6 + 2 * r) * matmulParameters * tokens / a.MatmulFlops,
@@ -140,10 +159,9 @@ namespace XTuner.Core.Planning
             ranks <= hardware.GpusPerNode ? a.NvlinkBytesPerSecond : a.NetworkBytesPerSecond;
 
         private static int OffloadedLayers(XTunerConfig config, PlanLayout layout, PlanHardware hardware, PlanAssumptions a, int ranksPerNode,
-            int optimizerShards, double checkpointPerLayer)
+            int optimizerShards, double checkpointPerLayer, int recomputed)
         {
             int layers = config.Model.NumHiddenLayers!.Value;
-            int recomputed = layout.RecomputedLayers(layers);
             if (recomputed == 0) return 0;
             int auto = 0;
             if (layout.OffloadActivations.IsAuto)

@@ -30,9 +30,17 @@ namespace XTuner.Core.Planning
             return (int)Math.Min(layers, Math.Floor(room / extra));
         }
 
-        /// <summary>What autograd keeps for one layer that is not recomputed, for one micro-batch of this rank.</summary>
-        public static double SavedBytesPerLayer(XTunerConfig config, PlanAssumptions a) =>
-            OffloadBytes.LocalTokens(config) * (a.SavedActivationsHidden * config.Model.HiddenSize!.Value + a.SavedActivationsMlp * config.Model.IntermediateSize!.Value) * 2;
+        /// <summary>
+        /// What autograd keeps for one layer that is not recomputed, for one micro-batch of this rank: less with the fused
+        /// kernels (<see cref="PlanModel.UsesFusedKernels"/>), whose norms and SwiGLU keep fewer tensors.
+        /// </summary>
+        public static double SavedBytesPerLayer(XTunerConfig config, PlanAssumptions a)
+        {
+            bool fused = PlanModel.UsesFusedKernels(config);
+            return OffloadBytes.LocalTokens(config) * 2 *
+                   ((fused ? a.FusedSavedActivationsHidden : a.SavedActivationsHidden) * config.Model.HiddenSize!.Value +
+                    (fused ? a.FusedSavedActivationsMlp : a.SavedActivationsMlp) * config.Model.IntermediateSize!.Value);
+        }
 
         private static double CheckpointBytes(XTunerConfig config) => OffloadBytes.LocalTokens(config) * config.Model.HiddenSize!.Value * 2.0;
     }

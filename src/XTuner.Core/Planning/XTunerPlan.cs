@@ -54,8 +54,8 @@ namespace XTuner.Core.Planning
 
         public bool OffloadActivations => Memory.OffloadedLayers > 0;
 
-        /// <summary>Layers recomputed in backward (the first ones).</summary>
-        public int RecomputedLayers => Layout.RecomputedLayers(Config.Model.NumHiddenLayers ?? 0);
+        /// <summary>Layers recomputed in backward (the first ones; for activation_checkpointing auto, those the memory left cannot keep).</summary>
+        public int RecomputedLayers => Memory.RecomputedLayers;
 
         public bool ActivationCheckpointing => RecomputedLayers > 0;
 

@@ -183,7 +183,10 @@ namespace XTuner.Training.Engine
             int kept;
             try
             {
-                kept = RecomputeBudget.LayersWithoutRecompute(config, worldSize, free);
+                // What the layers keep depends on whether the kernels really run (auto without NVRTC does not).
+                var asRun = config.Clone();
+                asRun.FusedKernels = FusedKernels.Enabled ? FusedKernelsMode.On : FusedKernelsMode.Off;
+                kept = RecomputeBudget.LayersWithoutRecompute(asRun, worldSize, free);
             }
             catch (XTunerException e)
             {

@@ -6,9 +6,10 @@ namespace XTuner.Core.Tests.Planning
 {
     public class RecomputeBudgetTests
     {
-        private static XTuner.Core.Configuration.XTunerConfig TinyLlama11B(int length)
+        private static XTuner.Core.Configuration.XTunerConfig TinyLlama11B(int length, bool fused = false)
         {
             var config = ConfigCatalogue.Get("llama2-7b-full-8k-sp1");
+            config.FusedKernels = fused ? XTuner.Core.Configuration.FusedKernelsMode.On : XTuner.Core.Configuration.FusedKernelsMode.Off;
             config.ZeroStage = 0;
             config.GpusPerNode = 1;
             config.MaxLength = length;
@@ -37,6 +38,21 @@ namespace XTuner.Core.Tests.Planning
             split.SequenceParallelSize = 4;
             split.GpusPerNode = 4;
             Assert.True(RecomputeBudget.LayersWithoutRecompute(split, 4, 141 * PlanAssumptions.Gib) > layers);
+        }
+
+        [Fact]
+        public void WithTheFusedKernelsALayerKeepsLessAndMoreLayersSkipRecompute()
+        {
+            var a = PlanAssumptions.Default;
+            Assert.True(RecomputeBudget.SavedBytesPerLayer(TinyLlama11B(65536, fused: true), a) < 0.8 * RecomputeBudget.SavedBytesPerLayer(TinyLlama11B(65536), a));
+            Assert.True(RecomputeBudget.LayersWithoutRecompute(TinyLlama11B(131072, fused: true), 1, 141 * PlanAssumptions.Gib) >
+                        RecomputeBudget.LayersWithoutRecompute(TinyLlama11B(131072), 1, 141 * PlanAssumptions.Gib));
+            // auto counts as fused on CUDA (the planner's view), never on the CPU.
+            var auto = TinyLlama11B(65536);
+            auto.FusedKernels = XTuner.Core.Configuration.FusedKernelsMode.Auto;
+            Assert.Equal(RecomputeBudget.SavedBytesPerLayer(TinyLlama11B(65536, fused: true), a), RecomputeBudget.SavedBytesPerLayer(auto, a));
+            auto.Device = XTuner.Core.Configuration.DeviceKind.Cpu;
+            Assert.Equal(RecomputeBudget.SavedBytesPerLayer(TinyLlama11B(65536), a), RecomputeBudget.SavedBytesPerLayer(auto, a));
         }
 
         [Fact]

@@ -20,6 +20,8 @@ namespace XTuner.Training.Tests.Engine
             config.Model.NumHiddenLayers = 22;
             config.Model.NumKeyValueHeads = 4;
             config.ActivationCheckpointing = recompute;
+            // The trainer asks with the kernels it runs: none in this CPU process.
+            config.FusedKernels = FusedKernelsMode.Off;
             return config;
         }
 
@@ -45,6 +47,18 @@ namespace XTuner.Training.Tests.Engine
             var zero3 = TinyLlama11B(65536, LayerCount.Auto);
             zero3.ZeroStage = 3;
             Assert.Equal(22, Resolve(zero3, 141 * PlanAssumptions.Gib));
+        }
+
+        [Fact]
+        public void AutoCountsWhatTheLayersKeepWithTheKernelsThatRunNotThoseTheConfigAllows()
+        {
+            const double H200 = 141 * PlanAssumptions.Gib;
+            // fused_kernels auto on CUDA, in a process whose kernels are off (this CPU one): the unfused sizes decide.
+            var config = TinyLlama11B(131072, LayerCount.Auto);
+            config.FusedKernels = FusedKernelsMode.Auto;
+            var unfused = TinyLlama11B(131072, LayerCount.Auto);
+            Assert.Equal(22 - RecomputeBudget.LayersWithoutRecompute(unfused, 1, H200), Resolve(config, H200));
+            Assert.True(Resolve(config, H200) > 22 - RecomputeBudget.LayersWithoutRecompute(config, 1, H200));
         }
 
         [Theory]
