@@ -15,7 +15,7 @@ namespace XTuner.Core.Planning
     /// (examples/benchmarks/results): every line with <c>ok: true</c>, a memory figure and a command naming a catalogue
     /// config is a case, predicted with the same config, overrides, length and ranks. A line marked
     /// <c>superseded</c> (a build since changed, kept beside its successor's line as the before of a before/after) or
-    /// <c>not_modelled</c> (an option the planner does not model yet, named in the field: selective recompute, sliding windows)
+    /// <c>not_modelled</c> (an option the planner does not model yet, named in the field: sliding windows, say)
     /// is history, not a case. A line's <c>fused_kernels</c> field is the kernels its run used (false for a line without it:
     /// it ran before they existed).
     /// </summary>
