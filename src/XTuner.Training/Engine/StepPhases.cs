@@ -67,6 +67,9 @@ namespace XTuner.Training.Engine
                     seconds.TryGetValue(_marks[i].Phase, out var sum);
                     seconds[_marks[i].Phase] = sum + _clock.SecondsBetween(_marks[i].Mark, _marks[i + 1].Mark);
                 }
+                // Until the next step (checkpoints, evaluation, the export) nothing is recorded.
+                _open.Clear();
+                _marks.Clear();
                 return seconds;
             }
         }

@@ -13,7 +13,7 @@ namespace XTuner.Training.Kernels
 
         public static IntPtr Create(int device)
         {
-            CudaModules.MakeCurrent(device, What);
+            CudaModules.MakeCurrent(device, What, Advice);
             IntPtr e;
             CudaModules.Check(((delegate* unmanaged<IntPtr*, uint, int>)CudaModules.Export("cuEventCreate"))(&e, 0), "cuEventCreate", What, Advice);
             return e;
@@ -21,19 +21,19 @@ namespace XTuner.Training.Kernels
 
         public static void Record(int device, IntPtr e)
         {
-            CudaModules.MakeCurrent(device, What);
+            CudaModules.MakeCurrent(device, What, Advice);
             CudaModules.Check(((delegate* unmanaged<IntPtr, IntPtr, int>)CudaModules.Export("cuEventRecord"))(e, IntPtr.Zero), "cuEventRecord", What, Advice);
         }
 
         public static void Synchronize(int device, IntPtr e)
         {
-            CudaModules.MakeCurrent(device, What);
+            CudaModules.MakeCurrent(device, What, Advice);
             CudaModules.Check(((delegate* unmanaged<IntPtr, int>)CudaModules.Export("cuEventSynchronize"))(e), "cuEventSynchronize", What, Advice);
         }
 
         public static double ElapsedMilliseconds(int device, IntPtr start, IntPtr end)
         {
-            CudaModules.MakeCurrent(device, What);
+            CudaModules.MakeCurrent(device, What, Advice);
             float ms;
             CudaModules.Check(((delegate* unmanaged<float*, IntPtr, IntPtr, int>)CudaModules.Export("cuEventElapsedTime"))(&ms, start, end), "cuEventElapsedTime", What, Advice);
             return ms;
@@ -41,7 +41,7 @@ namespace XTuner.Training.Kernels
 
         public static void Destroy(int device, IntPtr e)
         {
-            CudaModules.MakeCurrent(device, What);
+            CudaModules.MakeCurrent(device, What, Advice);
             ((delegate* unmanaged<IntPtr, int>)CudaModules.Export("cuEventDestroy_v2"))(e);
         }
     }

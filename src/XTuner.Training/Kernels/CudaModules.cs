@@ -79,18 +79,22 @@ namespace XTuner.Training.Kernels
             Check(launch(function, grid, 1, 1, block, 1, 1, sharedBytes, IntPtr.Zero, pointers, null), "cuLaunchKernel", kernel);
         }
 
-        internal static void MakeCurrent(int device, string kernel)
+        internal static void MakeCurrent(int device, string kernel) =>
+            MakeCurrent(device, "Fused kernel " + kernel, "Set fused_kernels: false to use the TorchSharp path.");
+
+        /// <summary>Makes <paramref name="device"/>'s primary context current; a failure reads "<paramref name="what"/>: CALL failed ... <paramref name="advice"/>".</summary>
+        internal static void MakeCurrent(int device, string what, string advice)
         {
             var context = Contexts.GetOrAdd(device, d =>
             {
-                Check(((delegate* unmanaged<uint, int>)Export("cuInit"))(0), "cuInit", kernel);
+                Check(((delegate* unmanaged<uint, int>)Export("cuInit"))(0), "cuInit", what, advice);
                 int handle;
-                Check(((delegate* unmanaged<int*, int, int>)Export("cuDeviceGet"))(&handle, d), $"cuDeviceGet({d})", kernel);
+                Check(((delegate* unmanaged<int*, int, int>)Export("cuDeviceGet"))(&handle, d), $"cuDeviceGet({d})", what, advice);
                 IntPtr primary;
-                Check(((delegate* unmanaged<IntPtr*, int, int>)Export("cuDevicePrimaryCtxRetain"))(&primary, handle), "cuDevicePrimaryCtxRetain", kernel);
+                Check(((delegate* unmanaged<IntPtr*, int, int>)Export("cuDevicePrimaryCtxRetain"))(&primary, handle), "cuDevicePrimaryCtxRetain", what, advice);
                 return primary;
             });
-            Check(((delegate* unmanaged<IntPtr, int>)Export("cuCtxSetCurrent"))(context), "cuCtxSetCurrent", kernel);
+            Check(((delegate* unmanaged<IntPtr, int>)Export("cuCtxSetCurrent"))(context), "cuCtxSetCurrent", what, advice);
         }
 
         private static int Attribute(int attribute, int device, string kernel)

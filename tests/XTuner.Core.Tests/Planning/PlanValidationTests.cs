@@ -66,14 +66,20 @@ namespace XTuner.Core.Tests.Planning
         [Fact]
         public void ASupersededLineIsHistoryNotACase()
         {
+            const string line = "{\"command\":\"xtuner benchmark tiny-llama --device cuda --nproc-per-node 1 --lengths 1k\",\"ok\":true,\"length\":1024,\"max_memory_gib\":1.0,\"step_time_s\":0.1";
+            var cases = CasesOf(line + "}", line + ",\"superseded\":\"by the line above\"}", line + ",\"not_modelled\":\"sliding windows\"}");
+            Assert.Equal(new[] { 1 }, cases.Select(c => c.Line));
+        }
+
+        /// <summary>The cases of a results file holding <paramref name="lines"/> (written to a temporary folder, removed after).</summary>
+        private static IReadOnlyList<BenchmarkCase> CasesOf(params string[] lines)
+        {
             var folder = Path.Combine(Path.GetTempPath(), "xtuner-plan-" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(folder);
             try
             {
-                const string line = "{\"command\":\"xtuner benchmark tiny-llama --device cuda --nproc-per-node 1 --lengths 1k\",\"ok\":true,\"length\":1024,\"max_memory_gib\":1.0,\"step_time_s\":0.1";
-                File.WriteAllLines(Path.Combine(folder, "r.jsonl"), new[] { line + "}", line + ",\"superseded\":\"by the line above\"}", line + ",\"not_modelled\":\"fused_kernels\"}" });
-                var cases = PlanValidation.Cases(folder);
-                Assert.Equal(new[] { 1 }, cases.Select(c => c.Line));
+                File.WriteAllLines(Path.Combine(folder, "r.jsonl"), lines);
+                return PlanValidation.Cases(folder);
             }
             finally
             {
@@ -84,23 +90,14 @@ namespace XTuner.Core.Tests.Planning
         [Fact]
         public void ALineIsPredictedWithTheKernelsItsRunUsedAndOneWithoutTheFieldRanWithoutThem()
         {
-            var folder = Path.Combine(Path.GetTempPath(), "xtuner-plan-" + Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(folder);
-            try
-            {
-                const string line = "{\"command\":\"xtuner benchmark llama2-7b-full-32k-sp1 --device cuda --nproc-per-node 1 --lengths 8k --cfg-options zero_stage=0\",\"ok\":true,\"length\":8192,\"max_memory_gib\":107.0,\"step_time_s\":1.2";
-                File.WriteAllLines(Path.Combine(folder, "r.jsonl"), new[] { line + "}", line + ",\"fused_kernels\":\"false\"}", line + ",\"fused_kernels\":\"true\"}", line + ",\"fused_kernels\":\"auto\"}" });
-                var seconds = PlanValidation.Cases(folder).Select(c => PlanValidation.Evaluate(c).PredictedStepSeconds).ToList();
-                Assert.Equal(seconds[0], seconds[1]);
-                Assert.Equal(seconds[2], seconds[3]);
-                // The kernels save the norms' and SwiGLU's share and the optimizer's (fused_elementwise_factor, fused_optimizer_factor).
-                Assert.InRange(seconds[2] / seconds[0], 0.85, 0.95);
-                Assert.Equal("zero_stage=0", Assert.Single(PlanValidation.Cases(folder)[2].Options));
-            }
-            finally
-            {
-                Directory.Delete(folder, recursive: true);
-            }
+            const string line = "{\"command\":\"xtuner benchmark llama2-7b-full-32k-sp1 --device cuda --nproc-per-node 1 --lengths 8k --cfg-options zero_stage=0\",\"ok\":true,\"length\":8192,\"max_memory_gib\":107.0,\"step_time_s\":1.2";
+            var cases = CasesOf(line + "}", line + ",\"fused_kernels\":\"false\"}", line + ",\"fused_kernels\":\"true\"}", line + ",\"fused_kernels\":\"auto\"}");
+            var seconds = cases.Select(c => PlanValidation.Evaluate(c).PredictedStepSeconds).ToList();
+            Assert.Equal(seconds[0], seconds[1]);
+            Assert.Equal(seconds[2], seconds[3]);
+            // The kernels save the norms' and SwiGLU's share and the optimizer's (fused_elementwise_factor, fused_optimizer_factor).
+            Assert.InRange(seconds[2] / seconds[0], 0.85, 0.95);
+            Assert.Equal("zero_stage=0", Assert.Single(cases[2].Options));
         }
     }
 }

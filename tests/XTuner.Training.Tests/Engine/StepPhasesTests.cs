@@ -13,10 +13,14 @@ namespace XTuner.Training.Tests.Engine
 
             public double Now { get; set; }
 
+            /// <summary>Marks taken since the clock was made.</summary>
+            public int Marks { get; private set; }
+
             public void Reset() => _marks.Clear();
 
             public int Mark()
             {
+                Marks++;
                 _marks.Add(Now);
                 return _marks.Count - 1;
             }
@@ -66,7 +70,7 @@ namespace XTuner.Training.Tests.Engine
         }
 
         [Fact]
-        public void APhaseOutsideAStepRecordsNothingAndANewStepStartsAfresh()
+        public void APhaseOutsideAStepBeforeOrBetweenStepsRecordsNothingAndANewStepStartsAfresh()
         {
             var clock = new ManualClock();
             using var phases = new StepPhases(clock);
@@ -74,9 +78,13 @@ namespace XTuner.Training.Tests.Engine
             phases.BeginStep();
             using (phases.Open(StepPhases.Optimizer)) clock.Now = 7;
             Assert.Equal(new Dictionary<string, double> { ["other"] = 0, ["optimizer"] = 2 }, phases.EndStep());
+            // Between steps (a checkpoint, evaluation) a phase takes no mark.
+            int marks = clock.Marks;
+            using (phases.Open(StepPhases.Forward)) clock.Now = 7.5;
+            Assert.Equal(marks, clock.Marks);
             phases.BeginStep();
             clock.Now = 8;
-            Assert.Equal(new Dictionary<string, double> { ["other"] = 1 }, phases.EndStep());
+            Assert.Equal(new Dictionary<string, double> { ["other"] = 0.5 }, phases.EndStep());
         }
     }
 }
