@@ -139,9 +139,9 @@ namespace XTuner.Core.Tests.Slurm
             var again = Assert.Throws<XTunerException>(() => SlurmLauncher.Submit(plan));
             Assert.Equal(ErrorIds.InvalidConfig, again.ErrorId);
             Assert.Contains($"SLURM job {job.JobId}", again.Message);
+            // A rank touches its file just before it execs the marked sleep: wait for both processes, not the files.
             WaitUntil(job, j => j.State == SlurmJobState.Running && File.Exists(Path.Combine(plan.WorkDir, "started.1")) &&
-                                File.Exists(Path.Combine(plan.WorkDir, "started.0")));
-            Assert.Equal(2, ProcessesWith(marker).Count);
+                                File.Exists(Path.Combine(plan.WorkDir, "started.0")) && ProcessesWith(marker).Count == 2);
             job = SlurmJobs.Cancel(job, TimeSpan.FromSeconds(60));
             Assert.Equal(SlurmJobState.Cancelled, job.State);
             Assert.Empty(ProcessesWith(marker));
