@@ -9,6 +9,8 @@
 #   7b:    the Llama2-7B shape at 8k and 32k the same way (a 7B process spends ~100 s before its first step).
 # VARIANTS (environment, default "false true auto") picks the runs of each shape, e.g. VARIANTS="true auto".
 # PHASES=1 (environment) times each step by phase as well (xtuner benchmark --phases): the tables land in OUTDIR/SHAPE-VARIANT.txt.
+# BEFORE="<xtuner command>" (environment) also runs each variant with that build (an earlier commit's), first, into
+# OUTDIR/SHAPE-VARIANT-before.txt and OUTDIR/bench-before.jsonl: before and after a change in the same call.
 set -uo pipefail
 X="$1"; OUT="${2:-./kernels-out}"; HF="${3:-}"; PARTS=",${4:-check,1b},"
 mkdir -p "$OUT"
@@ -39,10 +41,14 @@ pair() {
   for v in ${VARIANTS:-false true auto}; do
     local opts="fused_kernels=$([ $v = false ] && echo false || echo true)"
     [ $v = auto ] && opts="$opts activation_checkpointing=auto"
-    timeout -k 5 "$limit" $X benchmark "$config" --device cuda --nproc-per-node 1 --lengths 8k,32k --steps 4 ${PHASES:+--phases} \
-      --cfg-options zero_stage=0 $opts "$@" --output "$OUT/bench.jsonl" > "$OUT/$shape-$v.txt" 2>&1
-    echo "$shape $opts exit $?"; grep -E '^\| (8k|32k)|recompute|checkpoint' "$OUT/$shape-$v.txt" | head -n 6
-    [ -n "${PHASES:-}" ] && sed -n '/^Where a step/,$p' "$OUT/$shape-$v.txt"
+    local build x suffix
+    for build in ${BEFORE:+before} after; do
+      if [ $build = before ]; then x="$BEFORE"; suffix=-before; else x="$X"; suffix=; fi
+      timeout -k 5 "$limit" $x benchmark "$config" --device cuda --nproc-per-node 1 --lengths 8k,32k --steps 4 ${PHASES:+--phases} \
+        --cfg-options zero_stage=0 $opts "$@" --output "$OUT/bench$suffix.jsonl" > "$OUT/$shape-$v$suffix.txt" 2>&1
+      echo "$shape $opts${suffix:+ (before)} exit $?"; grep -E '^\| (8k|32k)|recompute|checkpoint' "$OUT/$shape-$v$suffix.txt" | head -n 6
+      [ -n "${PHASES:-}" ] && sed -n '/^Where a step/,$p' "$OUT/$shape-$v$suffix.txt"
+    done
   done
   if [ -n "$HF" ]; then
     timeout -k 5 "$limit" python3 "$HF" "$shape" --seqs 8192,32768 --steps 4 --json "$OUT/hf-$shape.jsonl" 2>&1 | tail -n 3

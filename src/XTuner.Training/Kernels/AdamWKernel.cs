@@ -6,8 +6,9 @@ using static TorchSharp.torch;
 namespace XTuner.Training.Kernels
 {
     /// <summary>
-    /// AdamW in one pass per element on CUDA: reads the float32 gradient, master, and both moments, writes the master,
-    /// the moments and (when asked) the master rounded to bf16 for the parameters, where the TorchSharp path
+    /// AdamW in one pass per element on CUDA: reads the gradient (float32, or a bf16 model's .grad as it is), the master
+    /// and both moments, writes the master, the moments and (when asked) the master rounded to bf16 for the parameters,
+    /// where the TorchSharp path
     /// (<see cref="Optim.AdamW.Step"/>) makes about eight passes and a separate cast. The arithmetic is that path's, in
     /// float32 with the same scalars: g *= clip; p *= 1 - lr*wd; m += (1-beta1)(g - m) (torch's lerp below weight 0.5);
     /// v = beta2 v + (1-beta2) g g; p -= lr/(1-beta1^t) * m / (sqrt(v)/sqrt(1-beta2^t) + eps).
@@ -20,13 +21,14 @@ namespace XTuner.Training.Kernels
 
         /// <summary>The CUDA source, compiled at first use.</summary>
         internal const string Source = KernelSource.Common + @"
-extern ""C"" __global__ void adamw(float* p, const float* g, float* m, float* v, bf16* out, long long n,
+template <typename G>
+__device__ __forceinline__ void adamw_step(float* p, const G* g, float* m, float* v, bf16* out, long long n,
     float grad_scale, int decay_on, float decay, float one_minus_beta1, float beta2, float one_minus_beta2,
     float bias2_sqrt, float eps, float step_size)
 {
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
     {
-        float gi = g[i] * grad_scale;
+        float gi = to_float(g[i]) * grad_scale;
         float pi = p[i];
         if (decay_on) pi = pi * decay;
         float mi = m[i];
@@ -40,11 +42,26 @@ extern ""C"" __global__ void adamw(float* p, const float* g, float* m, float* v,
         if (out) out[i] = float_to_bf16(pi);
     }
 }
+
+extern ""C"" __global__ void adamw(float* p, const float* g, float* m, float* v, bf16* out, long long n,
+    float grad_scale, int decay_on, float decay, float one_minus_beta1, float beta2, float one_minus_beta2,
+    float bias2_sqrt, float eps, float step_size)
+{
+    adamw_step(p, g, m, v, out, n, grad_scale, decay_on, decay, one_minus_beta1, beta2, one_minus_beta2, bias2_sqrt, eps, step_size);
+}
+
+// The gradient as a bf16 model's .grad holds it: widened exactly, so the update is the float32 one.
+extern ""C"" __global__ void adamw_bf16_grad(float* p, const bf16* g, float* m, float* v, bf16* out, long long n,
+    float grad_scale, int decay_on, float decay, float one_minus_beta1, float beta2, float one_minus_beta2,
+    float bias2_sqrt, float eps, float step_size)
+{
+    adamw_step(p, g, m, v, out, n, grad_scale, decay_on, decay, one_minus_beta1, beta2, one_minus_beta2, bias2_sqrt, eps, step_size);
+}
 ";
 
         /// <summary>
         /// One step of <paramref name="param"/>, <paramref name="expAvg"/>, <paramref name="expAvgSq"/> (float32,
-        /// contiguous, same length as <paramref name="grad"/>, float32) for the 1-based <paramref name="step"/>;
+        /// contiguous, same length as <paramref name="grad"/>, float32 or bf16) for the 1-based <paramref name="step"/>;
         /// <paramref name="lowPrecision"/>, a bf16 tensor of that length or null, receives the updated master rounded.
         /// </summary>
         public static void Step(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor? lowPrecision, long step,
@@ -52,12 +69,13 @@ extern ""C"" __global__ void adamw(float* p, const float* g, float* m, float* v,
         {
             if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "AdamW steps count from 1.");
             long n = param.numel();
-            foreach (var t in new[] { param, grad, expAvg, expAvgSq })
+            foreach (var t in new[] { param, expAvg, expAvgSq })
                 Require(t, ScalarType.Float32, n, param.device);
+            Require(grad, grad.dtype == ScalarType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32, n, param.device);
             if (lowPrecision is not null) Require(lowPrecision, ScalarType.BFloat16, n, param.device);
             if (n == 0) return;
             int device = param.device.index < 0 ? 0 : param.device.index;
-            var function = CudaModules.Function(Source, Name, Name, device);
+            var function = CudaModules.Function(Source, Name, grad.dtype == ScalarType.BFloat16 ? "adamw_bf16_grad" : Name, device);
             long blocks = Math.Min((n + Threads - 1) / Threads, CudaModules.MultiprocessorsOf(device) * 8L);
             // The scalars in float32, as torch's float kernels take them (CpuAdamW computes the same ones).
             ReadOnlySpan<KernelArgument> arguments = stackalloc KernelArgument[]

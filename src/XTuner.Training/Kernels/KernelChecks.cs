@@ -24,9 +24,10 @@ namespace XTuner.Training.Kernels
 
     /// <summary>
     /// <c>xtuner check-kernels</c>: each fused kernel and its TorchSharp path on the same random CUDA tensors of
-    /// realistic shapes (a 4096 x 4096 RMSNorm, a 4096 x 11008 SwiGLU, 16M AdamW elements over three steps), values
-    /// and gradients compared, and each timed over many iterations between two synchronizations. A quantity passes when
-    /// its largest difference is within <see cref="Threshold"/> of the reference's largest magnitude.
+    /// realistic shapes (a 4096 x 4096 RMSNorm, a 4096 x 11008 SwiGLU, 16M AdamW elements over three steps from a
+    /// float32 and from a bf16 gradient, the gradient norm's sum of squares of 16M bf16 elements), values and gradients
+    /// compared, and each timed over many iterations between two synchronizations. A quantity passes when its largest
+    /// difference is within <see cref="Threshold"/> of the reference's largest magnitude.
     /// </summary>
     public static class KernelChecks
     {
@@ -47,7 +48,9 @@ namespace XTuner.Training.Kernels
                     checks.Add(check);
                     checkedOne?.Invoke(check);
                 }
-                Add(AdamWCheck(device, 1L << 24, iterations));
+                foreach (var gradient in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+                    Add(AdamWCheck(device, 1L << 24, gradient, iterations));
+                Add(SumOfSquaresCheck(device, 1L << 24, iterations));
                 foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
                     Add(RmsNormCheck(device, dtype, 4096, 4096, iterations));
                 foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
@@ -60,7 +63,8 @@ namespace XTuner.Training.Kernels
             }
         }
 
-        private static KernelCheck AdamWCheck(Device device, long n, int iterations)
+        // gradientType bf16: the gradient as a bf16 model's .grad hands it over, which the TorchSharp path widens first.
+        private static KernelCheck AdamWCheck(Device device, long n, ScalarType gradientType, int iterations)
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
@@ -72,14 +76,14 @@ namespace XTuner.Training.Kernels
             void Torch(Tensor g, long t)
             {
                 using var s = NewDisposeScope();
-                AdamW.Step(p1, g.mul(clip), m1, v1, t, lr, beta1, beta2, eps, decay);
+                AdamW.Step(p1, g.to(ScalarType.Float32).mul(clip), m1, v1, t, lr, beta1, beta2, eps, decay);
                 p1.to(ScalarType.BFloat16);
             }
             void Fused(Tensor g, long t) => AdamWKernel.Step(p2, g, m2, v2, low, t, lr, beta1, beta2, eps, decay, clip);
             for (long t = 1; t <= 3; t++)
             {
                 using var s = NewDisposeScope();
-                var g = randn(n, ScalarType.Float32, device).mul_(1e-2);
+                var g = randn(n, ScalarType.Float32, device).mul_(1e-2).to(gradientType);
                 Torch(g, t);
                 Fused(g, t);
             }
@@ -90,10 +94,28 @@ namespace XTuner.Training.Kernels
                 Compare("exp_avg_sq", v2, v1, ScalarType.Float32),
                 Compare("param_bf16", low, p1.to(ScalarType.BFloat16), ScalarType.BFloat16),
             };
-            var gradient = randn(n, ScalarType.Float32, device).mul_(1e-2);
+            var gradient = randn(n, ScalarType.Float32, device).mul_(1e-2).to(gradientType);
             double fused = Time(device, iterations, i => Fused(gradient, 4 + i));
             double torchPath = Time(device, iterations, i => Torch(gradient, 4 + i));
-            return new KernelCheck(AdamWKernel.Name, "float32 (bf16 copy)", $"[{n}] x 3 steps", differences, fused, torchPath);
+            var types = gradientType == ScalarType.BFloat16 ? "float32, bf16 gradient (bf16 copy)" : "float32 (bf16 copy)";
+            return new KernelCheck(AdamWKernel.Name, types, $"[{n}] x 3 steps", differences, fused, torchPath);
+        }
+
+        // The gradient norm's sum of squares of a bf16 gradient, against widening it and taking the float32 dot product.
+        private static KernelCheck SumOfSquaresCheck(Device device, long n, int iterations)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var x = randn(n, ScalarType.Float32, device).mul_(1e-2).to(ScalarType.BFloat16);
+            Tensor Torch()
+            {
+                var wide = x.to(ScalarType.Float32);
+                return wide.dot(wide).reshape(1);
+            }
+            var differences = new List<KernelDifference> { Compare("sum", SumOfSquaresKernel.Apply(x), Torch(), ScalarType.Float32) };
+            double fused = Time(device, iterations, _ => SumOfSquaresKernel.Apply(x).Dispose());
+            double torchPath = Time(device, iterations, _ => Torch().Dispose());
+            return new KernelCheck(SumOfSquaresKernel.Name, "bf16 in, float32 sum", $"[{n}]", differences, fused, torchPath);
         }
 
         private static KernelCheck RmsNormCheck(Device device, ScalarType dtype, long rows, long hidden, int iterations)

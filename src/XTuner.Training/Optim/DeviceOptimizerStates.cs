@@ -38,15 +38,18 @@ namespace XTuner.Training.Optim
         public void Update(int u, Tensor gradient, double gradientScale, long step, double lr)
         {
             _lowPrecisionUnit = -1;
-            if (FusedKernels.For(_master[u].device) && gradient.dtype == ScalarType.Float32 && gradient.device.type == _master[u].device.type && gradient.device.index == _master[u].device.index && gradient.is_contiguous())
+            if (FusedKernels.For(_master[u].device) && (gradient.dtype == ScalarType.Float32 || gradient.dtype == ScalarType.BFloat16) &&
+                gradient.device.type == _master[u].device.type && gradient.device.index == _master[u].device.index && gradient.is_contiguous())
             {
                 FusedUpdate(u, gradient, gradientScale, step, lr);
                 return;
             }
             using var scope = NewDisposeScope();
+            // A bf16 gradient widens exactly: the same float32 numbers as a float32 copy of it.
+            var widened = gradient.to(ScalarType.Float32);
             foreach (var (slot, _, shardStart, length) in _units[u].SlotsInShard())
             {
-                var grad = gradient.narrow(0, shardStart, length);
+                var grad = widened.narrow(0, shardStart, length);
                 if (gradientScale != 1.0) grad = grad.mul(gradientScale);
                 AdamW.Step(_master[u].narrow(0, shardStart, length), grad,
                     _expAvg[u].narrow(0, shardStart, length), _expAvgSq[u].narrow(0, shardStart, length),

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using XTuner.Training.Distributed;
 using XTuner.Training.IO;
+using XTuner.Training.Kernels;
 using XTuner.Training.Zero;
 using static TorchSharp.torch;
 
@@ -59,7 +60,7 @@ namespace XTuner.Training.Optim
                 using var unitScope = NewDisposeScope();
                 var reduced = Zero.ReduceGradient(u);
                 sumOfSquares ??= zeros(1, ScalarType.Float32, reduced.device).MoveToOuterDisposeScope();
-                sumOfSquares.add_(reduced.dot(reduced));
+                sumOfSquares.add_(SumOfSquares(reduced));
             }
             if (Zero.GradientsSharded) _world.AllReduce(sumOfSquares!);
             if (ReducedGradients != null) ReducedGradients(FullGradients());
@@ -87,6 +88,14 @@ namespace XTuner.Training.Optim
             using var noGrad = no_grad();
             for (int u = 0; u < Zero.Units.Count; u++) Zero.WriteShard(u, States.Values(u, ParameterType(u)));
             Step = step;
+        }
+
+        // In float32 whatever the gradient's dtype; a bf16 gradient is read as it is where the fused kernels run.
+        private static Tensor SumOfSquares(Tensor gradient)
+        {
+            if (FusedKernels.For(gradient.device) && SumOfSquaresKernel.Supports(gradient)) return SumOfSquaresKernel.Apply(gradient);
+            var g = gradient.to(ScalarType.Float32);
+            return g.dot(g);
         }
 
         private ScalarType ParameterType(int u) => Zero.Units[u].Slots[0].Parameter!.dtype;

@@ -38,12 +38,15 @@ namespace XTuner.Training.Zero
 
         /// <summary>
         /// After the last micro-batch's backward, unit by unit: reduces unit <paramref name="u"/>'s gradient over the world
-        /// and returns this rank's float32 part of it whose squares add up to the gradient norm (a new tensor in the
-        /// caller's dispose scope, or one the strategy owns).
+        /// and returns this rank's part of it whose squares add up to the gradient norm, in float32 or the model's dtype
+        /// (a new tensor in the caller's dispose scope, or one the strategy owns).
         /// </summary>
         Tensor ReduceGradient(int u);
 
-        /// <summary>This rank's shard of unit <paramref name="u"/>'s reduced gradient, [ShardLength], after <see cref="ReduceGradient"/>.</summary>
+        /// <summary>
+        /// This rank's shard of unit <paramref name="u"/>'s reduced gradient, [ShardLength], float32 or the model's dtype,
+        /// after <see cref="ReduceGradient"/>.
+        /// </summary>
         Tensor GradientShard(int u);
 
         /// <summary>Copies this rank's shard of unit <paramref name="u"/>'s parameter values into <paramref name="destination"/> [ShardLength].</summary>

@@ -8,7 +8,7 @@ namespace XTuner.Training.Zero
     /// ZeRO-0 (and stages 1-2 on a single rank): gradients are all-reduced whole and every rank keeps the whole
     /// optimizer state. Between the norm and the update the reduced gradient waits in <c>.grad</c> (the model's dtype),
     /// so no float32 copy of all gradients ever exists; micro-batches of a low-precision model add up in float32
-    /// accumulators.
+    /// accumulators. On one rank without accumulation the norm and the update read <c>.grad</c> where backward left it.
     /// </summary>
     public sealed class ReplicatedStates : WholeParameters
     {
@@ -28,15 +28,15 @@ namespace XTuner.Training.Zero
 
         public override Tensor ReduceGradient(int u)
         {
+            // One rank with nothing accumulated: .grad already holds the reduced gradient; nothing is copied.
+            if (World.Size == 1 && _accumulated[u] is null) return GradientBuffer(u);
             var flat = AllReducedWhole(u, _accumulated);
-            using (no_grad())
-                foreach (var slot in Units[u].Slots)
-                    slot.Parameter!.grad?.copy_(flat.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
+            using (no_grad()) GradientBuffer(u).copy_(flat);
             return flat;
         }
 
-        // The whole unit is this rank's shard; the reduced values wait in .grad.
-        public override Tensor GradientShard(int u) => FlatGradient(u);
+        // The whole unit is this rank's shard; the reduced values wait in .grad (the buffer its views share).
+        public override Tensor GradientShard(int u) => GradientBuffer(u);
 
         public override void WriteShard(int u, Tensor master)
         {
@@ -47,6 +47,7 @@ namespace XTuner.Training.Zero
         public override void Dispose()
         {
             foreach (var t in _accumulated) t?.Dispose();
+            base.Dispose();
         }
     }
 }

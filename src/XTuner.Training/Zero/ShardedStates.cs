@@ -76,6 +76,7 @@ namespace XTuner.Training.Zero
         {
             foreach (var t in _accumulated) t?.Dispose();
             foreach (var t in _shardGradient) t?.Dispose();
+            base.Dispose();
         }
     }
 }

@@ -24,7 +24,17 @@ namespace XTuner.Training.Zero
                 shards, shards > 1 ? world.Rank : 0);
             var byName = named.ToDictionary(p => p.name, p => p.parameter);
             foreach (var slot in _units.SelectMany(u => u.Slots)) slot.Parameter = byName[slot.Name];
+            // Each unit's .grad tensors are views of one flat buffer in the model's dtype: backward adds into them in
+            // place (they stay defined, zeroed after each step), so the whole unit's gradient is there without a copy.
+            _gradients = _units.Select(u => zeros(u.PaddedNumel, u.Slots[0].Parameter!.dtype, u.Slots[0].Parameter!.device)
+                .DetachFromDisposeScope()).ToArray();
+            _views = _units.Select((u, i) => u.Slots.Select(slot =>
+                _gradients[i].narrow(0, slot.Offset, slot.Numel).view(slot.Shape).DetachFromDisposeScope()).ToArray()).ToArray();
+            for (int u = 0; u < _units.Count; u++) AttachGradients(u);
         }
+
+        private readonly Tensor[] _gradients;
+        private readonly Tensor[][] _views;
 
         protected IProcessGroup World { get; }
 
@@ -68,22 +78,35 @@ namespace XTuner.Training.Zero
         {
         }
 
-        /// <summary>Unit <paramref name="u"/>'s gradients as one float32 vector of its padded length (zeros where a grad is missing).</summary>
-        protected Tensor FlatGradient(int u)
+        /// <summary>
+        /// Unit <paramref name="u"/>'s gradients in place: the flat [PaddedNumel] buffer its .grad tensors are views of, in
+        /// the model's dtype (zeros in the padding and where a parameter took no gradient).
+        /// </summary>
+        protected Tensor GradientBuffer(int u)
         {
-            var unit = _units[u];
-            var flat = zeros(unit.PaddedNumel, ScalarType.Float32, unit.Slots[0].Parameter!.device);
-            foreach (var slot in unit.Slots)
-            {
-                var g = slot.Parameter!.grad;
-                if (g is not null) flat.narrow(0, slot.Offset, slot.Numel).copy_(g.flatten());
-            }
-            return flat;
+            AttachGradients(u);
+            return _gradients[u];
         }
 
-        protected void ClearGradients(int u)
+        /// <summary>Unit <paramref name="u"/>'s gradients as a new float32 vector of its padded length.</summary>
+        protected Tensor FlatGradient(int u) => GradientBuffer(u).to(ScalarType.Float32, copy: true);
+
+        protected void ClearGradients(int u) => GradientBuffer(u).zero_();
+
+        // Points every .grad of unit u at its view again where something replaced it (its values move into the view).
+        private void AttachGradients(int u)
         {
-            foreach (var slot in _units[u].Slots) slot.Parameter!.grad?.zero_();
+            using var noGrad = no_grad();
+            var slots = _units[u].Slots;
+            for (int i = 0; i < slots.Count; i++)
+            {
+                var view = _views[u][i];
+                using var grad = slots[i].Parameter!.grad;
+                if (grad is not null && TensorMemory.Pointer(grad) == TensorMemory.Pointer(view) && grad.is_contiguous()) continue;
+                if (grad is null) view.zero_();
+                else view.copy_(grad);
+                slots[i].Parameter!.grad = view;
+            }
         }
 
         /// <summary>Copies a whole unit's values (a flat [PaddedNumel] vector in any dtype and device) into its parameters.</summary>
@@ -127,6 +150,7 @@ namespace XTuner.Training.Zero
 
         public virtual void Dispose()
         {
+            foreach (var t in _views.SelectMany(v => v).Concat(_gradients)) t.Dispose();
         }
     }
 }

@@ -42,5 +42,30 @@ namespace XTuner.Training.Tests.Optim
             Assert.Equal(Math.Sqrt(elements) * (1 + 1.0 / 512), norm, Math.Sqrt(elements) * 1e-5);
             Assert.All(model.parameters(), p => Assert.Equal(0f, p.grad!.abs().max().to(ScalarType.Float32).item<float>()));
         }
+
+        [Fact]
+        public void BackwardWritesIntoOneGradientBufferPerUnitThatTheStepReadsInPlace()
+        {
+            using var runtime = DistributedRuntime.Initialize(RankEnvironment.Single, DeviceType.CPU, TimeSpan.FromSeconds(30));
+            using var model = new DecoderModel(TinySpecs.For(ModelArchitecture.Llama), CPU, ScalarType.BFloat16);
+            var zero = ZeroStrategies.Create(0, model, runtime.World, accumulationSteps: 1);
+            var settings = new OptimizerSettings();
+            using var optimizer = new MixedPrecisionAdamW(zero, new DeviceOptimizerStates(zero, settings, CPU), runtime.World, settings);
+            var ids = arange(16, ScalarType.Int64).remainder(TinySpecs.For(ModelArchitecture.Llama).VocabSize!.Value).unsqueeze(0);
+            for (int step = 0; step < 2; step++)
+            {
+                model.Logits(model.Forward(ids, arange(16, ScalarType.Int64).unsqueeze(0))).to(ScalarType.Float32).square().mean().backward();
+                // Every .grad is still the view autograd added into: each unit's gradients lie back to back in one buffer.
+                foreach (var unit in zero.Units)
+                {
+                    var first = TensorMemory.Pointer(unit.Slots[0].Parameter!.grad!);
+                    Assert.All(unit.Slots, slot => Assert.Equal(first + (slot.Offset - unit.Slots[0].Offset) * 2, TensorMemory.Pointer(slot.Parameter!.grad!)));
+                }
+                var expectedNorm = Math.Sqrt(model.parameters().Sum(p => p.grad!.to(ScalarType.Float64).square().sum().item<double>()));
+                double norm = optimizer.StepAll(1e-3);
+                Assert.Equal(expectedNorm, norm, expectedNorm * 1e-5);
+                Assert.All(model.parameters(), p => Assert.Equal(0f, p.grad!.abs().max().to(ScalarType.Float32).item<float>()));
+            }
+        }
     }
 }
