@@ -96,7 +96,7 @@ namespace XTuner.Core.Tests.Planning
             Assert.Equal(seconds[0], seconds[1]);
             Assert.Equal(seconds[2], seconds[3]);
             // The kernels save the norms' and SwiGLU's share and the optimizer's (fused_elementwise_factor, fused_optimizer_factor).
-            Assert.InRange(seconds[2] / seconds[0], 0.85, 0.95);
+            Assert.InRange(seconds[2] / seconds[0], 0.78, 0.88);
             Assert.Equal("zero_stage=0", Assert.Single(cases[2].Options));
         }
     }
