@@ -72,6 +72,8 @@ namespace XTuner.Core.Configuration
             if (c.MaxSteps is int steps && steps < 1) f.Add(Error("max_steps", $"max_steps must be 1 or more (or removed to use max_epochs), not {steps}."));
             if (c.MaxEpochs is int epochs && epochs < 1) f.Add(Error("max_epochs", $"max_epochs must be 1 or more, not {epochs}."));
             if (c.MaxSteps == null && c.MaxEpochs == null) f.Add(Error("max_steps", "Set max_steps or max_epochs: training needs an end."));
+            if (c.GpuMemoryBudgetGib is double budget && !(budget > 0 && Finite(budget)))
+                f.Add(Error("gpu_memory_budget_gib", $"gpu_memory_budget_gib must be a number of GiB above 0 (e.g. 37), or removed to plan in the GPU's free memory; not {ConfigValues.FormatDouble(budget)}."));
             if (c.SaveSteps < 0) f.Add(Error("save_steps", $"save_steps must be 0 (only at the end) or more, not {c.SaveSteps}."));
             if (c.SaveTotalLimit == 0 || c.SaveTotalLimit < -1) f.Add(Error("save_total_limit", $"save_total_limit must be -1 (keep all) or 1 or more, not {c.SaveTotalLimit}."));
             // Written as "not in range" so that NaN, which every comparison rejects, fails them too.

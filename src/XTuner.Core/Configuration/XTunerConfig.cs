@@ -123,10 +123,10 @@ namespace XTuner.Core.Configuration
         [ConfigKey("dtype", "float32, or bfloat16 (CUDA; float32 master weights and moments).", Group = OptimGroup)]
         public TrainingDType DType { get; set; } = TrainingDType.BFloat16;
 
-        [ConfigKey("activation_checkpointing", "Recompute layers in backward instead of keeping their activations: true for every layer, N for the first N (the rest keep theirs: faster, more memory), auto for as few as the GPU's memory allows (every layer on CPU and with zero_stage 3), false for none.", Group = OptimGroup)]
+        [ConfigKey("activation_checkpointing", "Recompute layers in backward instead of keeping their activations: true for every layer, N for the first N (the rest keep theirs: faster, more memory), auto for as few as the GPU's memory (or gpu_memory_budget_gib) allows (every layer on CPU and with zero_stage 3), false for none.", Group = OptimGroup)]
         public LayerCount ActivationCheckpointing { get; set; } = LayerCount.All;
 
-        [ConfigKey("fused_kernels", "Fused CUDA kernels (AdamW, RMSNorm, SwiGLU) compiled at run time with NVRTC instead of the TorchSharp ops: auto (default) uses them on CUDA when libnvrtc loads, and says in one line why not (the CPU never uses them); true requires them (refused on the CPU or without NVRTC); false never. xtuner check-kernels checks each against the TorchSharp ops on a GPU.", Group = OptimGroup)]
+        [ConfigKey("fused_kernels", "Fused CUDA kernels (AdamW, the gradient norm, RMSNorm, SwiGLU) compiled at run time with NVRTC instead of the TorchSharp ops: auto (default) uses them on CUDA when libnvrtc loads, and says in one line why not (the CPU never uses them); true requires them (refused on the CPU or without NVRTC); false never. xtuner check-kernels checks each against the TorchSharp ops on a GPU.", Group = OptimGroup)]
         public FusedKernelsMode FusedKernels { get; set; } = FusedKernelsMode.Auto;
 
         // memory
@@ -135,6 +135,9 @@ namespace XTuner.Core.Configuration
 
         [ConfigKey("offload_activations", "Keep checkpointed layer inputs in pinned host memory between forward and recompute (needs activation_checkpointing): true for every layer, N for the first N, auto for as many as the host holds beside the optimizer states.", Group = MemoryGroup)]
         public LayerCount OffloadActivations { get; set; }
+
+        [ConfigKey("gpu_memory_budget_gib", "GPU memory per rank, in GiB, that activation_checkpointing: auto plans within: it keeps layers un-recomputed only while the planner's predicted peak (what xtuner benchmark reports) stays inside it, e.g. another framework's peak to compare at equal memory (default: the GPU's free memory when the run starts). A plan, not a limit the allocator enforces.", Group = MemoryGroup)]
+        public double? GpuMemoryBudgetGib { get; set; }
 
         [ConfigKey("mlp_tiles", "Run each MLP over this many sequence tiles, forward and backward, so no [tokens, intermediate_size] tensor exists whole (exact); auto: as many as keep each under 1 GiB.", Group = MemoryGroup)]
         public AutoCount MlpTiles { get; set; } = AutoCount.Auto;

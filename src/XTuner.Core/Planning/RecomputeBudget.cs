@@ -7,7 +7,8 @@ namespace XTuner.Core.Planning
     /// How many layers can keep their activations instead of recomputing them in backward, for a later
     /// <c>activation_checkpointing: auto</c>: a layer that skips recompute keeps everything autograd saves for it in
     /// place of its checkpointed input, and as many such layers are allowed as the memory left beside the fully
-    /// recomputed layout holds (less the headroom). Uses the planner's model, so the two never disagree.
+    /// recomputed layout holds (less the headroom), in the GPU's free memory or <c>gpu_memory_budget_gib</c> where that is
+    /// less. Uses the planner's model, so the two never disagree.
     /// </summary>
     public static class RecomputeBudget
     {
@@ -24,7 +25,9 @@ namespace XTuner.Core.Planning
             var plan = PlanModel.Estimate(config, layout, new PlanHardware(freeBytes, null, a.GpusPerNode), a);
             int layers = config.Model.NumHiddenLayers!.Value;
             double extra = SavedBytesPerLayer(plan.Config, a) - (layers > plan.OffloadedLayers ? CheckpointBytes(plan.Config) : 0);
-            double room = freeBytes - a.HeadroomBytes - plan.Memory.PeakGpu;
+            // gpu_memory_budget_gib caps the planned peak below what the GPU has free.
+            double budget = config.GpuMemoryBudgetGib is double gib ? Math.Min(freeBytes, gib * PlanAssumptions.Gib) : freeBytes;
+            double room = budget - a.HeadroomBytes - plan.Memory.PeakGpu;
             if (room <= 0) return 0;
             if (extra <= 0) return layers;
             return (int)Math.Min(layers, Math.Floor(room / extra));

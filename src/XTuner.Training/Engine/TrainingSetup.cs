@@ -91,7 +91,7 @@ namespace XTuner.Training.Engine
             config.Model = spec;
             // Before the model is built: its norms and MLPs read it.
             if (FusedKernels.Configure(config.FusedKernels, device.type) is string kernelsNote) reporter?.Warning(kernelsNote);
-            else if (FusedKernels.Enabled) reporter?.Info($"fused CUDA kernels on (fused_kernels: {ConfigValues.FormatEnum(config.FusedKernels)}): AdamW, RMSNorm, SwiGLU");
+            else if (FusedKernels.Enabled) reporter?.Info($"fused CUDA kernels on (fused_kernels: {ConfigValues.FormatEnum(config.FusedKernels)}): AdamW, gradient norm, RMSNorm, SwiGLU");
             bool needsTokenizer = config.DatasetFormat != DatasetFormat.Tokenized && config.DatasetFormat != DatasetFormat.Synthetic;
             var tokenizer = needsTokenizer ? TokenizerLoader.Load(config.Tokenizer, resolved.CheckpointDirectory) : null;
 
@@ -194,8 +194,9 @@ namespace XTuner.Training.Engine
                 return layers;
             }
             reporter?.Info(string.Format(System.Globalization.CultureInfo.InvariantCulture,
-                "activation_checkpointing auto: {0} of {1} layers recompute; the planner predicts room for {2} without recompute in {3:F1} GiB free",
-                layers - kept, layers, kept, free / (1L << 30)));
+                "activation_checkpointing auto: {0} of {1} layers recompute; the planner predicts room for {2} without recompute in {3:F1} GiB free{4}",
+                layers - kept, layers, kept, free / (1L << 30),
+                config.GpuMemoryBudgetGib is double budget ? $" and gpu_memory_budget_gib {ConfigValues.FormatDouble(budget)}" : ""));
             return layers - kept;
         }
 

@@ -36,6 +36,7 @@ namespace XTuner.Core.Tests.Configuration
         [InlineData("model.head_dim=15", "The per-head width is 15; rotary embeddings turn pairs of dimensions, so it must be even.")]
         [InlineData("model.rope_theta=0", "model.rope_theta must be a number above 0, not 0.0.")]
         [InlineData("model.logit_scale=-1", "model.logit_scale must be a number above 0, not -1.0.")]
+        [InlineData("gpu_memory_budget_gib=0", "gpu_memory_budget_gib must be a number of GiB above 0 (e.g. 37), or removed to plan in the GPU's free memory; not 0.0.")]
         public void A_value_out_of_range_is_refused_with_what_to_change(string option, string message)
         {
             var errors = Errors(Tiny(option));

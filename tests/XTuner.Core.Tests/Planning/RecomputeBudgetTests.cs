@@ -64,5 +64,27 @@ namespace XTuner.Core.Tests.Planning
             config.MaxLength = 128 * 1024;
             Assert.Equal(0, RecomputeBudget.LayersWithoutRecompute(config, 1, 141 * PlanAssumptions.Gib));
         }
+
+        [Fact]
+        public void AGpuMemoryBudgetKeepsOnlyTheLayersThatFitInsideIt()
+        {
+            var config = TinyLlama11B(32768, fused: true);
+            int free = RecomputeBudget.LayersWithoutRecompute(config, 1, 141 * PlanAssumptions.Gib);
+            Assert.Equal(22, free);
+            // transformers' peak for this shape at 32k on the H200 (37.0 GiB): only some layers fit beside full recompute.
+            config.GpuMemoryBudgetGib = 37;
+            int budgeted = RecomputeBudget.LayersWithoutRecompute(config, 1, 141 * PlanAssumptions.Gib);
+            Assert.InRange(budgeted, 1, 21);
+            var layout = PlanLayout.Of(config, 1);
+            layout.ActivationCheckpointing = XTuner.Core.Configuration.LayerCount.Of(22 - budgeted);
+            var hardware = new PlanHardware(141 * PlanAssumptions.Gib, null, 8);
+            double peak = PlanModel.Estimate(config, layout, hardware, PlanAssumptions.Default).Memory.PeakGpu;
+            Assert.InRange(peak, 30 * PlanAssumptions.Gib, 37 * PlanAssumptions.Gib - PlanAssumptions.Default.HeadroomBytes);
+            // A budget above the free memory changes nothing; one below full recompute's peak keeps every layer recomputed.
+            config.GpuMemoryBudgetGib = 500;
+            Assert.Equal(free, RecomputeBudget.LayersWithoutRecompute(config, 1, 141 * PlanAssumptions.Gib));
+            config.GpuMemoryBudgetGib = 20;
+            Assert.Equal(0, RecomputeBudget.LayersWithoutRecompute(config, 1, 141 * PlanAssumptions.Gib));
+        }
     }
 }

@@ -61,6 +61,19 @@ namespace XTuner.Training.Tests.Engine
             Assert.True(Resolve(config, H200) > 22 - RecomputeBudget.LayersWithoutRecompute(config, 1, H200));
         }
 
+        [Fact]
+        public void AutoKeepsWithinTheGpuMemoryBudgetWhereItIsBelowTheFreeMemory()
+        {
+            const double H200 = 141 * PlanAssumptions.Gib;
+            var config = TinyLlama11B(8192, LayerCount.Auto);
+            Assert.Equal(0, Resolve(config, H200));
+            // transformers' 19.9 GiB for this shape at 8k is below even full recompute's peak: every layer recomputes.
+            config.GpuMemoryBudgetGib = 19.9;
+            Assert.Equal(22, Resolve(config, H200));
+            config.GpuMemoryBudgetGib = 30;
+            Assert.InRange(Resolve(config, H200), 1, 21);
+        }
+
         [Theory]
         [InlineData("true", 22)]
         [InlineData("false", 0)]
