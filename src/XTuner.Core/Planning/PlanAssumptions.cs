@@ -23,6 +23,8 @@ namespace XTuner.Core.Planning
                 $"causal flash SDPA forward, recompute and backward at head_dim 128 (9 L h S^2 FLOPs per sequence); fitted to the 7B and 1.1B step times in {Results} (the kernel alone: 571)"),
             new PlanAssumption("attention_head_dim_exponent", 0.25, "",
                 $"attention runs at (head_dim/128)^x of attention_tflops: head_dim 64 (the 1.1B shape) at 84%; fitted to {Results}/h200-2026-11-24-tinyllama.jsonl"),
+            new PlanAssumption("windowed_attention_efficiency", 0.26, "x the flash attention rate",
+                $"a sliding window shorter than the sequence: SDPA with a block mask (not flash) over window-sized query blocks; fitted to the only measurement, the 1.1B shape with a 4096 window at 128k ({Results}/h200-2026-12-03-window.jsonl), so that case is no check of it"),
             new PlanAssumption("elementwise_ps", 76.3, "ps per token x layer x (hidden+intermediate)",
                 $"the kernels that are not matmuls (norms, RoPE, SwiGLU, residuals, casts) with recompute; fitted to the step times in {Results}"),
             new PlanAssumption("optimizer_ps_per_parameter", 38.5, "ps",
@@ -126,6 +128,8 @@ namespace XTuner.Core.Planning
 
         public double MatmulFlops => this["matmul_tflops"] * 1e12;
         public double AttentionFlops => this["attention_tflops"] * 1e12;
+
+        public double WindowedAttentionEfficiency => this["windowed_attention_efficiency"];
         public double AttentionHeadDimExponent => this["attention_head_dim_exponent"];
         public double ElementwiseSeconds => this["elementwise_ps"] * 1e-12;
         public double OptimizerSecondsPerParameter => this["optimizer_ps_per_parameter"] * 1e-12;

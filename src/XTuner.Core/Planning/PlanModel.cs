@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using XTuner.Core.Configuration;
 
 namespace XTuner.Core.Planning
@@ -114,7 +115,10 @@ namespace XTuner.Core.Planning
             int headDim = spec.EffectiveHeadDim!.Value, heads = spec.NumAttentionHeads!.Value;
             double localHeads = Math.Ceiling(heads / (double)sp);
             // Causal attention forward is 2 L (heads x head_dim) S^2 FLOPs; backward 2.5 times that; recompute repeats the forward.
-            double attentionFlops = (7 + 2 * r) * layers * localHeads * headDim * seq * seq * batch;
+            // A sliding window W < S runs in dense masked blocks of W queries against 2W - 1 keys: 4 (heads x head_dim)
+            // (2 W S - W^2) FLOPs forward, at windowed_attention_efficiency of the flash rate.
+            double attentionFlops = (7 + 2 * r) * localHeads * headDim * batch * Enumerable.Range(0, (int)layers).Sum(l =>
+                spec.WindowOf(l) is int window && window < seq ? (4 * window * seq - 2.0 * window * window) / a.WindowedAttentionEfficiency : seq * seq);
             double attentionRate = a.AttentionFlops * Math.Min(1, Math.Pow(headDim / 128.0, a.AttentionHeadDimExponent));
             bool fused = UsesFusedKernels(config);
             var t = new StepTimeEstimate
