@@ -25,7 +25,8 @@ namespace XTuner.Training.Kernels
     /// <summary>
     /// <c>xtuner check-kernels</c>: each fused kernel and its TorchSharp path on the same random CUDA tensors of
     /// realistic shapes (a 4096 x 4096 RMSNorm, a 4096 x 11008 SwiGLU, 16M AdamW elements over three steps from a
-    /// float32 and from a bf16 gradient, the gradient norm's sum of squares of 16M bf16 elements), values and gradients
+    /// float32 and from a bf16 gradient, the gradient norm's sum of squares of 16M bf16 elements, rotary embedding of
+    /// [1, 4096, 32, 128] queries), values and gradients
     /// compared, and each timed over many iterations between two synchronizations. A quantity passes when its largest
     /// difference is within <see cref="Threshold"/> of the reference's largest magnitude.
     /// </summary>
@@ -55,6 +56,8 @@ namespace XTuner.Training.Kernels
                     Add(RmsNormCheck(device, dtype, 4096, 4096, iterations));
                 foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
                     Add(SwiGluCheck(device, dtype, 4096, 11008, iterations));
+                foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+                    Add(RotaryCheck(device, dtype, 4096, 32, 128, iterations));
                 return checks;
             }
             finally
@@ -135,6 +138,35 @@ namespace XTuner.Training.Kernels
             var up = randn(new[] { rows, intermediate }, dtype, device);
             return GradientCheck(SwiGluKernel.KernelName, dtype, $"[{rows}, {intermediate}] fwd+bwd", gate, up, new[] { "output", "grad_gate", "grad_up" },
                 (g, u) => nn.functional.silu(g).mul(u), SwiGluKernel.Apply, device, iterations);
+        }
+
+        // Queries of one 7B layer at 4k tokens: positions 0..tokens-1, the kernel against the TorchSharp ops.
+        private static KernelCheck RotaryCheck(Device device, ScalarType dtype, long tokens, long heads, long dim, int iterations)
+        {
+            using var scope = NewDisposeScope();
+            var tables = new RotaryEmbedding(new XTuner.Core.Configuration.ModelSpec { RopeTheta = 10000 }, (int)dim, XTuner.Core.Models.RotaryLayout.HalfSplit)
+                .Tables(arange(tokens, device: device).unsqueeze(0), null, dtype);
+            var x = randn(new[] { 1, tokens, heads, dim }, dtype, device);
+            var dy = randn(x.shape, dtype, device);
+            // The tables take no gradient: the output and the input's gradient.
+            Tensor[] Run(Func<Tensor, Tensor> op)
+            {
+                var xi = x.detach().requires_grad_();
+                using var grad = enable_grad();
+                var y = op(xi);
+                return new[] { y.detach(), autograd.grad(new[] { y }, new[] { xi }, new[] { dy })[0] };
+            }
+            Tensor Fused(Tensor xi) => RotaryKernel.Apply(xi, tables.Cos, tables.Sin);
+            var reference = Run(tables.Ops);
+            var fusedResult = Run(Fused);
+            var differences = new List<KernelDifference>
+            {
+                Compare("output", fusedResult[0], reference[0], dtype),
+                Compare("grad_input", fusedResult[1], reference[1], dtype),
+            };
+            double fused = Time(device, iterations, _ => Run(Fused));
+            double torchPath = Time(device, iterations, _ => Run(tables.Ops));
+            return new KernelCheck(RotaryKernel.KernelName, Name(dtype), $"[1, {tokens}, {heads}, {dim}] fwd+bwd", differences, fused, torchPath);
         }
 
         // An op of two inputs with one output of the first's shape: the output and both gradients (from one random

@@ -1,4 +1,5 @@
 using XTuner.Core.Models;
+using XTuner.Training.Kernels;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.Models
@@ -22,8 +23,19 @@ namespace XTuner.Training.Models
 
         public RotaryLayout Layout { get; }
 
-        /// <summary>Rotates <paramref name="x"/> [B, S, H, D]: x * cos + rotate(x) * sin, as transformers does.</summary>
+        /// <summary>
+        /// Rotates <paramref name="x"/> [B, S, H, D]: x * cos + rotate(x) * sin, as transformers does; with the fused
+        /// kernels on, the half-split layout in one pass (<see cref="RotaryKernel"/>, the same numbers).
+        /// </summary>
         public Tensor Apply(Tensor x)
+        {
+            if (Layout == RotaryLayout.HalfSplit && FusedKernels.For(x.device) && RotaryKernel.Supports(x, Cos, Sin))
+                return RotaryKernel.Apply(x, Cos, Sin);
+            return Ops(x);
+        }
+
+        /// <summary>The TorchSharp ops of <see cref="Apply"/> (the path without the kernel, and its reference in the checks).</summary>
+        internal Tensor Ops(Tensor x)
         {
             using var scope = NewDisposeScope();
             Tensor rotated;

@@ -101,13 +101,13 @@ namespace XTuner.Training.Tests.Kernels
                 .Where(c => !c.Contains('/') || File.Exists(c))
                 .Select(c => NativeLibrary.TryLoad(c, out var handle) ? handle : IntPtr.Zero)
                 .FirstOrDefault(h => h != IntPtr.Zero);
-            // CI installs it (.ci/nvrtc-setup.sh): there, a missing compiler fails rather than passes unchecked.
+            // CI installs it (.ci/kernel-tools-setup.sh): there, a missing compiler fails rather than passes unchecked.
             if (library == IntPtr.Zero)
             {
-                Assert.False(Environment.GetEnvironmentVariable("CI") == "true", "CI runs .ci/nvrtc-setup.sh: libnvrtc should be installed.");
+                Assert.False(Environment.GetEnvironmentVariable("CI") == "true", "CI runs .ci/kernel-tools-setup.sh: libnvrtc should be installed.");
                 return;
             }
-            foreach (var (name, source) in new[] { (AdamWKernel.Name, AdamWKernel.Source), (SumOfSquaresKernel.Name, SumOfSquaresKernel.Source), (RmsNormKernel.KernelName, RmsNormKernel.Source), (SwiGluKernel.KernelName, SwiGluKernel.Source) })
+            foreach (var (name, source) in new[] { (AdamWKernel.Name, AdamWKernel.Source), (SumOfSquaresKernel.Name, SumOfSquaresKernel.Source), (RmsNormKernel.KernelName, RmsNormKernel.Source), (SwiGluKernel.KernelName, SwiGluKernel.Source), (RotaryKernel.KernelName, RotaryKernel.Source) })
                 foreach (var (major, minor) in new[] { (9, 0), (8, 0) })
                 {
                     var image = Nvrtc.Compile(library, source, name, major, minor);
