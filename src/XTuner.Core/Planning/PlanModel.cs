@@ -13,7 +13,6 @@ namespace XTuner.Core.Planning
     /// </summary>
     public static class PlanModel
     {
-        private const double LossChunkBytes = 1L << 30;
         private const double MlpTileBytes = 1L << 30;
 
         /// <summary>The prediction for <paramref name="layout"/> of <paramref name="config"/>.</summary>
@@ -91,7 +90,7 @@ namespace XTuner.Core.Planning
                             + (layers - recomputed) * RecomputeBudget.SavedBytesPerLayer(config, a);
             m.LayerWorkingSet = tokens * a.LayerWorkingSetHidden * h * 2 + tokens / MlpTiles(layout, tokens, inter) * a.LayerWorkingSetMlp * inter * 2;
             double vocab = spec.VocabSize!.Value;
-            double lossTokens = Math.Min(tokens, Math.Max(256, Math.Floor(LossChunkBytes / (4 * vocab))));
+            double lossTokens = Math.Min(tokens, LossChunks.Tokens((long)vocab));
             m.Workspaces = lossTokens * vocab * 4 * a.LossLogitsCopies +
                            (layout.SequenceParallelSize > 1 ? AllToAllBytesPerPass(config, layout) * a.AllToAllCopies : 0);
             m.CommunicationBuffers = w > 1 && stage < 3 ? 4 * unit : 0;

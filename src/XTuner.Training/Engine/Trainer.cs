@@ -28,9 +28,6 @@ namespace XTuner.Training.Engine
     /// </summary>
     public sealed class Trainer : IDisposable
     {
-        /// <summary>Logits of this many bytes (float32) at most are built at once by the chunked loss.</summary>
-        private const long LossChunkBytes = 1L << 30;
-
         private readonly XTunerConfig _config;
         private readonly RankEnvironment _env;
         private readonly TrainOptions _options;
@@ -255,7 +252,7 @@ namespace XTuner.Training.Engine
             if (_cuda) cuda.synchronize();
         }
 
-        private static int LossChunkTokens(ModelSpec spec) => (int)Math.Max(256, LossChunkBytes / (4L * (spec.VocabSize ?? 32000)));
+        private static int LossChunkTokens(ModelSpec spec) => XTuner.Core.Planning.LossChunks.Tokens(spec.VocabSize ?? 32000);
 
         /// <summary>The checkpoint to resume from, or null for a fresh start (refused over an earlier run's checkpoints).</summary>
         private string? ResumeCheckpoint(WorkDirLayout layout)
