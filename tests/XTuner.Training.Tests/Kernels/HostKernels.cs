@@ -77,6 +77,15 @@ static void xt_run(unsigned grid, unsigned block, const std::function<void()>& b
             return CompilerAvailable;
         }
 
+        /// <summary>The largest difference of <paramref name="actual"/> from <paramref name="expected"/> over the largest magnitude of the latter.</summary>
+        public static double Relative(TorchSharp.torch.Tensor actual, TorchSharp.torch.Tensor expected)
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var a = actual.to(TorchSharp.torch.ScalarType.Float64);
+            var e = expected.to(TorchSharp.torch.ScalarType.Float64);
+            return a.sub(e).abs().max().item<double>() / e.abs().max().item<double>();
+        }
+
         /// <summary>
         /// The host build of <paramref name="source"/>'s function <paramref name="name"/>, run by the calling thread alone
         /// (a grid of one block of one thread: for grid-stride elementwise kernels).
