@@ -26,11 +26,11 @@ namespace XTuner.Cli.Commands
         public override string Summary => "Check the fused CUDA kernels against the TorchSharp ops (values, gradients, time).";
 
         public override string Description =>
-            "Runs each fused kernel (adamw, sum_of_squares, rms_norm, swiglu, rotary) and the TorchSharp ops it replaces on the\n" +
-            "same random CUDA tensors of realistic shapes, in float32 and bfloat16 where the model uses both, and prints the largest\n" +
-            "absolute difference of every value and gradient, that over the reference's largest magnitude (pass: at most 1e-5 in\n" +
-            "float32, 1e-2 in bfloat16), and the milliseconds per run of each path. Exit code 0 when all pass, 1 when any fails,\n" +
-            "3 when the kernels cannot run here (device cpu, no CUDA, or no libnvrtc: the message says which).";
+            "Runs each fused kernel (adamw, sum_of_squares, rms_norm, swiglu, rotary, cross_entropy) and the TorchSharp ops it\n" +
+            "replaces on the same random CUDA tensors of realistic shapes, in float32 and bfloat16 where the model uses both, and\n" +
+            "prints the largest absolute difference of every value and gradient, that over the reference's largest magnitude (pass:\n" +
+            "at most 1e-5 in float32, 1e-2 in bfloat16), and the milliseconds per run of each path. Exit code 0 when all pass, 1\n" +
+            "when any fails, 3 when the kernels cannot run here (device cpu, no CUDA, or no libnvrtc: the message says which).";
 
         public override IReadOnlyList<CliOption> Options { get; } = new[]
         {

@@ -91,7 +91,7 @@ namespace XTuner.Training.Engine
             config.Model = spec;
             // Before the model is built: its norms and MLPs read it.
             if (FusedKernels.Configure(config.FusedKernels, device.type) is string kernelsNote) reporter?.Warning(kernelsNote);
-            else if (FusedKernels.Enabled) reporter?.Info($"fused CUDA kernels on (fused_kernels: {ConfigValues.FormatEnum(config.FusedKernels)}): AdamW, gradient norm, RMSNorm, SwiGLU, rotary embedding");
+            else if (FusedKernels.Enabled) reporter?.Info($"fused CUDA kernels on (fused_kernels: {ConfigValues.FormatEnum(config.FusedKernels)}): AdamW, gradient norm, RMSNorm, SwiGLU, rotary embedding, cross-entropy");
             bool needsTokenizer = config.DatasetFormat != DatasetFormat.Tokenized && config.DatasetFormat != DatasetFormat.Synthetic;
             var tokenizer = needsTokenizer ? TokenizerLoader.Load(config.Tokenizer, resolved.CheckpointDirectory) : null;
 

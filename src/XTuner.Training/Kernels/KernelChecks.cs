@@ -26,7 +26,7 @@ namespace XTuner.Training.Kernels
     /// <c>xtuner check-kernels</c>: each fused kernel and its TorchSharp path on the same random CUDA tensors of
     /// realistic shapes (a 4096 x 4096 RMSNorm, a 4096 x 11008 SwiGLU, 16M AdamW elements over three steps from a
     /// float32 and from a bf16 gradient, the gradient norm's sum of squares of 16M bf16 elements, rotary embedding of
-    /// [1, 4096, 32, 128] queries), values and gradients
+    /// [1, 4096, 32, 128] queries, the chunked loss of 4096 tokens over 32000), values and gradients
     /// compared, and each timed over many iterations between two synchronizations. A quantity passes when its largest
     /// difference is within <see cref="Threshold"/> of the reference's largest magnitude.
     /// </summary>
@@ -58,6 +58,8 @@ namespace XTuner.Training.Kernels
                     Add(SwiGluCheck(device, dtype, 4096, 11008, iterations));
                 foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
                     Add(RotaryCheck(device, dtype, 4096, 32, 128, iterations));
+                foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+                    Add(CrossEntropyCheck(device, dtype, 4096, 4096, 32000, iterations));
                 return checks;
             }
             finally
@@ -167,6 +169,40 @@ namespace XTuner.Training.Kernels
             double fused = Time(device, iterations, _ => Run(Fused));
             double torchPath = Time(device, iterations, _ => Run(tables.Ops));
             return new KernelCheck(RotaryKernel.KernelName, Name(dtype), $"[1, {tokens}, {heads}, {dim}] fwd+bwd", differences, fused, torchPath);
+        }
+
+        // The chunked loss of 4096 tokens over a 32000-token vocabulary (one chunk), with and without the kernels, a tenth
+        // of the targets ignored: the summed loss and both gradients.
+        private static KernelCheck CrossEntropyCheck(Device device, ScalarType dtype, long tokens, long hidden, long vocab, int iterations)
+        {
+            using var scope = NewDisposeScope();
+            var h = randn(new[] { tokens, hidden }, dtype, device);
+            var w = randn(new[] { vocab, hidden }, dtype, device).mul_(0.02);
+            var targets = randint(0, vocab, new[] { tokens }, ScalarType.Int64, device);
+            targets.masked_fill_(rand(tokens, device: device).lt(0.1), LanguageModelLoss.IgnoreIndex);
+            int chunk = XTuner.Core.Planning.LossChunks.Tokens(vocab);
+            Tensor[] Run(bool kernels)
+            {
+                FusedKernels.Enabled = kernels;
+                var hi = h.detach().requires_grad_();
+                var wi = w.detach().requires_grad_();
+                using var grad = enable_grad();
+                var loss = LanguageModelLoss.Sum(hi, wi, targets, 1.0, chunk);
+                var grads = autograd.grad(new[] { loss }, new[] { hi, wi });
+                return new[] { loss.detach().reshape(1), grads[0], grads[1] };
+            }
+            var reference = Run(false);
+            var fusedResult = Run(true);
+            var differences = new List<KernelDifference>
+            {
+                Compare("loss", fusedResult[0], reference[0], ScalarType.Float32),
+                Compare("grad_hidden", fusedResult[1], reference[1], dtype),
+                Compare("grad_weight", fusedResult[2], reference[2], dtype),
+            };
+            double fused = Time(device, iterations, _ => Run(true));
+            double torchPath = Time(device, iterations, _ => Run(false));
+            FusedKernels.Enabled = true;
+            return new KernelCheck(CrossEntropyKernel.KernelName, Name(dtype), $"[{tokens}, {hidden}] x [{vocab}, {hidden}] fwd+bwd", differences, fused, torchPath);
         }
 
         // An op of two inputs with one output of the first's shape: the output and both gradients (from one random

@@ -107,7 +107,7 @@ namespace XTuner.Training.Tests.Kernels
                 Assert.False(Environment.GetEnvironmentVariable("CI") == "true", "CI runs .ci/kernel-tools-setup.sh: libnvrtc should be installed.");
                 return;
             }
-            foreach (var (name, source) in new[] { (AdamWKernel.Name, AdamWKernel.Source), (SumOfSquaresKernel.Name, SumOfSquaresKernel.Source), (RmsNormKernel.KernelName, RmsNormKernel.Source), (SwiGluKernel.KernelName, SwiGluKernel.Source), (RotaryKernel.KernelName, RotaryKernel.Source) })
+            foreach (var (name, source) in new[] { (AdamWKernel.Name, AdamWKernel.Source), (SumOfSquaresKernel.Name, SumOfSquaresKernel.Source), (RmsNormKernel.KernelName, RmsNormKernel.Source), (SwiGluKernel.KernelName, SwiGluKernel.Source), (RotaryKernel.KernelName, RotaryKernel.Source), (CrossEntropyKernel.KernelName, CrossEntropyKernel.Source) })
                 foreach (var (major, minor) in new[] { (9, 0), (8, 0) })
                 {
                     var image = Nvrtc.Compile(library, source, name, major, minor);
