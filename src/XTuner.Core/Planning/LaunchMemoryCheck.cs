@@ -27,7 +27,16 @@ namespace XTuner.Core.Planning
             double perGpu = plan.Memory.PeakGpu * sharing;
             if (perGpu + plan.Assumptions.HeadroomBytes <= gpuMemoryBytes) return null;
             var request = new PlanRequest(config) { GpuMemoryBytes = gpuMemoryBytes / sharing };
-            var better = Planner.Plan(request).FirstOrDefault(p => p.Fits);
+            XTunerPlan? better;
+            try
+            {
+                better = Planner.Plan(request).FirstOrDefault(p => p.Fits);
+            }
+            catch (XTunerConfigException)
+            {
+                // The launch refuses such a config by itself; the warning names no layout for it.
+                better = null;
+            }
             return new ConfigFinding(FindingSeverity.Warning, "max_length", string.Format(CultureInfo.InvariantCulture,
                 "[{0}] The planner predicts {1:F1} GiB per GPU for {2} at {3} tokens ({4}{5}), more than the {6:F0} GiB of a GPU ({7} sets it): " +
                 "the run may run out of GPU memory. {8}See xtuner plan {2} --gpus {9} (Get-XTunerPlan) for the layouts that fit.",

@@ -33,6 +33,7 @@ namespace XTuner.Core.Planning
         public static IReadOnlyList<XTunerPlan> Plan(PlanRequest request)
         {
             var config = Effective(request);
+            RequireValid(config);
             PlanModel.RequireDimensions(config);
             var hardware = Hardware(request);
             int world = WorldSize(request);
@@ -43,6 +44,23 @@ namespace XTuner.Core.Planning
                 .Concat(plans.Where(p => !p.Fits).OrderBy(p => p.PeakGpuMemoryGiB)).ToList();
             if (ordered.Count > 0 && ordered[0].Fits) ordered[0].Recommended = true;
             return ordered;
+        }
+
+        /// <summary>
+        /// Refuses a config that training would refuse for its own values (<see cref="ConfigValidator"/>, as
+        /// <see cref="XTunerConfigException"/>): not for the layout, which the planner chooses on its own GPUs, nor for
+        /// data and paths, which planning does not read.
+        /// </summary>
+        private static void RequireValid(XTunerConfig config)
+        {
+            var own = config.Clone();
+            own.SequenceParallelSize = 1;
+            own.Nodes = 1;
+            own.GpusPerNode = 1;
+            own.RanksPerGpu = 1;
+            var errors = ConfigValidator.Validate(own, ".", checkPaths: false)
+                .Where(f => f.Severity == FindingSeverity.Error && f.Key != "data_files").ToList();
+            if (errors.Count > 0) throw new XTunerConfigException(errors);
         }
 
         /// <summary>

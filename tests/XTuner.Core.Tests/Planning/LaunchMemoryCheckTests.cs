@@ -26,6 +26,8 @@ namespace XTuner.Core.Tests.Planning
             config.ZeroStage = 0;
             config.GpusPerNode = 1;
             config.MaxLength = length;
+            // As training would take it (the catalogue's 7B extends its positions to 32k): positions for the whole length.
+            if (config.Model.MaxPositionEmbeddings < length) config.Model.MaxPositionEmbeddings = length;
             config.Device = device;
             return config;
         }

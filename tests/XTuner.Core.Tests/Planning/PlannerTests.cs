@@ -176,6 +176,19 @@ namespace XTuner.Core.Tests.Planning
         }
 
         [Fact]
+        public void AValueTrainingWouldRefuseIsRefusedHereButNotTheLayoutOrTheData()
+        {
+            var e = Assert.Throws<XTunerConfigException>(() => Planner.Plan(Request("llama2-7b-full-8k-sp1", 1, "gpu_memory_budget_gib=-3")));
+            Assert.Equal(ErrorIds.InvalidConfigValue, e.ErrorId);
+            Assert.Contains("gpu_memory_budget_gib must be a number of GiB above 0", e.Message);
+            Assert.Throws<XTunerConfigException>(() => Planner.Plan(Request("llama2-7b-full-8k-sp1", 1, "lr=-1")));
+            // The planner chooses the layout on its own GPUs, and planning reads no data.
+            var request = Request("llama2-7b-full-128k-sp8", 1);
+            request.Config.DataFiles.Clear();
+            Assert.NotEmpty(Planner.Plan(request));
+        }
+
+        [Fact]
         public void ASlidingWindowShorterThanTheSequenceCostsLessAttentionAndOneAsLongCostsTheSame()
         {
             XTunerPlan Windowed(int length, int? window)
