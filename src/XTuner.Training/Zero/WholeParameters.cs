@@ -14,6 +14,8 @@ namespace XTuner.Training.Zero
     public abstract class WholeParameters : IZeroStrategy
     {
         private readonly List<ParameterUnit> _units;
+        private readonly Tensor[] _gradients;
+        private readonly Tensor[][] _views;
 
         protected WholeParameters(DecoderModel model, IProcessGroup world, int stage, int shards)
         {
@@ -32,9 +34,6 @@ namespace XTuner.Training.Zero
                 _gradients[i].narrow(0, slot.Offset, slot.Numel).view(slot.Shape).DetachFromDisposeScope()).ToArray()).ToArray();
             for (int u = 0; u < _units.Count; u++) AttachGradients(u);
         }
-
-        private readonly Tensor[] _gradients;
-        private readonly Tensor[][] _views;
 
         protected IProcessGroup World { get; }
 
