@@ -79,9 +79,13 @@ extern ""C"" __global__ void cross_entropy_backward_bf16(const bf16* logits, con
 { backward(logits, targets, lse, coefficient, grad, rows, vocab, scale); }
 ";
 
-        /// <summary>Whether the kernels take logits of this dtype on this device (float32 or bf16, CUDA).</summary>
-        public static bool Supports(Tensor logits) =>
-            logits.device.type == TorchSharp.DeviceType.CUDA && KernelTensors.Supported(logits.dtype) && logits.dim() == 2;
+        /// <summary>
+        /// Whether the kernels take the loss of <paramref name="hidden"/> [tokens, hidden] (whose dtype its logits take:
+        /// float32 or bf16, on CUDA) against <paramref name="targets"/> (contiguous int64).
+        /// </summary>
+        public static bool Supports(Tensor hidden, Tensor targets) =>
+            hidden.device.type == TorchSharp.DeviceType.CUDA && KernelTensors.Supported(hidden.dtype) && hidden.dim() == 2 &&
+            targets.dtype == ScalarType.Int64 && targets.is_contiguous();
 
         /// <summary>
         /// Writes each row's log-sum-exp into <paramref name="lse"/> [rows] and returns the rows' losses [rows] (float32,

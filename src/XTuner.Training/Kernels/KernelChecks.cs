@@ -129,8 +129,8 @@ namespace XTuner.Training.Kernels
             const double eps = 1e-5;
             var x = randn(new[] { rows, hidden }, dtype, device);
             var w = randn(hidden, ScalarType.Float32, device).mul_(0.1).add_(1).to(dtype);
-            return GradientCheck(RmsNormKernel.KernelName, dtype, $"[{rows}, {hidden}] fwd+bwd", x, w, new[] { "output", "grad_input", "grad_weight" },
-                (xi, wi) => RmsNorm.Ops(xi, wi, eps), (xi, wi) => RmsNormKernel.Apply(xi, wi, eps), device, iterations);
+            return GradientCheck(RmsNormKernel.KernelName, dtype, $"[{rows}, {hidden}] fwd+bwd", new[] { x, w }, new[] { "output", "grad_input", "grad_weight" },
+                t => RmsNorm.Ops(t[0], t[1], eps), t => RmsNormKernel.Apply(t[0], t[1], eps), device, iterations);
         }
 
         private static KernelCheck SwiGluCheck(Device device, ScalarType dtype, long rows, long intermediate, int iterations)
@@ -138,8 +138,8 @@ namespace XTuner.Training.Kernels
             using var scope = NewDisposeScope();
             var gate = randn(new[] { rows, intermediate }, dtype, device).mul_(2);
             var up = randn(new[] { rows, intermediate }, dtype, device);
-            return GradientCheck(SwiGluKernel.KernelName, dtype, $"[{rows}, {intermediate}] fwd+bwd", gate, up, new[] { "output", "grad_gate", "grad_up" },
-                (g, u) => nn.functional.silu(g).mul(u), SwiGluKernel.Apply, device, iterations);
+            return GradientCheck(SwiGluKernel.KernelName, dtype, $"[{rows}, {intermediate}] fwd+bwd", new[] { gate, up }, new[] { "output", "grad_gate", "grad_up" },
+                t => nn.functional.silu(t[0]).mul(t[1]), t => SwiGluKernel.Apply(t[0], t[1]), device, iterations);
         }
 
         // Queries of one 7B layer at 4k tokens: positions 0..tokens-1, the kernel against the TorchSharp ops.
@@ -149,26 +149,9 @@ namespace XTuner.Training.Kernels
             var tables = new RotaryEmbedding(new XTuner.Core.Configuration.ModelSpec { RopeTheta = 10000 }, (int)dim, XTuner.Core.Models.RotaryLayout.HalfSplit)
                 .Tables(arange(tokens, device: device).unsqueeze(0), null, dtype);
             var x = randn(new[] { 1, tokens, heads, dim }, dtype, device);
-            var dy = randn(x.shape, dtype, device);
             // The tables take no gradient: the output and the input's gradient.
-            Tensor[] Run(Func<Tensor, Tensor> op)
-            {
-                var xi = x.detach().requires_grad_();
-                using var grad = enable_grad();
-                var y = op(xi);
-                return new[] { y.detach(), autograd.grad(new[] { y }, new[] { xi }, new[] { dy })[0] };
-            }
-            Tensor Fused(Tensor xi) => RotaryKernel.Apply(xi, tables.Cos, tables.Sin);
-            var reference = Run(tables.Ops);
-            var fusedResult = Run(Fused);
-            var differences = new List<KernelDifference>
-            {
-                Compare("output", fusedResult[0], reference[0], dtype),
-                Compare("grad_input", fusedResult[1], reference[1], dtype),
-            };
-            double fused = Time(device, iterations, _ => Run(Fused));
-            double torchPath = Time(device, iterations, _ => Run(tables.Ops));
-            return new KernelCheck(RotaryKernel.KernelName, Name(dtype), $"[1, {tokens}, {heads}, {dim}] fwd+bwd", differences, fused, torchPath);
+            return GradientCheck(RotaryKernel.KernelName, dtype, $"[1, {tokens}, {heads}, {dim}] fwd+bwd", new[] { x }, new[] { "output", "grad_input" },
+                t => tables.Ops(t[0]), t => RotaryKernel.Apply(t[0], tables.Cos, tables.Sin), device, iterations);
         }
 
         // The chunked loss of 4096 tokens over a 32000-token vocabulary (one chunk), with and without the kernels, a tenth
@@ -181,48 +164,34 @@ namespace XTuner.Training.Kernels
             var targets = randint(0, vocab, new[] { tokens }, ScalarType.Int64, device);
             targets.masked_fill_(rand(tokens, device: device).lt(0.1), LanguageModelLoss.IgnoreIndex);
             int chunk = XTuner.Core.Planning.LossChunks.Tokens(vocab);
-            Tensor[] Run(bool kernels)
+            Func<Tensor[], Tensor> Loss(bool kernels) => t =>
             {
                 FusedKernels.Enabled = kernels;
-                var hi = h.detach().requires_grad_();
-                var wi = w.detach().requires_grad_();
-                using var grad = enable_grad();
-                var loss = LanguageModelLoss.Sum(hi, wi, targets, 1.0, chunk);
-                var grads = autograd.grad(new[] { loss }, new[] { hi, wi });
-                return new[] { loss.detach().reshape(1), grads[0], grads[1] };
-            }
-            var reference = Run(false);
-            var fusedResult = Run(true);
-            var differences = new List<KernelDifference>
-            {
-                Compare("loss", fusedResult[0], reference[0], ScalarType.Float32),
-                Compare("grad_hidden", fusedResult[1], reference[1], dtype),
-                Compare("grad_weight", fusedResult[2], reference[2], dtype),
+                return LanguageModelLoss.Sum(t[0], t[1], targets, 1.0, chunk);
             };
-            double fused = Time(device, iterations, _ => Run(true));
-            double torchPath = Time(device, iterations, _ => Run(false));
+            var check = GradientCheck(CrossEntropyKernel.KernelName, dtype, $"[{tokens}, {hidden}] x [{vocab}, {hidden}] fwd+bwd", new[] { h, w },
+                new[] { "loss", "grad_hidden", "grad_weight" }, Loss(false), Loss(true), device, iterations);
             FusedKernels.Enabled = true;
-            return new KernelCheck(CrossEntropyKernel.KernelName, Name(dtype), $"[{tokens}, {hidden}] x [{vocab}, {hidden}] fwd+bwd", differences, fused, torchPath);
+            return check;
         }
 
-        // An op of two inputs with one output of the first's shape: the output and both gradients (from one random
-        // output gradient) of the fused op against the TorchSharp one, and forward+backward timed for each.
-        private static KernelCheck GradientCheck(string kernel, ScalarType dtype, string shape, Tensor a, Tensor b, string[] names,
-            Func<Tensor, Tensor, Tensor> torchOp, Func<Tensor, Tensor, Tensor> fusedOp, Device device, int iterations)
+        // An op of any inputs: its output and every input's gradient (from one random output gradient) of the fused op
+        // against the TorchSharp one, each within the threshold of its own dtype, and forward+backward timed for each.
+        private static KernelCheck GradientCheck(string kernel, ScalarType dtype, string shape, Tensor[] inputs, string[] names,
+            Func<Tensor[], Tensor> torchOp, Func<Tensor[], Tensor> fusedOp, Device device, int iterations)
         {
-            var dy = randn(a.shape, dtype, device);
-            IList<Tensor> Run(Func<Tensor, Tensor, Tensor> op)
+            Tensor? dy = null;
+            IList<Tensor> Run(Func<Tensor[], Tensor> op)
             {
-                var ai = a.detach().requires_grad_();
-                var bi = b.detach().requires_grad_();
+                var leaves = inputs.Select(t => t.detach().requires_grad_()).ToArray();
                 using var grad = enable_grad();
-                var y = op(ai, bi);
-                var grads = autograd.grad(new[] { y }, new[] { ai, bi }, new[] { dy });
-                return new[] { y.detach(), grads[0], grads[1] };
+                var y = op(leaves);
+                dy ??= randn(y.shape, y.dtype, device);
+                return new[] { y.detach() }.Concat(autograd.grad(new[] { y }, leaves, new[] { dy })).ToList();
             }
             var reference = Run(torchOp);
             var fusedResult = Run(fusedOp);
-            var differences = names.Select((name, i) => Compare(name, fusedResult[i], reference[i], dtype)).ToList();
+            var differences = names.Select((name, i) => Compare(name, fusedResult[i], reference[i], reference[i].dtype)).ToList();
             double fused = Time(device, iterations, _ => Run(fusedOp));
             double torchPath = Time(device, iterations, _ => Run(torchOp));
             return new KernelCheck(kernel, Name(dtype), shape, differences, fused, torchPath);

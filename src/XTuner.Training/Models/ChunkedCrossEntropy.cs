@@ -94,8 +94,7 @@ namespace XTuner.Training.Models
         }
 
         // With the fused kernels on CUDA, each chunk's float32 work is one kernel on the model-dtype logits.
-        private static bool Fused(Tensor hidden, Tensor targets) =>
-            FusedKernels.For(hidden.device) && KernelTensors.Supported(hidden.dtype) && targets.dtype == ScalarType.Int64 && targets.is_contiguous();
+        private static bool Fused(Tensor hidden, Tensor targets) => FusedKernels.For(hidden.device) && CrossEntropyKernel.Supports(hidden, targets);
 
         private static Tensor ChunkLogits(Tensor hidden, Tensor weight, double scale)
         {

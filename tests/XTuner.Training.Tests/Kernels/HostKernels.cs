@@ -122,8 +122,16 @@ static void xt_run(unsigned grid, unsigned block, const std::function<void()>& b
             using var process = Process.Start(start)!;
             string errors = process.StandardError.ReadToEnd();
             process.WaitForExit();
-            if (process.ExitCode != 0) throw new InvalidOperationException($"g++ could not build the kernel for the host:\n{errors}");
-            return NativeLibrary.Load(library);
+            try
+            {
+                if (process.ExitCode != 0) throw new InvalidOperationException($"g++ could not build the kernel for the host:\n{errors}");
+                return NativeLibrary.Load(library);
+            }
+            finally
+            {
+                // A loaded library stays mapped after its file is gone.
+                Directory.Delete(folder, recursive: true);
+            }
         }
     }
 }

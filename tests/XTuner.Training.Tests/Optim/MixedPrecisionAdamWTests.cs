@@ -61,6 +61,11 @@ namespace XTuner.Training.Tests.Optim
                     var first = TensorMemory.Pointer(unit.Slots[0].Parameter!.grad!);
                     Assert.All(unit.Slots, slot => Assert.Equal(first + (slot.Offset - unit.Slots[0].Offset) * 2, TensorMemory.Pointer(slot.Parameter!.grad!)));
                 }
+                // What the norm and the update read is that buffer itself, not a copy of it.
+                var firstUnit = zero.Units[0];
+                var buffer = TensorMemory.Pointer(firstUnit.Slots[0].Parameter!.grad!) - firstUnit.Slots[0].Offset * 2;
+                Assert.Equal(buffer, TensorMemory.Pointer(zero.ReduceGradient(0)));
+                Assert.Equal(buffer, TensorMemory.Pointer(zero.GradientShard(0)));
                 var expectedNorm = Math.Sqrt(model.parameters().Sum(p => p.grad!.to(ScalarType.Float64).square().sum().item<double>()));
                 double norm = optimizer.StepAll(1e-3);
                 Assert.Equal(expectedNorm, norm, expectedNorm * 1e-5);
