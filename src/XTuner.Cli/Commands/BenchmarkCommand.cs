@@ -70,6 +70,7 @@ namespace XTuner.Cli.Commands
                 output.WriteLine(result.Row);
                 if (result.Ok) longest = Math.Max(longest, length);
             }
+            runner.WriteChoices(output);
             if (args.Has("--phases")) runner.WritePhases(output);
             if (longest == 0)
                 throw new XTunerException(ErrorIds.BenchmarkFailed,
@@ -116,6 +117,7 @@ namespace XTuner.Cli.Commands
             private readonly int _steps;
             private readonly string _root;
             private readonly string? _jsonOutput;
+            private readonly List<string> _choices = new List<string>();
             private readonly List<(int Length, Dictionary<string, double> Seconds, double StepTime)> _phases = new List<(int, Dictionary<string, double>, double)>();
 
             public Runner(string source, XTunerConfig config, CliArguments args, int steps, string root, string? jsonOutput)
@@ -157,6 +159,9 @@ namespace XTuner.Cli.Commands
                 if (_args.Get("--nproc-per-node") is string ranksHere) ConfigYaml.SetOption(effective, "gpus_per_node", ranksHere);
                 int sp = effective.SequenceParallelSize;
                 var peaks = PeaksPerRank(workDir, text);
+                var recompute = AutoRecompute(workDir, text);
+                if (recompute is var (recomputed, layers, attentionKept))
+                    _choices.Add($"{Human(length)}: activation_checkpointing auto recomputed {recomputed} of {layers} layers, {attentionKept} of them keeping attention instead of rerunning it");
                 var perRank = string.Join(" / ", peaks.Select(p => p.Device.ToString("F2", CultureInfo.InvariantCulture)));
                 bool oom = OutOfMemory.IsMatch(text);
                 string row;
@@ -203,6 +208,17 @@ namespace XTuner.Cli.Commands
                     .ToList();
             }
 
+            /// <summary>What activation_checkpointing auto chose (rank 0's line): layers recomputed, of layers, and recomputed layers keeping attention.</summary>
+            private static (int Recomputed, int Layers, int AttentionKept)? AutoRecompute(string workDir, string output)
+            {
+                var log = new WorkDirLayout(workDir).RankLog(0);
+                var m = AutoRecomputeLine.Match(File.Exists(log) ? File.ReadAllText(log) : "");
+                if (!m.Success) m = AutoRecomputeLine.Match(output);
+                if (!m.Success) return null;
+                int Group(int i) => int.Parse(m.Groups[i].Value, CultureInfo.InvariantCulture);
+                return (Group(1), Group(2), Group(3));
+            }
+
             /// <summary>The first error line of the ranks' logs (or of the run's own output), at most 500 characters.</summary>
             private static string? FirstError(string workDir, string output)
             {
@@ -225,6 +241,14 @@ namespace XTuner.Cli.Commands
                 if (metrics.Count == 0 || metrics.Any(m => m.PhaseSeconds == null)) return null;
                 return metrics.SelectMany(m => m.PhaseSeconds!.Keys).Distinct().OrderBy(k => k, StringComparer.Ordinal)
                     .ToDictionary(k => k, k => metrics.Average(m => m.PhaseSeconds!.TryGetValue(k, out var s) ? s : 0.0));
+            }
+
+            /// <summary>What activation_checkpointing auto chose at each length, under the table.</summary>
+            public void WriteChoices(TextWriter output)
+            {
+                if (_choices.Count == 0) return;
+                output.WriteLine();
+                foreach (var choice in _choices) output.WriteLine(choice);
             }
 
             /// <summary>The phase table: seconds per step and share of the step for each phase, a column per length.</summary>
@@ -304,6 +328,9 @@ namespace XTuner.Cli.Commands
 
         private static readonly System.Text.RegularExpressions.Regex ErrorLine =
             new System.Text.RegularExpressions.Regex(@"error \[|Exception:|^Error:|CUDA error|out of memory", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+
+        private static readonly System.Text.RegularExpressions.Regex AutoRecomputeLine =
+            new System.Text.RegularExpressions.Regex(@"activation_checkpointing auto: (\d+) of (\d+) layers recompute, (\d+) of them without rerunning attention");
 
         private static readonly System.Text.RegularExpressions.Regex PeakLine =
             new System.Text.RegularExpressions.Regex(@"^rank (\d+) peak memory ([0-9.]+) GiB(?:, host ([0-9.]+) GiB)?(?:, device ([0-9.]+) GiB)?");

@@ -88,6 +88,8 @@ namespace XTuner.Core.Configuration
                 f.Add(Error("zero_stage", "zero_stage 3 needs activation_checkpointing: true or auto (each layer's parameters are gathered again for its recompute); or use zero_stage 2."));
             if (c.OffloadActivations.IsAny && !c.ActivationCheckpointing.IsAny)
                 f.Add(Error("offload_activations", "offload_activations moves the inputs of checkpointed layers to host memory: it needs activation_checkpointing: true."));
+            if (!(c.RecomputeAttention.IsAll || c.RecomputeAttention.IsAuto) && !c.ActivationCheckpointing.IsAny)
+                f.Add(Error("recompute_attention", $"recompute_attention {c.RecomputeAttention} chooses which recomputed layers keep attention's output instead of rerunning it: it needs activation_checkpointing: true, N or auto (with false every layer keeps everything already)."));
         }
 
         private static void CheckModel(XTunerConfig c, ModelSpec spec, List<ConfigFinding> f)

@@ -126,6 +126,9 @@ namespace XTuner.Core.Configuration
         [ConfigKey("activation_checkpointing", "Recompute layers in backward instead of keeping their activations: true for every layer, N for the first N (the rest keep theirs: faster, more memory), auto for as few as the GPU's memory (or gpu_memory_budget_gib) allows (every layer on CPU and with zero_stage 3), false for none.", Group = OptimGroup)]
         public LayerCount ActivationCheckpointing { get; set; } = LayerCount.All;
 
+        [ConfigKey("recompute_attention", "Of the layers activation_checkpointing recomputes, those that also rerun attention in backward: true for all, N for the first N, false for none (the rest keep attention's inputs and output from the forward: at long sequences most of the recompute's time, for about 4 x hidden_size x 2 bytes per token per layer), auto (default) for as few as the GPU's memory (or gpu_memory_budget_gib) allows when activation_checkpointing is auto, else all.", Group = OptimGroup)]
+        public LayerCount RecomputeAttention { get; set; } = LayerCount.Auto;
+
         [ConfigKey("fused_kernels", "Fused CUDA kernels (AdamW, the gradient norm, RMSNorm, SwiGLU, rotary embedding, cross-entropy) compiled at run time with NVRTC instead of the TorchSharp ops: auto (default) uses them on CUDA when libnvrtc loads, and says in one line why not (the CPU never uses them); true requires them (refused on the CPU or without NVRTC); false never. xtuner check-kernels checks each against the TorchSharp ops on a GPU.", Group = OptimGroup)]
         public FusedKernelsMode FusedKernels { get; set; } = FusedKernelsMode.Auto;
 

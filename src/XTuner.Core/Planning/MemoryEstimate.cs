@@ -37,5 +37,8 @@ namespace XTuner.Core.Planning
 
         /// <summary>Layers recomputed in backward (for activation_checkpointing auto, as many as the memory left cannot keep).</summary>
         public int RecomputedLayers { get; set; }
+
+        /// <summary>Of the recomputed layers, those that rerun attention (the others keep its inputs and output: recompute_attention resolved).</summary>
+        public int AttentionRecomputedLayers { get; set; }
     }
 }

@@ -20,6 +20,7 @@ namespace XTuner.Core.Planning
             ["offloaded_layers"] = p.OffloadedLayers,
             ["activation_checkpointing"] = p.ActivationCheckpointing,
             ["recomputed_layers"] = p.RecomputedLayers,
+            ["attention_recomputed_layers"] = p.AttentionRecomputedLayers,
             ["mlp_tiles"] = p.MlpTiles,
             ["fits"] = p.Fits,
             ["recommended"] = p.Recommended,

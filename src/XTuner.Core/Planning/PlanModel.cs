@@ -28,24 +28,24 @@ namespace XTuner.Core.Planning
                 planned.Nodes = layout.WorldSize / planned.GpusPerNode;
             }
             int ranksPerNode = Math.Min(layout.WorldSize, hardware.GpusPerNode);
-            int recomputed = layout.ActivationCheckpointing.IsAuto
-                ? AutoRecomputedLayers(planned, layout, hardware, assumptions)
-                : layout.RecomputedLayers(spec.NumHiddenLayers!.Value);
-            var memory = Memory(planned, layout, hardware, assumptions, ranksPerNode, recomputed);
-            var time = StepTime(planned, layout, memory.OffloadedLayers, hardware, assumptions, ranksPerNode, recomputed);
+            var recompute = Recompute(planned, layout, hardware, assumptions);
+            var memory = Memory(planned, layout, hardware, assumptions, ranksPerNode, recompute);
+            var time = StepTime(planned, layout, memory.OffloadedLayers, hardware, assumptions, ranksPerNode, recompute);
             return new XTunerPlan(planned, layout, memory, time, hardware, assumptions);
         }
 
         /// <summary>
-        /// The layers <c>activation_checkpointing: auto</c> recomputes, as the trainer chooses them: all under ZeRO-3,
-        /// else those that the GPU's memory beside the fully recomputed layout cannot keep (<see cref="RecomputeBudget"/>,
-        /// given the memory free once the CUDA context is made, as the trainer reads it).
+        /// The layers recomputed and, of those, the layers that rerun attention, as the trainer resolves them: auto through
+        /// <see cref="RecomputeBudget"/> (given the memory free once the CUDA context is made, as the trainer reads it),
+        /// recompute_attention auto beside an explicit activation_checkpointing as every recomputed layer.
         /// </summary>
-        private static int AutoRecomputedLayers(XTunerConfig planned, PlanLayout layout, PlanHardware hardware, PlanAssumptions a)
+        private static RecomputeChoice Recompute(XTunerConfig planned, PlanLayout layout, PlanHardware hardware, PlanAssumptions a)
         {
             int layers = planned.Model.NumHiddenLayers!.Value;
-            if (layout.ZeroStage == 3) return layers;
-            return layers - RecomputeBudget.LayersWithoutRecompute(planned, layout.WorldSize, hardware.GpuMemoryBytes - a.ContextBytes, a);
+            if (layout.ActivationCheckpointing.IsAuto)
+                return RecomputeBudget.Choose(planned, layout.WorldSize, hardware.GpuMemoryBytes - a.ContextBytes, a);
+            int recomputed = layout.RecomputedLayers(layers);
+            return new RecomputeChoice(recomputed, planned.RecomputeAttention.Of(recomputed, auto: recomputed));
         }
 
         /// <summary>
@@ -63,8 +63,9 @@ namespace XTuner.Core.Planning
                     "num_hidden_layers, num_attention_heads, vocab_size), e.g. start from a catalogue config of the same model (xtuner list-cfg).");
         }
 
-        private static MemoryEstimate Memory(XTunerConfig config, PlanLayout layout, PlanHardware hardware, PlanAssumptions a, int ranksPerNode, int recomputed)
+        private static MemoryEstimate Memory(XTunerConfig config, PlanLayout layout, PlanHardware hardware, PlanAssumptions a, int ranksPerNode, RecomputeChoice recompute)
         {
+            int recomputed = recompute.Layers;
             var spec = config.Model;
             double p = spec.ParameterCount!.Value, h = spec.HiddenSize!.Value, inter = spec.IntermediateSize!.Value;
             int layers = spec.NumHiddenLayers!.Value, w = layout.WorldSize, accum = config.AccumulativeCounts;
@@ -75,7 +76,10 @@ namespace XTuner.Core.Planning
             int optimizerShards = stage >= 1 ? w : 1;
             double checkpointPerLayer = tokens * h * 2;
             int offloaded = OffloadedLayers(config, layout, hardware, a, ranksPerNode, optimizerShards, checkpointPerLayer, recomputed);
-            var m = new MemoryEstimate { OffloadedLayers = offloaded, RecomputedLayers = recomputed, Context = a.ContextBytes };
+            var m = new MemoryEstimate
+            {
+                OffloadedLayers = offloaded, RecomputedLayers = recomputed, AttentionRecomputedLayers = recompute.AttentionLayers, Context = a.ContextBytes,
+            };
             m.Parameters = stage == 3 ? 2 * p / w + 2 * unit : 2 * p;
             m.Gradients = stage switch
             {
@@ -85,8 +89,10 @@ namespace XTuner.Core.Planning
                 _ => 2 * unit + 4 * unit + 4 * p / w,
             };
             m.OptimizerStates = layout.OffloadOptimizer ? 0 : 12 * p / optimizerShards;
-            // Recomputed layers keep their input (on the device unless offloaded); the others all that autograd saves.
+            // Recomputed layers keep their input (on the device unless offloaded), and those that do not rerun attention
+            // its inputs and output; the others all that autograd saves.
             m.Activations = (recomputed > 0 ? (recomputed - offloaded) * checkpointPerLayer + (offloaded > 0 ? 2 * checkpointPerLayer : 0) : 0)
+                            + recompute.AttentionKeptLayers * RecomputeBudget.AttentionBytesPerLayer(config)
                             + (layers - recomputed) * RecomputeBudget.SavedBytesPerLayer(config, a);
             m.LayerWorkingSet = tokens * a.LayerWorkingSetHidden * h * 2 + tokens / MlpTiles(layout, tokens, inter) * a.LayerWorkingSetMlp * inter * 2;
             double vocab = spec.VocabSize!.Value;
@@ -99,8 +105,10 @@ namespace XTuner.Core.Planning
             return m;
         }
 
-        private static StepTimeEstimate StepTime(XTunerConfig config, PlanLayout layout, int offloaded, PlanHardware hardware, PlanAssumptions a, int ranksPerNode, int recomputed)
+        private static StepTimeEstimate StepTime(XTunerConfig config, PlanLayout layout, int offloaded, PlanHardware hardware, PlanAssumptions a, int ranksPerNode,
+            RecomputeChoice recompute)
         {
+            int recomputed = recompute.Layers;
             var spec = config.Model;
             double p = spec.ParameterCount!.Value, h = spec.HiddenSize!.Value, inter = spec.IntermediateSize!.Value;
             double layers = spec.NumHiddenLayers!.Value, seq = config.MaxLength, batch = config.BatchSize;
@@ -108,6 +116,8 @@ namespace XTuner.Core.Planning
             int stage = w == 1 && layout.ZeroStage < 3 ? 0 : layout.ZeroStage;
             // The share of layers recomputed: each repeats its forward (matmuls, attention, the SP exchanges, ZeRO-3's gather).
             double r = recomputed / layers;
+            // The share that reruns attention (and its SP exchanges): a recomputed layer that keeps attention does not.
+            double ra = recompute.AttentionLayers / layers;
             double tokens = OffloadBytes.LocalTokens(config);
             // The embedding lookup is no matmul; an untied lm_head is.
             double matmulParameters = p - (spec.TiesWordEmbeddings ? 0 : OffloadBytes.EmbeddingParameters(spec));
@@ -116,7 +126,7 @@ namespace XTuner.Core.Planning
             // Causal attention forward is 2 L (heads x head_dim) S^2 FLOPs; backward 2.5 times that; recompute repeats the forward.
             // A sliding window W < S runs in dense masked blocks of W queries against 2W - 1 keys: 4 (heads x head_dim)
             // (2 W S - W^2) FLOPs forward, at windowed_attention_efficiency of the flash rate.
-            double attentionFlops = (7 + 2 * r) * localHeads * headDim * batch * Enumerable.Range(0, (int)layers).Sum(l =>
+            double attentionFlops = (7 + 2 * ra) * localHeads * headDim * batch * Enumerable.Range(0, (int)layers).Sum(l =>
                 spec.WindowOf(l) is int window && window < seq ? (4 * window * seq - 2.0 * window * window) / a.WindowedAttentionEfficiency : seq * seq);
             double attentionRate = a.AttentionFlops * Math.Min(1, Math.Pow(headDim / 128.0, a.AttentionHeadDimExponent));
             bool fused = UsesFusedKernels(config);
@@ -127,7 +137,7 @@ namespace XTuner.Core.Planning
                 Elementwise = accum * tokens * layers * (h + inter) * a.ElementwiseSeconds * (0.75 + 0.25 * r) * (fused ? a.FusedElementwiseFactor : 1),
             };
             if (sp > 1)
-                t.AllToAll = accum * layers * (2 + r) * AllToAllBytesPerPass(config, layout) * (sp - 1) / sp / LinkBandwidth(sp, hardware, a);
+                t.AllToAll = accum * layers * (2 + ra) * AllToAllBytesPerPass(config, layout) * (sp - 1) / sp / LinkBandwidth(sp, hardware, a);
             double ring = (w - 1) / (double)w / LinkBandwidth(w, hardware, a);
             if (w > 1)
                 t.ZeroTraffic = stage switch

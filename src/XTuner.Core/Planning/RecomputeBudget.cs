@@ -3,34 +3,74 @@ using XTuner.Core.Configuration;
 
 namespace XTuner.Core.Planning
 {
+    /// <summary>Which layers recompute in backward: the first <see cref="Layers"/>, and of those the first <see cref="AttentionLayers"/> rerun attention too.</summary>
+    public readonly record struct RecomputeChoice(int Layers, int AttentionLayers)
+    {
+        /// <summary>Recomputed layers that keep attention's inputs and output from the forward instead of rerunning it.</summary>
+        public int AttentionKeptLayers => Layers - AttentionLayers;
+    }
+
     /// <summary>
-    /// How many layers can keep their activations instead of recomputing them in backward, for a later
-    /// <c>activation_checkpointing: auto</c>: a layer that skips recompute keeps everything autograd saves for it in
-    /// place of its checkpointed input, and as many such layers are allowed as the memory left beside the fully
-    /// recomputed layout holds (less the headroom), in the GPU's free memory or <c>gpu_memory_budget_gib</c> where that is
-    /// less. Uses the planner's model, so the two never disagree.
+    /// What <c>activation_checkpointing: auto</c> and <c>recompute_attention: auto</c> recompute: the split the planner
+    /// predicts fastest among those whose peak stays within the memory beside the fully recomputed layout (less the
+    /// headroom), in the GPU's free memory or <c>gpu_memory_budget_gib</c> where that is less. A layer can skip its
+    /// recompute (it keeps everything autograd saves for it in place of its checkpointed input), or recompute all but
+    /// attention (it keeps attention's inputs and output: at long sequences attention is most of a recompute and the
+    /// cheaper memory of the two). Uses the planner's model, so trainer and planner never disagree.
     /// </summary>
     public static class RecomputeBudget
     {
         /// <summary>
-        /// Layers of <paramref name="config"/> that may skip recompute on <paramref name="worldSize"/> ranks with
-        /// <paramref name="freeBytes"/> of GPU memory per rank for training (0 when even full recompute does not fit).
+        /// The recompute of <paramref name="config"/> on <paramref name="worldSize"/> ranks with <paramref name="freeBytes"/>
+        /// of GPU memory per rank for training: every layer when even full recompute does not fit, and under ZeRO-3
+        /// (which gathers a layer's parameters again for its recompute) every layer, keeping attention where it fits.
+        /// An explicit activation_checkpointing or recompute_attention is kept as it is; only auto is chosen.
         /// </summary>
-        public static int LayersWithoutRecompute(XTunerConfig config, int worldSize, double freeBytes, PlanAssumptions? assumptions = null)
+        public static RecomputeChoice Choose(XTunerConfig config, int worldSize, double freeBytes, PlanAssumptions? assumptions = null)
         {
             PlanModel.RequireDimensions(config);
             var a = assumptions ?? PlanAssumptions.Default;
-            var layout = PlanLayout.Of(config, worldSize);
-            layout.ActivationCheckpointing = LayerCount.All;
-            var plan = PlanModel.Estimate(config, layout, new PlanHardware(freeBytes, null, a.GpusPerNode), a);
             int layers = config.Model.NumHiddenLayers!.Value;
-            double extra = SavedBytesPerLayer(plan.Config, a) - (layers > plan.OffloadedLayers ? CheckpointBytes(plan.Config) : 0);
+            bool autoLayers = config.ActivationCheckpointing.IsAuto, autoAttention = config.RecomputeAttention.IsAuto;
+            int Attention(int recomputed) => autoAttention ? recomputed : config.RecomputeAttention.Of(recomputed, recomputed);
+            if (!autoLayers)
+            {
+                int fixedLayers = config.ActivationCheckpointing.Of(layers, layers);
+                if (!autoAttention) return new RecomputeChoice(fixedLayers, Attention(fixedLayers));
+            }
+            var hardware = new PlanHardware(freeBytes, null, a.GpusPerNode);
+            // Every layer recomputed with attention (the base), none recomputed, and every layer recomputed but attention.
+            var all = Plan(config, worldSize, layers, layers, hardware, a);
+            var none = Plan(config, worldSize, 0, 0, hardware, a);
+            var allButAttention = Plan(config, worldSize, layers, 0, hardware, a);
+            double keptLayerBytes = SavedBytesPerLayer(all.Config, a) - (layers > all.OffloadedLayers ? CheckpointBytes(all.Config) : 0);
+            double keptAttentionBytes = AttentionBytesPerLayer(all.Config);
+            double keptLayerSeconds = (all.StepTimeSeconds - none.StepTimeSeconds) / layers;
+            double keptAttentionSeconds = (all.StepTimeSeconds - allButAttention.StepTimeSeconds) / layers;
             // gpu_memory_budget_gib caps the planned peak below what the GPU has free.
             double budget = config.GpuMemoryBudgetGib is double gib ? Math.Min(freeBytes, gib * PlanAssumptions.Gib) : freeBytes;
-            double room = budget - a.HeadroomBytes - plan.Memory.PeakGpu;
-            if (room <= 0) return 0;
-            if (extra <= 0) return layers;
-            return (int)Math.Min(layers, Math.Floor(room / extra));
+            double room = budget - a.HeadroomBytes - all.Memory.PeakGpu;
+            int highest = autoLayers ? layers : config.ActivationCheckpointing.Of(layers, layers);
+            int lowest = autoLayers && config.ZeroStage != 3 ? 0 : highest;
+            var best = new RecomputeChoice(highest, Attention(highest));
+            double bestSaved = 0;
+            for (int recomputed = highest; recomputed >= lowest; recomputed--)
+            {
+                double left = room - (layers - recomputed) * Math.Max(0, keptLayerBytes);
+                if (left < 0) break;
+                int attention = autoAttention
+                    ? recomputed - (keptAttentionBytes <= 0 ? recomputed : (int)Math.Min(recomputed, Math.Floor(left / keptAttentionBytes)))
+                    : Attention(recomputed);
+                if (left - (recomputed - attention) * keptAttentionBytes < 0) continue;
+                double saved = (layers - recomputed) * keptLayerSeconds + (recomputed - attention) * keptAttentionSeconds;
+                // Strictly faster only: of equal predictions the one that keeps less.
+                if (saved > bestSaved + 1e-9)
+                {
+                    best = new RecomputeChoice(recomputed, attention);
+                    bestSaved = saved;
+                }
+            }
+            return best;
         }
 
         /// <summary>
@@ -43,6 +83,29 @@ namespace XTuner.Core.Planning
             return OffloadBytes.LocalTokens(config) * 2 *
                    ((fused ? a.FusedSavedActivationsHidden : a.SavedActivationsHidden) * config.Model.HiddenSize!.Value +
                     (fused ? a.FusedSavedActivationsMlp : a.SavedActivationsMlp) * config.Model.IntermediateSize!.Value);
+        }
+
+        /// <summary>
+        /// What a recomputed layer that keeps attention holds from its forward, for one micro-batch of this rank: the
+        /// query, the keys and values as attention takes them (key/value heads repeated to the query heads) and as the
+        /// layer made them, the output, and attention's float32 log-sum-exp per head and token. Exact, not fitted.
+        /// </summary>
+        public static double AttentionBytesPerLayer(XTunerConfig config)
+        {
+            var spec = config.Model;
+            double heads = spec.NumAttentionHeads!.Value, kv = spec.NumKeyValueHeads ?? heads, dim = spec.EffectiveHeadDim!.Value;
+            double tokens = OffloadBytes.LocalTokens(config), element = config.DType == TrainingDType.BFloat16 ? 2 : 4;
+            return tokens * (element * dim * (4 * heads + (kv < heads ? 2 * kv : 0)) + 4 * heads);
+        }
+
+        private static XTunerPlan Plan(XTunerConfig config, int worldSize, int recomputed, int attention, PlanHardware hardware, PlanAssumptions a)
+        {
+            var layout = PlanLayout.Of(config, worldSize);
+            layout.ActivationCheckpointing = LayerCount.Of(recomputed);
+            if (recomputed == 0) layout.OffloadActivations = LayerCount.None;
+            var explicitAttention = config.Clone();
+            explicitAttention.RecomputeAttention = recomputed == 0 ? LayerCount.All : LayerCount.Of(attention);
+            return PlanModel.Estimate(explicitAttention, layout, hardware, a);
         }
 
         private static double CheckpointBytes(XTunerConfig config) => OffloadBytes.LocalTokens(config) * config.Model.HiddenSize!.Value * 2.0;

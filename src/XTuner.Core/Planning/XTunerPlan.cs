@@ -59,6 +59,9 @@ namespace XTuner.Core.Planning
 
         public bool ActivationCheckpointing => RecomputedLayers > 0;
 
+        /// <summary>Of the recomputed layers, those that rerun attention in backward (the others keep its inputs and output).</summary>
+        public int AttentionRecomputedLayers => Memory.AttentionRecomputedLayers;
+
         public string MlpTiles => Layout.MlpTiles.ToString();
 
         public double PeakGpuMemoryGiB => Memory.PeakGpu / PlanAssumptions.Gib;

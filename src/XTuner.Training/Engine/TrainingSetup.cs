@@ -105,12 +105,14 @@ namespace XTuner.Training.Engine
             reporter?.Info($"data: {stats}; {sampler.BatchesPerEpoch} batches per epoch; {totalSteps} steps of {config.BatchSize * layout.DataParallelSize * accum} sequences");
 
             var computeType = config.DType == TrainingDType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
-            int recomputed = RecomputedLayers(config, spec, device.type == TorchSharp.DeviceType.CUDA ? freeDeviceBytes : null, world.Size, reporter);
+            var recompute = Recompute(config, spec, device.type == TorchSharp.DeviceType.CUDA ? freeDeviceBytes : null, world.Size, reporter);
+            int recomputed = recompute.Layers;
             int offloadedLayers = CheckOffload(config, spec, computeType, recomputed, world.Size, localRanks, reporter);
             var (model, shards) = BuildModel(config, spec, computeType, device, world, resolved.CheckpointDirectory, loadWeights: resumeFrom == null);
             try
             {
                 model.ActivationCheckpointing = LayerCount.Of(recomputed);
+                model.RecomputeAttention = LayerCount.Of(recompute.AttentionLayers);
                 model.MlpTiling = new MlpTiling(config.MlpTiles);
                 var activationOffload = offloadedLayers > 0 ? new ActivationOffload(offloadedLayers) : null;
                 model.ActivationOffload = activationOffload;
@@ -170,34 +172,43 @@ namespace XTuner.Training.Engine
         }
 
         /// <summary>
-        /// How many layers, the first ones, recompute in backward: activation_checkpointing resolved. auto keeps as many
-        /// layers un-recomputed as the planner's memory model (<see cref="RecomputeBudget"/>) says fit in
-        /// <paramref name="freeDeviceBytes"/> (this rank's share of the GPU's free memory before the model is built), and
-        /// recomputes every layer on the CPU (no device budget) and under ZeRO-3 (which gathers parameters again for recompute).
+        /// Which layers, the first ones, recompute in backward, and which of those rerun attention: activation_checkpointing
+        /// and recompute_attention resolved. auto takes the split the planner's model (<see cref="RecomputeBudget"/>)
+        /// predicts fastest within <paramref name="freeDeviceBytes"/> (this rank's share of the GPU's free memory before the
+        /// model is built), and recomputes every layer with attention on the CPU (no device budget); under ZeRO-3 (which
+        /// gathers parameters again for recompute) every layer recomputes and only attention is chosen.
         /// </summary>
-        internal static int RecomputedLayers(XTunerConfig config, ModelSpec spec, double? freeDeviceBytes, int worldSize, RunReporter? reporter)
+        internal static RecomputeChoice Recompute(XTunerConfig config, ModelSpec spec, double? freeDeviceBytes, int worldSize, RunReporter? reporter)
         {
             int layers = spec.NumHiddenLayers ?? 0;
-            if (!config.ActivationCheckpointing.IsAuto) return config.ActivationCheckpointing.Of(layers, auto: layers);
-            if (!(freeDeviceBytes is double free) || config.ZeroStage == 3) return layers;
-            int kept;
+            int Fixed(int recomputed) => config.RecomputeAttention.Of(recomputed, auto: recomputed);
+            int explicitLayers = config.ActivationCheckpointing.Of(layers, auto: layers);
+            // recompute_attention auto beside an explicit activation_checkpointing reruns attention in every recomputed layer.
+            if (!config.ActivationCheckpointing.IsAuto || !(freeDeviceBytes is double free))
+            {
+                var given = new RecomputeChoice(explicitLayers, Fixed(explicitLayers));
+                if (given.AttentionKeptLayers > 0)
+                    reporter?.Info($"recompute_attention {config.RecomputeAttention}: {given.AttentionKeptLayers} of {given.Layers} recomputed layers keep attention's inputs and output instead of rerunning it");
+                return given;
+            }
+            RecomputeChoice choice;
             try
             {
                 // What the layers keep depends on whether the kernels really run (auto without NVRTC does not).
                 var asRun = config.Clone();
                 asRun.FusedKernels = FusedKernels.Enabled ? FusedKernelsMode.On : FusedKernelsMode.Off;
-                kept = RecomputeBudget.LayersWithoutRecompute(asRun, worldSize, free);
+                choice = RecomputeBudget.Choose(asRun, worldSize, free);
             }
             catch (XTunerException e)
             {
                 reporter?.Warning($"activation_checkpointing auto recomputes every layer: the planner cannot estimate this model ({e.Message})");
-                return layers;
+                return new RecomputeChoice(layers, Fixed(layers));
             }
             reporter?.Info(string.Format(System.Globalization.CultureInfo.InvariantCulture,
-                "activation_checkpointing auto: {0} of {1} layers recompute; the planner predicts room for {2} without recompute in {3:F1} GiB free{4}",
-                layers - kept, layers, kept, free / (1L << 30),
+                "activation_checkpointing auto: {0} of {1} layers recompute, {2} of them without rerunning attention; the planner predicts this the fastest that fits in {3:F1} GiB free{4}",
+                choice.Layers, layers, choice.AttentionKeptLayers, free / (1L << 30),
                 config.GpuMemoryBudgetGib is double budget ? $" and gpu_memory_budget_gib {ConfigValues.FormatDouble(budget)}" : ""));
-            return layers - kept;
+            return choice;
         }
 
         private static string Bytes(long bytes) => bytes >= 1L << 30

@@ -19,27 +19,53 @@ namespace XTuner.Training.Kernels
 
         private const int Threads = 256;
 
+        /// <summary>Elements per thread per pass (ADAMW_ILP in the source).</summary>
+        private const int Ilp = 4;
+
         /// <summary>The CUDA source, compiled at first use.</summary>
         internal const string Source = KernelSource.Common + @"
+// Each thread takes Ilp elements a block's width apart per pass (coalesced), loading all of them before it computes, so
+// that a memory-bound update keeps Ilp times more loads in flight than one element per pass would.
+#define ADAMW_ILP 4
 template <typename G>
 __device__ __forceinline__ void adamw_step(float* p, const G* g, float* m, float* v, bf16* out, long long n,
     float grad_scale, int decay_on, float decay, float one_minus_beta1, float beta2, float one_minus_beta2,
     float bias2_sqrt, float eps, float step_size)
 {
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    const long long width = blockDim.x, stride = (long long)gridDim.x * width * ADAMW_ILP;
+    for (long long base = (long long)blockIdx.x * width * ADAMW_ILP + threadIdx.x; base < n; base += stride)
     {
-        float gi = to_float(g[i]) * grad_scale;
-        float pi = p[i];
-        if (decay_on) pi = pi * decay;
-        float mi = m[i];
-        mi = mi + one_minus_beta1 * (gi - mi);
-        float vi = v[i] * beta2 + one_minus_beta2 * gi * gi;
-        float denominator = sqrtf(vi) / bias2_sqrt + eps;
-        pi = pi - step_size * (mi / denominator);
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = pi;
-        if (out) out[i] = float_to_bf16(pi);
+        float gi[ADAMW_ILP], pi[ADAMW_ILP], mi[ADAMW_ILP], vi[ADAMW_ILP];
+#pragma unroll
+        for (int j = 0; j < ADAMW_ILP; j++)
+        {
+            long long i = base + j * width;
+            if (i < n)
+            {
+                gi[j] = to_float(g[i]);
+                pi[j] = p[i];
+                mi[j] = m[i];
+                vi[j] = v[i];
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < ADAMW_ILP; j++)
+        {
+            long long i = base + j * width;
+            if (i >= n) continue;
+            float gj = gi[j] * grad_scale;
+            float pj = pi[j];
+            if (decay_on) pj = pj * decay;
+            float mj = mi[j];
+            mj = mj + one_minus_beta1 * (gj - mj);
+            float vj = vi[j] * beta2 + one_minus_beta2 * gj * gj;
+            float denominator = sqrtf(vj) / bias2_sqrt + eps;
+            pj = pj - step_size * (mj / denominator);
+            m[i] = mj;
+            v[i] = vj;
+            p[i] = pj;
+            if (out) out[i] = float_to_bf16(pj);
+        }
     }
 }
 
@@ -76,7 +102,7 @@ extern ""C"" __global__ void adamw_bf16_grad(float* p, const bf16* g, float* m, 
             if (n == 0) return;
             int device = param.device.index < 0 ? 0 : param.device.index;
             var function = CudaModules.Function(Source, Name, grad.dtype == ScalarType.BFloat16 ? "adamw_bf16_grad" : Name, device);
-            long blocks = Math.Min((n + Threads - 1) / Threads, CudaModules.MultiprocessorsOf(device) * 8L);
+            long blocks = Math.Min((n + Threads * Ilp - 1) / (Threads * Ilp), CudaModules.MultiprocessorsOf(device) * 8L);
             // The scalars in float32, as torch's float kernels take them (CpuAdamW computes the same ones).
             ReadOnlySpan<KernelArgument> arguments = stackalloc KernelArgument[]
             {

@@ -61,6 +61,12 @@ namespace XTuner.Training.Models
         /// </summary>
         public LayerCount ActivationCheckpointing { get; set; }
 
+        /// <summary>
+        /// Of the checkpointed layers, those (the first N, or all with <c>true</c>) that rerun attention in their recompute;
+        /// the others keep attention's inputs and output from the forward. An unresolved <c>auto</c> reruns it everywhere.
+        /// </summary>
+        public LayerCount RecomputeAttention { get; set; } = LayerCount.All;
+
         /// <summary>Called around every layer (ZeRO-3 gathers and releases parameters through it); none by default.</summary>
         public ILayerParameterHooks? LayerHooks { get; set; }
 
@@ -91,6 +97,7 @@ namespace XTuner.Training.Models
             var context = new LayerContext(_rotary.Tables(positionIds, ropeSequenceLength, hidden.dtype), AttentionKernel, MlpTiling,
                 new AttentionMask(documents, null));
             int checkpointLayers = is_grad_enabled() ? ActivationCheckpointing.Of(_body.Layers.Count, auto: _body.Layers.Count) : 0;
+            int attentionLayers = RecomputeAttention.Of(checkpointLayers, auto: checkpointLayers);
             var hooks = LayerHooks;
             int index = 0;
             foreach (var layer in _body.Layers)
@@ -100,7 +107,8 @@ namespace XTuner.Training.Models
                 hooks?.BeforeForward(index);
                 bool checkpointed = index < checkpointLayers && hidden.requires_grad;
                 var next = checkpointed
-                    ? LayerCheckpoint.Apply(layer, hidden, context, index, hooks, ActivationOffload is { } o && o.Covers(index) ? o : null)
+                    ? LayerCheckpoint.Apply(layer, hidden, context, index, hooks, ActivationOffload is { } o && o.Covers(index) ? o : null,
+                        keepAttention: index >= attentionLayers)
                     : layer.Forward(hidden, context);
                 if (checkpointed) hooks?.AfterForward(index);
                 index++;

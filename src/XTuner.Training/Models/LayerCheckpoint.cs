@@ -8,7 +8,9 @@ namespace XTuner.Training.Models
     /// Activation checkpointing of one decoder layer as a custom autograd Function: forward runs the layer without
     /// autograd and keeps only its input (and the shared RoPE tables); backward recomputes the layer with autograd and
     /// back-propagates through it, which accumulates the layer's parameter gradients and yields the input gradient.
-    /// With activation offload the kept input waits in host memory (<see cref="ActivationOffload"/>) between the two.
+    /// With activation offload the kept input waits in host memory (<see cref="ActivationOffload"/>) between the two;
+    /// with <c>keepAttention</c> the forward keeps attention's graph and the recompute does not attend again
+    /// (<see cref="Attention.KeptAttention"/>).
     /// </summary>
     internal sealed class LayerCheckpoint : autograd.SingleTensorFunction<LayerCheckpoint>
     {
@@ -18,9 +20,10 @@ namespace XTuner.Training.Models
 
         /// <summary>Runs <paramref name="layer"/> on <paramref name="hidden"/>, which must require grad.</summary>
         public static Tensor Apply(DecoderLayer layer, Tensor hidden, LayerContext context, int index = 0, ILayerParameterHooks? hooks = null,
-            ActivationOffload? offload = null)
+            ActivationOffload? offload = null, bool keepAttention = false)
         {
             var rope = context.Rope;
+            if (keepAttention) context = context with { Kept = new Attention.KeptAttention() };
             var output = apply(hidden, rope.Cos, rope.Sin, new Plan(layer, context, index, hooks, offload));
             AutogradOutputCache.Release<LayerCheckpoint>();
             return output;

@@ -7,5 +7,6 @@ namespace XTuner.Training.Models
     /// <param name="Attention">The attention kernel (local, or sequence-parallel around a local one).</param>
     /// <param name="Mlp">How the MLP is cut into sequence tiles.</param>
     /// <param name="Mask">What attention may see besides causality: the documents, and this layer's window.</param>
-    internal sealed record LayerContext(RotaryTables Rope, IAttentionKernel Attention, MlpTiling Mlp, AttentionMask Mask);
+    /// <param name="Kept">This layer's attention kept from its checkpointed forward for its recompute (recompute_attention); null attends anew.</param>
+    internal sealed record LayerContext(RotaryTables Rope, IAttentionKernel Attention, MlpTiling Mlp, AttentionMask Mask, KeptAttention? Kept = null);
 }

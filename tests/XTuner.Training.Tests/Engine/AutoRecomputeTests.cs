@@ -25,14 +25,16 @@ namespace XTuner.Training.Tests.Engine
             return config;
         }
 
-        private static int Resolve(XTunerConfig config, double? free) => TrainingSetup.RecomputedLayers(config, config.Model, free, 1, null);
+        private static int Resolve(XTunerConfig config, double? free) => TrainingSetup.Recompute(config, config.Model, free, 1, null).Layers;
+
+        private static int Kept(XTunerConfig config, double free) => 22 - RecomputeBudget.Choose(config, 1, free).Layers;
 
         [Fact]
         public void AutoRecomputesWhatThePlannerSaysDoesNotFit()
         {
             const double H200 = 141 * PlanAssumptions.Gib;
             var config = TinyLlama11B(65536, LayerCount.Auto);
-            int kept = RecomputeBudget.LayersWithoutRecompute(config, 1, H200);
+            int kept = Kept(config, H200);
             Assert.InRange(kept, 1, 21);
             Assert.Equal(22 - kept, Resolve(config, H200));
             // All of them fit at 8k: nothing recomputes; less memory recomputes more.
@@ -57,8 +59,8 @@ namespace XTuner.Training.Tests.Engine
             var config = TinyLlama11B(131072, LayerCount.Auto);
             config.FusedKernels = FusedKernelsMode.Auto;
             var unfused = TinyLlama11B(131072, LayerCount.Auto);
-            Assert.Equal(22 - RecomputeBudget.LayersWithoutRecompute(unfused, 1, H200), Resolve(config, H200));
-            Assert.True(Resolve(config, H200) > 22 - RecomputeBudget.LayersWithoutRecompute(config, 1, H200));
+            Assert.Equal(22 - Kept(unfused, H200), Resolve(config, H200));
+            Assert.True(Resolve(config, H200) > 22 - Kept(config, H200));
         }
 
         [Fact]

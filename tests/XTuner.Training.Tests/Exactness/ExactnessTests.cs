@@ -43,12 +43,12 @@ namespace XTuner.Training.Tests.Exactness
 
         /// <summary>One process, the whole global batch in one micro-batch.</summary>
         private static TrainedRun Reference(RunShape shape) => References.GetOrAdd(
-            shape with { World = 1, SequenceParallel = 1, ZeroStage = 0, Accumulation = 1, Checkpointing = false, RecomputedLayers = null, HeadPadding = false,
+            shape with { World = 1, SequenceParallel = 1, ZeroStage = 0, Accumulation = 1, Checkpointing = false, RecomputedLayers = null, RecomputeAttention = null, HeadPadding = false,
                          OffloadOptimizer = false, OffloadActivations = "false", MlpTiles = "1",
                          BatchSize = shape.BatchSize * shape.Accumulation * (shape.World / shape.SequenceParallel) },
             s => TrainedRun.Train(s));
 
-        private void AssertSameTraining(RunShape shape)
+        private TrainedRun AssertSameTraining(RunShape shape)
         {
             var reference = Reference(shape);
             var run = TrainedRun.Train(shape);
@@ -103,6 +103,7 @@ namespace XTuner.Training.Tests.Exactness
             // AdamW moves an element by at most about lr per step whatever its gradient: the bound for the rest.
             Assert.True(worstNoise <= LearningRate * shape.Steps, $"an element with a noise-level gradient moved {worstNoise:E2}");
             Assert.True(noiseElements * 20 < elements, $"{noiseElements} of {elements} elements have noise-level gradients: the comparison would be too weak");
+            return run;
         }
 
         [Fact]
@@ -132,6 +133,18 @@ namespace XTuner.Training.Tests.Exactness
         [InlineData("mistral")]
         public void SequenceParallel2WithCheckpointingEqualsOneProcessForEveryArchitecture(string architecture) =>
             AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, Checkpointing: true, Architecture: architecture));
+
+        /// <summary>Recomputed layers that keep attention (its graph through the Ulysses all-to-all) under ZeRO-3's gathers.</summary>
+        [Fact]
+        public void SequenceParallel2WithKeptAttentionAndZero3EqualsOneProcess() =>
+            Assert.Contains("2 of 2 recomputed layers keep attention's inputs and output",
+                AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, Checkpointing: true, RecomputeAttention: "false", ZeroStage: 3)).Output);
+
+        /// <summary>Kept attention over packed documents and a sliding window, the first layer rerunning it and the second not.</summary>
+        [Fact]
+        public void SequenceParallel2WithKeptAttentionOverDocumentsAndAWindowEqualsOneProcess() =>
+            Assert.Contains("1 of 2 recomputed layers keep attention's inputs and output", AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, Checkpointing: true, RecomputeAttention: "1", Architecture: "mistral",
+                SlidingWindow: 16, VarlenAttention: true)).Output);
 
         [Fact]
         public void DataParallel2EqualsOneProcessWithBatch2() =>

@@ -56,6 +56,40 @@ namespace XTuner.Training.Tests.Models
                 TensorAssert.Close(gradients[name], gradient, 1e-6, name);
         }
 
+        [Theory]
+        [InlineData(ModelArchitecture.Llama, false)]
+        [InlineData(ModelArchitecture.Qwen2, false)]
+        [InlineData(ModelArchitecture.InternLM2, true)]
+        [InlineData(ModelArchitecture.Cohere, true)]
+        public void KeptAttentionGivesTheSameLossAndGradientsWithoutRerunningAttention(ModelArchitecture architecture, bool bias)
+        {
+            using var scope = NewDisposeScope();
+            manual_seed(6);
+            var model = new DecoderModel(TinySpecs.For(architecture, bias));
+            var (inputIds, positions, labels) = ModelRun.Batch(64);
+            model.ActivationCheckpointing = true;
+            var (recomputedLoss, recomputedGradients) = ModelRun.LossAndGradients(model, inputIds, positions, labels);
+
+            var kernel = new CountingKernel();
+            model.AttentionKernel = kernel;
+            model.RecomputeAttention = false;
+            var (loss, gradients) = ModelRun.LossAndGradients(model, inputIds, positions, labels);
+            Assert.Equal(2, kernel.Calls); // attention ran in the forward only; the two layers' recompute reused it
+            Assert.Equal(recomputedLoss.item<float>(), loss.item<float>());
+            Assert.Equal(recomputedGradients.Keys, gradients.Keys);
+            foreach (var (name, gradient) in recomputedGradients)
+                Assert.True(gradients[name].eq(gradient).all().item<bool>(), $"{name} differs from the recompute that reruns attention");
+
+            // The first N checkpointed layers rerun it; a second step (the kept graph was let go) is the same again.
+            kernel.Calls = 0;
+            model.RecomputeAttention = LayerCount.Of(1);
+            var (again, againGradients) = ModelRun.LossAndGradients(model, inputIds, positions, labels);
+            Assert.Equal(2 + 1, kernel.Calls);
+            Assert.Equal(recomputedLoss.item<float>(), again.item<float>());
+            foreach (var (name, gradient) in recomputedGradients)
+                Assert.True(againGradients[name].eq(gradient).all().item<bool>(), name);
+        }
+
         [Fact]
         public void ALayerWhoseInputNeedsNoGradientRunsPlainly()
         {
@@ -81,7 +115,7 @@ namespace XTuner.Training.Tests.Models
         {
             private readonly LocalCausalAttention _inner = new LocalCausalAttention();
 
-            public int Calls { get; private set; }
+            public int Calls { get; set; }
 
             public Tensor Attend(Tensor q, Tensor k, Tensor v, AttentionMask mask)
             {

@@ -34,7 +34,9 @@ namespace XTuner.Training.Models.Attention
             var (rotatedQuery, rotatedKey) = (rope.Apply(query), rope.Apply(key));
             Tensor attended;
             using (Engine.StepPhases.Enter(Engine.StepPhases.Attention))
-                attended = context.Attention.Attend(rotatedQuery, rotatedKey, value, context.Mask);
+                attended = context.Kept is KeptAttention kept
+                    ? kept.Attend(context.Attention, rotatedQuery, rotatedKey, value, context.Mask)
+                    : context.Attention.Attend(rotatedQuery, rotatedKey, value, context.Mask);
             var merged = attended.reshape(hidden.shape[0], hidden.shape[1], (long)Heads * HeadDim);
             return ProjectOut(merged).MoveToOuterDisposeScope();
         }
