@@ -49,6 +49,10 @@ namespace XTuner.Core.Planning
                 "float32 logits of one loss chunk (1 GiB at most, Trainer.LossChunkBytes) alive at once: the logits, their softmax gradient, a bf16 copy"),
             new PlanAssumption("layer_working_set_hidden", 31.0, "tokens x hidden x 2 bytes",
                 $"what one layer's recompute and backward hold besides the MLP tiles (inputs, norms, q/k/v, RoPE, attention output, their gradients); fitted to the peaks in {Results}"),
+            new PlanAssumption("fused_loss_logits_copies", 1.0, "chunks",
+                $"loss_logits_copies with fused_kernels on CUDA: the cross-entropy kernels read the model-dtype logits and write their gradient in place, no float32 copy (two bf16 copies, one float32 chunk's bytes); with fused_layer_working_set_hidden the 1.1B shape's 19.50 and 23.87 GiB at 8k and 32k, every layer recomputed ({Results}/h200-2026-12-03-kept-attention.jsonl)"),
+            new PlanAssumption("fused_layer_working_set_hidden", 20.0, "tokens x hidden x 2 bytes",
+                "layer_working_set_hidden with fused_kernels on CUDA: the fused RMSNorm, rotary and SwiGLU kernels hold no float32 intermediates; fitted with fused_loss_logits_copies"),
             new PlanAssumption("layer_working_set_mlp", 2.0, "tile tokens x intermediate x 2 bytes",
                 "the [tokens, intermediate_size] tensors of one MLP tile alive at once (gate and up; mlp_tiles auto keeps each under 1 GiB)"),
             new PlanAssumption("saved_activations_hidden", 13.4, "tokens x hidden x 2 bytes per layer",
@@ -144,6 +148,8 @@ namespace XTuner.Core.Planning
         public double LossLogitsCopies => this["loss_logits_copies"];
         public double LayerWorkingSetHidden => this["layer_working_set_hidden"];
         public double LayerWorkingSetMlp => this["layer_working_set_mlp"];
+        public double FusedLossLogitsCopies => this["fused_loss_logits_copies"];
+        public double FusedLayerWorkingSetHidden => this["fused_layer_working_set_hidden"];
         public double SavedActivationsHidden => this["saved_activations_hidden"];
         public double SavedActivationsMlp => this["saved_activations_mlp"];
         public double FusedSavedActivationsHidden => this["fused_saved_activations_hidden"];

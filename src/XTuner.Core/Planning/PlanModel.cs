@@ -94,10 +94,11 @@ namespace XTuner.Core.Planning
             m.Activations = (recomputed > 0 ? (recomputed - offloaded) * checkpointPerLayer + (offloaded > 0 ? 2 * checkpointPerLayer : 0) : 0)
                             + recompute.AttentionKeptLayers * RecomputeBudget.AttentionBytesPerLayer(config)
                             + (layers - recomputed) * RecomputeBudget.SavedBytesPerLayer(config, a);
-            m.LayerWorkingSet = tokens * a.LayerWorkingSetHidden * h * 2 + tokens / MlpTiles(layout, tokens, inter) * a.LayerWorkingSetMlp * inter * 2;
+            bool fused = UsesFusedKernels(config);
+            m.LayerWorkingSet = tokens * (fused ? a.FusedLayerWorkingSetHidden : a.LayerWorkingSetHidden) * h * 2 + tokens / MlpTiles(layout, tokens, inter) * a.LayerWorkingSetMlp * inter * 2;
             double vocab = spec.VocabSize!.Value;
             double lossTokens = Math.Min(tokens, LossChunks.Tokens((long)vocab));
-            m.Workspaces = lossTokens * vocab * 4 * a.LossLogitsCopies +
+            m.Workspaces = lossTokens * vocab * 4 * (fused ? a.FusedLossLogitsCopies : a.LossLogitsCopies) +
                            (layout.SequenceParallelSize > 1 ? AllToAllBytesPerPass(config, layout) * a.AllToAllCopies : 0);
             m.CommunicationBuffers = w > 1 && stage < 3 ? 4 * unit : 0;
             m.HostPerNode = ranksPerNode * (a.HostProcessBytes + (layout.OffloadOptimizer ? OffloadBytes.Optimizer(spec, optimizerShards) : 0) +

@@ -87,15 +87,17 @@ namespace XTuner.Core.Planning
 
         /// <summary>
         /// What a recomputed layer that keeps attention holds from its forward, for one micro-batch of this rank: the
-        /// query, the keys and values as attention takes them (key/value heads repeated to the query heads) and as the
-        /// layer made them, the output, and attention's float32 log-sum-exp per head and token. Exact, not fitted.
+        /// query, the keys and values as attention takes them (key/value heads repeated to the query heads), the output,
+        /// and attention's float32 log-sum-exp per head and token. Not fitted: on the H200 the 1.1B shape's 22 layers kept
+        /// 2.77 and 10.98 GiB more at 8k and 32k than rerunning attention, and this gives 2.78 and 11.09
+        /// (examples/benchmarks/results/h200-2026-12-03-kept-attention.jsonl).
         /// </summary>
         public static double AttentionBytesPerLayer(XTunerConfig config)
         {
             var spec = config.Model;
-            double heads = spec.NumAttentionHeads!.Value, kv = spec.NumKeyValueHeads ?? heads, dim = spec.EffectiveHeadDim!.Value;
+            double heads = spec.NumAttentionHeads!.Value, dim = spec.EffectiveHeadDim!.Value;
             double tokens = OffloadBytes.LocalTokens(config), element = config.DType == TrainingDType.BFloat16 ? 2 : 4;
-            return tokens * (element * dim * (4 * heads + (kv < heads ? 2 * kv : 0)) + 4 * heads);
+            return tokens * (element * dim * 4 * heads + 4 * heads);
         }
 
         private static XTunerPlan Plan(XTunerConfig config, int worldSize, int recomputed, int attention, PlanHardware hardware, PlanAssumptions a)
