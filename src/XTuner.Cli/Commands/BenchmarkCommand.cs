@@ -212,11 +212,8 @@ namespace XTuner.Cli.Commands
             private static (int Recomputed, int Layers, int AttentionKept)? AutoRecompute(string workDir, string output)
             {
                 var log = new WorkDirLayout(workDir).RankLog(0);
-                var m = AutoRecomputeLine.Match(File.Exists(log) ? File.ReadAllText(log) : "");
-                if (!m.Success) m = AutoRecomputeLine.Match(output);
-                if (!m.Success) return null;
-                int Group(int i) => int.Parse(m.Groups[i].Value, CultureInfo.InvariantCulture);
-                return (Group(1), Group(2), Group(3));
+                return XTuner.Training.Engine.AutoRecomputeLine.Find(File.Exists(log) ? File.ReadAllText(log) : "")
+                       ?? XTuner.Training.Engine.AutoRecomputeLine.Find(output);
             }
 
             /// <summary>The first error line of the ranks' logs (or of the run's own output), at most 500 characters.</summary>
@@ -328,9 +325,6 @@ namespace XTuner.Cli.Commands
 
         private static readonly System.Text.RegularExpressions.Regex ErrorLine =
             new System.Text.RegularExpressions.Regex(@"error \[|Exception:|^Error:|CUDA error|out of memory", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
-
-        private static readonly System.Text.RegularExpressions.Regex AutoRecomputeLine =
-            new System.Text.RegularExpressions.Regex(@"activation_checkpointing auto: (\d+) of (\d+) layers recompute, (\d+) of them without rerunning attention");
 
         private static readonly System.Text.RegularExpressions.Regex PeakLine =
             new System.Text.RegularExpressions.Regex(@"^rank (\d+) peak memory ([0-9.]+) GiB(?:, host ([0-9.]+) GiB)?(?:, device ([0-9.]+) GiB)?");

@@ -24,7 +24,8 @@ namespace XTuner.Core.Planning
         /// The recompute of <paramref name="config"/> on <paramref name="worldSize"/> ranks with <paramref name="freeBytes"/>
         /// of GPU memory per rank for training: every layer when even full recompute does not fit, and under ZeRO-3
         /// (which gathers a layer's parameters again for its recompute) every layer, keeping attention where it fits.
-        /// An explicit activation_checkpointing or recompute_attention is kept as it is; only auto is chosen.
+        /// An explicit recompute_attention is kept as it is; beside an explicit activation_checkpointing, recompute_attention
+        /// auto reruns attention in every recomputed layer (nothing is chosen).
         /// </summary>
         public static RecomputeChoice Choose(XTunerConfig config, int worldSize, double freeBytes, PlanAssumptions? assumptions = null)
         {
@@ -33,10 +34,11 @@ namespace XTuner.Core.Planning
             int layers = config.Model.NumHiddenLayers!.Value;
             bool autoLayers = config.ActivationCheckpointing.IsAuto, autoAttention = config.RecomputeAttention.IsAuto;
             int Attention(int recomputed) => autoAttention ? recomputed : config.RecomputeAttention.Of(recomputed, recomputed);
+            // recompute_attention auto beside an explicit activation_checkpointing reruns attention in every recomputed layer.
             if (!autoLayers)
             {
                 int fixedLayers = config.ActivationCheckpointing.Of(layers, layers);
-                if (!autoAttention) return new RecomputeChoice(fixedLayers, Attention(fixedLayers));
+                return new RecomputeChoice(fixedLayers, Attention(fixedLayers));
             }
             var hardware = new PlanHardware(freeBytes, null, a.GpusPerNode);
             // Every layer recomputed with attention (the base), none recomputed, and every layer recomputed but attention.
@@ -50,8 +52,7 @@ namespace XTuner.Core.Planning
             // gpu_memory_budget_gib caps the planned peak below what the GPU has free.
             double budget = config.GpuMemoryBudgetGib is double gib ? Math.Min(freeBytes, gib * PlanAssumptions.Gib) : freeBytes;
             double room = budget - a.HeadroomBytes - all.Memory.PeakGpu;
-            int highest = autoLayers ? layers : config.ActivationCheckpointing.Of(layers, layers);
-            int lowest = autoLayers && config.ZeroStage != 3 ? 0 : highest;
+            int highest = layers, lowest = config.ZeroStage != 3 ? 0 : layers;
             var best = new RecomputeChoice(highest, Attention(highest));
             double bestSaved = 0;
             for (int recomputed = highest; recomputed >= lowest; recomputed--)

@@ -204,10 +204,7 @@ namespace XTuner.Training.Engine
                 reporter?.Warning($"activation_checkpointing auto recomputes every layer: the planner cannot estimate this model ({e.Message})");
                 return new RecomputeChoice(layers, Fixed(layers));
             }
-            reporter?.Info(string.Format(System.Globalization.CultureInfo.InvariantCulture,
-                "activation_checkpointing auto: {0} of {1} layers recompute, {2} of them without rerunning attention; the planner predicts this the fastest that fits in {3:F1} GiB free{4}",
-                choice.Layers, layers, choice.AttentionKeptLayers, free / (1L << 30),
-                config.GpuMemoryBudgetGib is double budget ? $" and gpu_memory_budget_gib {ConfigValues.FormatDouble(budget)}" : ""));
+            reporter?.Info(AutoRecomputeLine.Format(choice, layers, free, config.GpuMemoryBudgetGib));
             return choice;
         }
 

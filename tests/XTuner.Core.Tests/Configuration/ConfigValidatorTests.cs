@@ -154,6 +154,25 @@ namespace XTuner.Core.Tests.Configuration
         }
 
         [Fact]
+        public void KeepingAttentionNeedsRecomputedLayers()
+        {
+            var c = ConfigCatalogue.Get("tiny-llama");
+            c.ActivationCheckpointing = false;
+            c.RecomputeAttention = false;
+            var e = Assert.Single(Errors(c));
+            Assert.Equal("recompute_attention", e.Key);
+            Assert.Contains("activation_checkpointing: true, N or auto", e.Message);
+            // true and auto say nothing without recompute; with it, false and a count are fine.
+            c.RecomputeAttention = true;
+            Assert.Empty(Errors(c));
+            c.RecomputeAttention = LayerCount.Auto;
+            Assert.Empty(Errors(c));
+            c.ActivationCheckpointing = true;
+            c.RecomputeAttention = LayerCount.Of(1);
+            Assert.Empty(Errors(c));
+        }
+
+        [Fact]
         public void MissingDataFilesAreNamed()
         {
             var c = ConfigCatalogue.Get("tiny-llama");

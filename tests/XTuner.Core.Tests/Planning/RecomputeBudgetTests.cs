@@ -93,5 +93,56 @@ namespace XTuner.Core.Tests.Planning
             config.GpuMemoryBudgetGib = 20;
             Assert.Equal(0, Kept(config, 1, 141 * PlanAssumptions.Gib));
         }
+
+        [Fact]
+        public void KeptAttentionIsItsInputsOutputAndLogSumExp()
+        {
+            // 1.1B shape at 32k: 32 heads of 64, q + repeated k and v + output in bf16, a float32 lse per head.
+            Assert.Equal(32768.0 * (2 * 64 * 4 * 32 + 4 * 32), RecomputeBudget.AttentionBytesPerLayer(TinyLlama11B(32768, fused: true)));
+            var config = TinyLlama11B(32768, fused: true);
+            config.ActivationCheckpointing = XTuner.Core.Configuration.LayerCount.All;
+            var hardware = new PlanHardware(141 * PlanAssumptions.Gib, null, 8);
+            var rerun = PlanModel.Estimate(config, PlanLayout.Of(config, 1), hardware, PlanAssumptions.Default);
+            config.RecomputeAttention = XTuner.Core.Configuration.LayerCount.None;
+            var kept = PlanModel.Estimate(config, PlanLayout.Of(config, 1), hardware, PlanAssumptions.Default);
+            Assert.Equal(22, rerun.AttentionRecomputedLayers);
+            Assert.Equal(0, kept.AttentionRecomputedLayers);
+            Assert.Equal(22 * RecomputeBudget.AttentionBytesPerLayer(config), kept.Memory.PeakGpu - rerun.Memory.PeakGpu, 3);
+            // The recompute's attention forward is what it saves: 2 of attention's 9 units of work.
+            Assert.Equal(rerun.Time.Attention * 7 / 9, kept.Time.Attention, 6);
+        }
+
+        [Fact]
+        public void WithinTransformersPeakAt32kEveryLayerKeepsAttentionAsMeasured()
+        {
+            // The H200 run within transformers' 36.96 GiB: all 22 layers kept attention, 34.85 GiB
+            // (examples/benchmarks/results/h200-2026-12-03-kept-attention.jsonl).
+            var config = TinyLlama11B(32768, fused: true);
+            config.GpuMemoryBudgetGib = 36.96;
+            var choice = RecomputeBudget.Choose(config, 1, 141 * PlanAssumptions.Gib);
+            Assert.Equal(new RecomputeChoice(22, 0), choice);
+            // With attention pinned to rerun, auto can only keep whole layers, fewer of them.
+            config.RecomputeAttention = XTuner.Core.Configuration.LayerCount.All;
+            var wholeLayers = RecomputeBudget.Choose(config, 1, 141 * PlanAssumptions.Gib);
+            Assert.Equal(0, wholeLayers.AttentionKeptLayers);
+            Assert.InRange(wholeLayers.Layers, 1, 21);
+            // Where the memory holds everything, nothing recomputes at all.
+            Assert.Equal(new RecomputeChoice(0, 0), RecomputeBudget.Choose(TinyLlama11B(32768, fused: true), 1, 141 * PlanAssumptions.Gib));
+        }
+
+        [Fact]
+        public void UnderZero3EveryLayerRecomputesAndOnlyAttentionIsChosen()
+        {
+            var config = TinyLlama11B(32768, fused: true);
+            config.ZeroStage = 3;
+            config.GpusPerNode = 2;
+            var choice = RecomputeBudget.Choose(config, 2, 141 * PlanAssumptions.Gib);
+            Assert.Equal(22, choice.Layers);
+            Assert.Equal(22, choice.AttentionKeptLayers);
+            // An explicit activation_checkpointing with recompute_attention auto reruns attention everywhere.
+            var fixedLayers = TinyLlama11B(32768, fused: true);
+            fixedLayers.ActivationCheckpointing = XTuner.Core.Configuration.LayerCount.Of(10);
+            Assert.Equal(new RecomputeChoice(10, 10), RecomputeBudget.Choose(fixedLayers, 1, 141 * PlanAssumptions.Gib));
+        }
     }
 }

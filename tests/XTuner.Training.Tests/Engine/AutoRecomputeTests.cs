@@ -86,5 +86,37 @@ namespace XTuner.Training.Tests.Engine
             Assert.True(LayerCount.TryParse(value, out var recompute));
             Assert.Equal(layers, Resolve(TinyLlama11B(65536, recompute), 141 * PlanAssumptions.Gib));
         }
+
+        [Fact]
+        public void TheChoiceLineReadsBackAsItWasWritten()
+        {
+            var line = AutoRecomputeLine.Format(new RecomputeChoice(22, 4), 22, 100 * PlanAssumptions.Gib, 36.96);
+            Assert.Contains("gpu_memory_budget_gib 36.96", line);
+            Assert.Equal((22, 22, 18), AutoRecomputeLine.Find("rank 0: " + line + "\nmore"));
+            Assert.Null(AutoRecomputeLine.Find("memory: optimizer states on the device"));
+        }
+
+        [Fact]
+        public void AutoAlsoKeepsAttentionWhereThatIsTheFasterUseOfTheMemory()
+        {
+            const double H200 = 141 * PlanAssumptions.Gib;
+            var config = TinyLlama11B(32768, LayerCount.Auto);
+            config.GpuMemoryBudgetGib = 37;
+            var choice = TrainingSetup.Recompute(config, config.Model, H200, 1, null);
+            Assert.True(choice.AttentionKeptLayers > 0, choice.ToString());
+            Assert.Equal(RecomputeBudget.Choose(config, 1, H200), choice);
+            // Pinned: recompute_attention true keeps none; beside an explicit activation_checkpointing, auto keeps none either.
+            config.RecomputeAttention = true;
+            Assert.Equal(0, TrainingSetup.Recompute(config, config.Model, H200, 1, null).AttentionKeptLayers);
+            config.RecomputeAttention = LayerCount.Auto;
+            config.ActivationCheckpointing = true;
+            Assert.Equal(new RecomputeChoice(22, 22), TrainingSetup.Recompute(config, config.Model, H200, 1, null));
+            config.RecomputeAttention = LayerCount.Of(5);
+            Assert.Equal(new RecomputeChoice(22, 5), TrainingSetup.Recompute(config, config.Model, H200, 1, null));
+            // On the CPU (no device memory to plan in) everything recomputes.
+            config.RecomputeAttention = LayerCount.Auto;
+            config.ActivationCheckpointing = LayerCount.Auto;
+            Assert.Equal(new RecomputeChoice(22, 22), TrainingSetup.Recompute(config, config.Model, null, 1, null));
+        }
     }
 }
