@@ -207,7 +207,7 @@ namespace XTuner.Training.Tests.Cli
                 Assert.Equal(20, line.GetProperty("synthetic_document_length").GetInt32());
                 Assert.Equal("auto", line.GetProperty("fused_kernels").GetString());
                 Assert.True(line.GetProperty("host_memory_gib").GetDouble() > 0);
-                foreach (var key in new[] { "offload_optimizer", "offload_activations", "mlp_tiles", "activation_checkpointing", "peak_device_gib_per_rank", "peak_host_gib_per_rank", "date" })
+                foreach (var key in new[] { "offload_optimizer", "offload_activations", "mlp_tiles", "activation_checkpointing", "peak_device_gib_per_rank", "peak_host_gib_per_rank", "recomputed_layers", "attention_kept_layers", "date" })
                     Assert.True(line.TryGetProperty(key, out _), key);
                 Assert.True(line.GetProperty("ok").GetBoolean());
                 Assert.Equal(System.Text.Json.JsonValueKind.Null, line.GetProperty("phase_times_s").ValueKind);

@@ -203,6 +203,12 @@ namespace XTuner.Training.Tests.Exactness
         public void TiledMlpEqualsOneProcess(bool checkpointing) =>
             AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, Checkpointing: checkpointing, MlpTiles: "3"));
 
+        /// <summary>Kept attention in layers whose inputs wait in host memory, over accumulated micro-batches and MLP tiles.</summary>
+        [Fact]
+        public void KeptAttentionWithOffloadedActivationsAccumulationAndTilesEqualsOneProcess() =>
+            AssertSameTraining(new RunShape(World: 2, SequenceParallel: 2, Checkpointing: true, Accumulation: 2, OffloadActivations: "true",
+                MlpTiles: "3", RecomputeAttention: "false"));
+
         [Fact]
         public void EveryMemoryOptionWithSequenceParallelZero3AndAccumulationEqualsOneProcess() =>
             AssertSameTraining(new RunShape(World: 4, SequenceParallel: 2, ZeroStage: 3, Checkpointing: true, Accumulation: 2,
