@@ -106,7 +106,7 @@ namespace XTuner.Cli.Commands
                         "| {0} | {1} | {2} | {3} | {4} | {5} | {6} | {7:F1} | {8:F1} | {9:F2} | {10:N0} | {11:P1} | {12} |",
                         p.Recommended ? "*" : "", p.SequenceParallelSize, p.DataParallelSize, p.ZeroStage, YesNo(p.OffloadOptimizer),
                         p.OffloadedLayers == 0 ? "no" : p.OffloadedLayers.ToString(CultureInfo.InvariantCulture) + " layers",
-                        YesNo(p.ActivationCheckpointing), p.PeakGpuMemoryGiB, p.HostMemoryPerNodeGiB, p.StepTimeSeconds,
+                        Recompute(p), p.PeakGpuMemoryGiB, p.HostMemoryPerNodeGiB, p.StepTimeSeconds,
                         p.TokensPerSecondPerGpu, p.Mfu, p.Fits ? "yes" : "no: " + p.Limit));
                 if (!all && fit.Count > shown.Count)
                     output.WriteLine($"({fit.Count - shown.Count} more layouts fit; --all lists every layout, --json prints them as JSON lines)");
@@ -126,6 +126,15 @@ namespace XTuner.Cli.Commands
             output.WriteLine("Assumptions (--assume name=value to change; defaults calibrated on one H200, see README 'Plan before you rent GPUs'):");
             foreach (var a in request.Assumptions.All)
                 output.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,-28} {1,8:G4} {2}{3}", a.Name, a.Value, a.Unit, a.Overridden ? " (given)" : ""));
+        }
+
+        /// <summary>The recompute column: no, yes (every layer), or how many layers, and how many of those keep attention.</summary>
+        internal static string Recompute(XTunerPlan plan)
+        {
+            int layers = plan.Config.Model.NumHiddenLayers ?? 0, recomputed = plan.RecomputedLayers, kept = recomputed - plan.AttentionRecomputedLayers;
+            if (recomputed == 0) return "no";
+            var text = recomputed >= layers ? "yes" : $"{recomputed} of {layers} layers";
+            return kept > 0 ? $"{text}, {kept} keep attention" : text;
         }
 
         /// <summary>The --cfg-options that train <paramref name="plan"/>'s layout.</summary>
