@@ -24,9 +24,6 @@ namespace XTuner.Core.Planning
         /// <summary>The layers (the first N) recomputed in backward: true every layer, false none.</summary>
         public LayerCount ActivationCheckpointing { get; set; } = LayerCount.All;
 
-        /// <summary>How many of <paramref name="layers"/> recompute (auto plans as every layer: the trainer resolves it).</summary>
-        public int RecomputedLayers(int layers) => ActivationCheckpointing.Of(layers, auto: layers);
-
         public AutoCount MlpTiles { get; set; } = AutoCount.Auto;
 
         /// <summary>The layout a config asks for, on <paramref name="worldSize"/> GPUs.</summary>

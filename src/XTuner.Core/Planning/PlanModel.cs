@@ -41,11 +41,10 @@ namespace XTuner.Core.Planning
         /// </summary>
         private static RecomputeChoice Recompute(XTunerConfig planned, PlanLayout layout, PlanHardware hardware, PlanAssumptions a)
         {
-            int layers = planned.Model.NumHiddenLayers!.Value;
-            if (layout.ActivationCheckpointing.IsAuto)
-                return RecomputeBudget.Choose(planned, layout.WorldSize, hardware.GpuMemoryBytes - a.ContextBytes, a);
-            int recomputed = layout.RecomputedLayers(layers);
-            return new RecomputeChoice(recomputed, planned.RecomputeAttention.Of(recomputed, auto: recomputed));
+            // The planned config carries the layout's activation_checkpointing (PlanLayout.ApplyTo).
+            return layout.ActivationCheckpointing.IsAuto
+                ? RecomputeBudget.Choose(planned, layout.WorldSize, hardware.GpuMemoryBytes - a.ContextBytes, a)
+                : RecomputeChoice.Given(planned, planned.Model.NumHiddenLayers!.Value);
         }
 
         /// <summary>

@@ -8,6 +8,16 @@ namespace XTuner.Core.Planning
     {
         /// <summary>Recomputed layers that keep attention's inputs and output from the forward instead of rerunning it.</summary>
         public int AttentionKeptLayers => Layers - AttentionLayers;
+
+        /// <summary>
+        /// What <paramref name="config"/> asks for of its <paramref name="layers"/> when nothing is chosen: auto as every
+        /// layer, and recompute_attention auto as every recomputed layer rerunning attention.
+        /// </summary>
+        public static RecomputeChoice Given(XTunerConfig config, int layers)
+        {
+            int recomputed = config.ActivationCheckpointing.Of(layers, auto: layers);
+            return new RecomputeChoice(recomputed, config.RecomputeAttention.Of(recomputed, auto: recomputed));
+        }
     }
 
     /// <summary>
@@ -32,14 +42,9 @@ namespace XTuner.Core.Planning
             PlanModel.RequireDimensions(config);
             var a = assumptions ?? PlanAssumptions.Default;
             int layers = config.Model.NumHiddenLayers!.Value;
-            bool autoLayers = config.ActivationCheckpointing.IsAuto, autoAttention = config.RecomputeAttention.IsAuto;
-            int Attention(int recomputed) => autoAttention ? recomputed : config.RecomputeAttention.Of(recomputed, recomputed);
-            // recompute_attention auto beside an explicit activation_checkpointing reruns attention in every recomputed layer.
-            if (!autoLayers)
-            {
-                int fixedLayers = config.ActivationCheckpointing.Of(layers, layers);
-                return new RecomputeChoice(fixedLayers, Attention(fixedLayers));
-            }
+            var given = RecomputeChoice.Given(config, layers);
+            if (!config.ActivationCheckpointing.IsAuto) return given;
+            bool autoAttention = config.RecomputeAttention.IsAuto;
             var hardware = new PlanHardware(freeBytes, null, a.GpusPerNode);
             // Every layer recomputed with attention (the base), none recomputed, and every layer recomputed but attention.
             var all = Plan(config, worldSize, layers, layers, hardware, a);
@@ -52,16 +57,16 @@ namespace XTuner.Core.Planning
             // gpu_memory_budget_gib caps the planned peak below what the GPU has free.
             double budget = config.GpuMemoryBudgetGib is double gib ? Math.Min(freeBytes, gib * PlanAssumptions.Gib) : freeBytes;
             double room = budget - a.HeadroomBytes - all.Memory.PeakGpu;
-            int highest = layers, lowest = config.ZeroStage != 3 ? 0 : layers;
-            var best = new RecomputeChoice(highest, Attention(highest));
+            int lowest = config.ZeroStage != 3 ? 0 : layers;
+            var best = given;
             double bestSaved = 0;
-            for (int recomputed = highest; recomputed >= lowest; recomputed--)
+            for (int recomputed = layers; recomputed >= lowest; recomputed--)
             {
                 double left = room - (layers - recomputed) * Math.Max(0, keptLayerBytes);
                 if (left < 0) break;
                 int attention = autoAttention
                     ? recomputed - (keptAttentionBytes <= 0 ? recomputed : (int)Math.Min(recomputed, Math.Floor(left / keptAttentionBytes)))
-                    : Attention(recomputed);
+                    : config.RecomputeAttention.Of(recomputed, auto: recomputed);
                 if (left - (recomputed - attention) * keptAttentionBytes < 0) continue;
                 double saved = (layers - recomputed) * keptLayerSeconds + (recomputed - attention) * keptAttentionSeconds;
                 // Strictly faster only: of equal predictions the one that keeps less.

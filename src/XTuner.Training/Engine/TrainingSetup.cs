@@ -181,12 +181,9 @@ namespace XTuner.Training.Engine
         internal static RecomputeChoice Recompute(XTunerConfig config, ModelSpec spec, double? freeDeviceBytes, int worldSize, RunReporter? reporter)
         {
             int layers = spec.NumHiddenLayers ?? 0;
-            int Fixed(int recomputed) => config.RecomputeAttention.Of(recomputed, auto: recomputed);
-            int explicitLayers = config.ActivationCheckpointing.Of(layers, auto: layers);
-            // recompute_attention auto beside an explicit activation_checkpointing reruns attention in every recomputed layer.
+            var given = RecomputeChoice.Given(config, layers);
             if (!config.ActivationCheckpointing.IsAuto || !(freeDeviceBytes is double free))
             {
-                var given = new RecomputeChoice(explicitLayers, Fixed(explicitLayers));
                 if (given.AttentionKeptLayers > 0)
                     reporter?.Info($"recompute_attention {config.RecomputeAttention}: {given.AttentionKeptLayers} of {given.Layers} recomputed layers keep attention's inputs and output instead of rerunning it");
                 return given;
@@ -202,7 +199,7 @@ namespace XTuner.Training.Engine
             catch (XTunerException e)
             {
                 reporter?.Warning($"activation_checkpointing auto recomputes every layer: the planner cannot estimate this model ({e.Message})");
-                return new RecomputeChoice(layers, Fixed(layers));
+                return given;
             }
             reporter?.Info(AutoRecomputeLine.Format(choice, layers, free, config.GpuMemoryBudgetGib));
             return choice;
