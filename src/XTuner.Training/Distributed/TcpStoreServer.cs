@@ -171,14 +171,10 @@ namespace XTuner.Training.Distributed
             {
                 client.NoDelay = true;
                 client.ReceiveTimeout = client.SendTimeout = (int)HandshakeTimeout.TotalMilliseconds;
-                var (rank, worldSize) = _handshake.Accept(client, Admit);
-                lock (_lock)
-                {
-                    _pending.Remove(client);
-                    if (_stopping) return;
-                    _clients.Add(client);
-                    authenticated = true;
-                }
+                // Admitted clients are counted before the handshake's last byte tells them so: a rank whose connect has
+                // returned is always one that Shutdown waits for.
+                var (rank, worldSize) = _handshake.Accept(client, (r, w) => Admit(client, r, w));
+                authenticated = true;
                 from = $"rank {rank} ({from})";
                 // Ranks wait between requests as long as they like; answers still must be taken.
                 client.ReceiveTimeout = 0;
@@ -215,13 +211,21 @@ namespace XTuner.Training.Distributed
             }
         }
 
-        /// <summary>Who may be served once the secret is proven: a rank of this world, while there is room.</summary>
-        private string? Admit(int rank, int worldSize)
+        /// <summary>
+        /// Who may be served once the secret is proven: a rank of this world, while there is room and the store is not
+        /// closing; an admitted <paramref name="client"/> is a served one from here on.
+        /// </summary>
+        private string? Admit(Socket client, int rank, int worldSize)
         {
             if (worldSize != _worldSize) return $"it is a rank of a world of {worldSize}, but this store serves a world of {_worldSize}";
             if (rank < 0 || rank >= _worldSize) return $"rank {rank} is not a rank of this world of {_worldSize}";
             lock (_lock)
+            {
+                if (_stopping) return "the store is closing";
                 if (_clients.Count >= _maxClients) return $"the store already serves {_clients.Count} connections, the most a world of {_worldSize} needs";
+                _pending.Remove(client);
+                _clients.Add(client);
+            }
             return null;
         }
 
