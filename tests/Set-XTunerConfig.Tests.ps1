@@ -34,6 +34,13 @@ Describe 'Set-XTunerConfig' {
         { $tiny | Set-XTunerConfig -FusedKernels sometimes -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
     }
 
+    It 'sets -CastWeightsPerLayer to auto, true or false and refuses anything else' {
+        "$(($tiny | Set-XTunerConfig -CastWeightsPerLayer true).CastWeightsPerLayer)" | Should -Be 'On'
+        "$(($tiny | Set-XTunerConfig -CastWeightsPerLayer false).CastWeightsPerLayer)" | Should -Be 'Off'
+        "$(($tiny | Set-XTunerConfig -CastWeightsPerLayer auto).CastWeightsPerLayer)" | Should -Be 'Auto'
+        { $tiny | Set-XTunerConfig -CastWeightsPerLayer sometimes -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+    }
+
     It 'turns the optimizer offload on with -OffloadOptimizer and refuses a layer count that is not one' {
         ($tiny | Set-XTunerConfig -OffloadOptimizer).OffloadOptimizer | Should -BeTrue
         { $tiny | Set-XTunerConfig -OffloadActivations some -ErrorAction Stop } | Should -Throw -ErrorId 'XTunerInvalidConfigValue*'

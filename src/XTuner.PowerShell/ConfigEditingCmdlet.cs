@@ -153,6 +153,11 @@ namespace XTuner.PowerShell
         [ValidateSet("auto", "true", "false")]
         public string? FusedKernels { get; set; }
 
+        /// <summary>Cast each layer's bf16 weights from the float32 master as it runs instead of keeping a whole copy (cast_weights_per_layer; 2 bytes per parameter less): auto (the default: on CUDA where the master is whole on the device), true (required), or false (never).</summary>
+        [Parameter]
+        [ValidateSet("auto", "true", "false")]
+        public string? CastWeightsPerLayer { get; set; }
+
         /// <summary>Ranks that share one GPU (ranks_per_gpu): above 1, more ranks than GPUs, with collectives through host memory.</summary>
         [Parameter]
         [ValidateRange(1, int.MaxValue)]
@@ -197,7 +202,7 @@ namespace XTuner.PowerShell
             ("MaxEpochs", "max_epochs"), ("LearningRate", "lr"), ("WeightDecay", "weight_decay"), ("WarmupRatio", "warmup_ratio"),
             ("MaxNorm", "max_norm"), ("Seed", "seed"), ("DType", "dtype"), ("ActivationCheckpointing", "activation_checkpointing"),
             ("OffloadOptimizer", "offload_optimizer"), ("OffloadActivations", "offload_activations"), ("MlpTiles", "mlp_tiles"),
-            ("FusedKernels", "fused_kernels"),
+            ("FusedKernels", "fused_kernels"), ("CastWeightsPerLayer", "cast_weights_per_layer"),
             ("RanksPerGpu", "ranks_per_gpu"),
             ("WorkDir", "work_dir"), ("SaveSteps", "save_steps"), ("SaveTotalLimit", "save_total_limit"),
             ("LoggingInterval", "logging_interval"), ("Launcher", "launcher"),

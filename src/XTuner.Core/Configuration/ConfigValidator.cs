@@ -90,6 +90,7 @@ namespace XTuner.Core.Configuration
                 f.Add(Error("offload_activations", "offload_activations moves the inputs of checkpointed layers to host memory: it needs activation_checkpointing: true."));
             if (!(c.RecomputeAttention.IsAll || c.RecomputeAttention.IsAuto) && !c.ActivationCheckpointing.IsAny)
                 f.Add(Error("recompute_attention", $"recompute_attention {c.RecomputeAttention} chooses which recomputed layers keep attention's output instead of rerunning it: it needs activation_checkpointing: true, N or auto (with false every layer keeps everything already)."));
+            if (c.WeightCastRefusal(c.WorldSize) is string refusal) f.Add(Error("cast_weights_per_layer", refusal));
         }
 
         private static void CheckModel(XTunerConfig c, ModelSpec spec, List<ConfigFinding> f)

@@ -45,6 +45,19 @@ namespace XTuner.Core.Configuration
         Off,
     }
 
+    /// <summary>Whether each layer's compute-dtype weights exist only while it runs, cast from the float32 master (<c>cast_weights_per_layer</c>).</summary>
+    public enum WeightCastMode
+    {
+        /// <summary>On CUDA wherever this rank holds the whole float32 master on its device (not with offload_optimizer, zero_stage 3, or zero_stage 1-2 over several ranks).</summary>
+        Auto,
+        /// <summary>Always; refused where the master is not whole on the device.</summary>
+        [ConfigName("true")] [ConfigAlias("on")] [ConfigAlias("yes")]
+        On,
+        /// <summary>Never: the weights stay in the compute dtype beside the master for the whole run.</summary>
+        [ConfigName("false")] [ConfigAlias("off")] [ConfigAlias("no")]
+        Off,
+    }
+
     /// <summary>How ranks are started.</summary>
     public enum LauncherKind
     {

@@ -139,7 +139,27 @@ namespace XTuner.Core.Configuration
         [ConfigKey("offload_activations", "Keep checkpointed layer inputs in pinned host memory between forward and recompute (needs activation_checkpointing): true for every layer, N for the first N, auto for as many as the host holds beside the optimizer states.", Group = MemoryGroup)]
         public LayerCount OffloadActivations { get; set; }
 
-        [ConfigKey("gpu_memory_budget_gib", "GPU memory per rank, in GiB, that activation_checkpointing: auto plans within: it keeps layers un-recomputed only while the planner's predicted peak (what xtuner benchmark reports) stays inside it, e.g. another framework's peak to compare at equal memory (default: the GPU's free memory when the run starts). A plan, not a limit the allocator enforces.", Group = MemoryGroup)]
+        [ConfigKey("cast_weights_per_layer", "Keep no whole copy of the weights in the compute dtype: each layer's bf16 weights are cast from the float32 master just before its forward and again before its recompute, and freed after (2 bytes per parameter less: 12.6 GiB at 7B; the casts read the master twice per step). auto (default) on CUDA wherever this rank holds the whole master on its device (not with offload_optimizer, zero_stage 3, or zero_stage 1-2 over several ranks; on the CPU the casts cost more than the memory is worth); true requires the whole master on the device; false keeps the copy. Same numbers either way.", Group = MemoryGroup)]
+        public WeightCastMode CastWeightsPerLayer { get; set; } = WeightCastMode.Auto;
+
+        /// <summary>
+        /// Whether ranks of a <paramref name="worldSize"/>-rank world cast each layer's weights from the float32 master
+        /// (cast_weights_per_layer resolved; auto only on CUDA): the master must be whole on the device, which ZeRO-3,
+        /// sharded states and offload_optimizer rule out.
+        /// </summary>
+        public bool CastsWeightsPerLayer(int worldSize) =>
+            (CastWeightsPerLayer == WeightCastMode.On || CastWeightsPerLayer == WeightCastMode.Auto && Device == DeviceKind.Cuda) && WeightCastApplies(worldSize);
+
+        /// <summary>This rank holds the whole float32 master on its device, as cast_weights_per_layer needs.</summary>
+        public bool WeightCastApplies(int worldSize) => !OffloadOptimizer && (ZeroStage == 0 || ZeroStage < 3 && worldSize == 1);
+
+        /// <summary>Why cast_weights_per_layer: true cannot be had on <paramref name="worldSize"/> ranks, and what to change; null where it can.</summary>
+        public string? WeightCastRefusal(int worldSize) => CastWeightsPerLayer != WeightCastMode.On || WeightCastApplies(worldSize) ? null
+            : OffloadOptimizer
+                ? "cast_weights_per_layer: true casts each layer's weights from the float32 master on the device, which offload_optimizer moves to host memory: set cast_weights_per_layer: auto or false, or remove offload_optimizer."
+                : $"cast_weights_per_layer: true casts each layer's weights from the whole float32 master, which zero_stage {ZeroStage} over {worldSize} ranks shards (zero_stage 3 gathers each layer's weights itself): set cast_weights_per_layer: auto or false, or zero_stage 0.";
+
+        [ConfigKey("gpu_memory_budget_gib", "GPU memory per rank, in GiB, that activation_checkpointing: auto plans within: it keeps layers un-recomputed only while the planner's predicted peak (what xtuner benchmark reports) stays 0.25 GiB inside it (the planner's budget_margin_gib), e.g. another framework's peak to compare at equal memory (default: the GPU's free memory when the run starts, less 1.5 GiB of headroom). A plan, not a limit the allocator enforces.", Group = MemoryGroup)]
         public double? GpuMemoryBudgetGib { get; set; }
 
         [ConfigKey("mlp_tiles", "Run each MLP over this many sequence tiles, forward and backward, so no [tokens, intermediate_size] tensor exists whole (exact); auto: as many as keep each under 1 GiB.", Group = MemoryGroup)]

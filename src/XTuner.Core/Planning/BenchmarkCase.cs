@@ -9,9 +9,9 @@ namespace XTuner.Core.Planning
     public sealed class BenchmarkCase
     {
         public BenchmarkCase(string file, int line, string config, IReadOnlyList<string> options, int length, int ranks,
-            double measuredPeakGib, double? measuredStepSeconds, double? hostMemoryGib = null, string fusedKernels = "false")
+            double measuredPeakGib, double? measuredStepSeconds, double? hostMemoryGib = null, IReadOnlyList<string>? recordedOptions = null)
         {
-            FusedKernels = fusedKernels;
+            RecordedOptions = recordedOptions ?? new[] { "fused_kernels=false", "cast_weights_per_layer=false" };
             HostMemoryGib = hostMemoryGib;
             File = file;
             Line = line;
@@ -26,8 +26,11 @@ namespace XTuner.Core.Planning
         /// <summary>The host memory the run had available (GiB, its line's host_memory_gib), which offload_activations auto fills; null where not recorded.</summary>
         public double? HostMemoryGib { get; }
 
-        /// <summary>The fused_kernels its run used (its line's field; false for a line without it, which ran before the kernels), unless its options set it.</summary>
-        public string FusedKernels { get; }
+        /// <summary>
+        /// What its line's fields record of how it ran, as options applied before <see cref="Options"/>: fused_kernels and
+        /// cast_weights_per_layer (each false for a line without the field, which ran before the option existed).
+        /// </summary>
+        public IReadOnlyList<string> RecordedOptions { get; }
 
         /// <summary>The results file's name.</summary>
         public string File { get; }

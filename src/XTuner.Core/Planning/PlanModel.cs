@@ -79,7 +79,10 @@ namespace XTuner.Core.Planning
             {
                 OffloadedLayers = offloaded, RecomputedLayers = recomputed, AttentionRecomputedLayers = recompute.AttentionLayers, Context = a.ContextBytes,
             };
-            m.Parameters = stage == 3 ? 2 * p / w + 2 * unit : 2 * p;
+            // cast_weights_per_layer: a recomputed layer's weights exist only while it runs (one layer at a time); the
+            // others, and the embeddings, norm and head, from first use to the optimizer step.
+            double castAway = config.CastsWeightsPerLayer(w) ? Math.Max(0, recomputed - 1) * OffloadBytes.LayerParameters(spec) : 0;
+            m.Parameters = stage == 3 ? 2 * p / w + 2 * unit : 2 * (p - castAway);
             m.Gradients = stage switch
             {
                 0 => 2 * p + (accum > 1 ? 4 * p : 0),

@@ -16,8 +16,8 @@ namespace XTuner.Core.Planning
     /// config is a case, predicted with the same config, overrides, length and ranks. A line marked
     /// <c>superseded</c> (a build since changed, kept beside its successor's line as the before of a before/after) or
     /// <c>not_modelled</c> (an option the planner does not model yet, named in the field: sliding windows, say)
-    /// is history, not a case. A line's <c>fused_kernels</c> field is the kernels its run used (false for a line without it:
-    /// it ran before they existed).
+    /// is history, not a case. A line's <c>fused_kernels</c> and <c>cast_weights_per_layer</c> fields are how its run trained
+    /// (each false for a line without it: it ran before the option existed).
     /// </summary>
     public static class PlanValidation
     {
@@ -48,7 +48,7 @@ namespace XTuner.Core.Planning
         public static ValidationResult Evaluate(BenchmarkCase benchmark, PlanAssumptions? assumptions = null)
         {
             var config = ConfigCatalogue.Get(benchmark.Config);
-            ConfigYaml.ApplyOptions(config, new[] { "fused_kernels=" + benchmark.FusedKernels }
+            ConfigYaml.ApplyOptions(config, benchmark.RecordedOptions
                 .Concat(benchmark.Options).Concat(new[] { "max_length=" + benchmark.Length.ToString(CultureInfo.InvariantCulture) }));
             config.Nodes = 1;
             config.GpusPerNode = benchmark.Ranks;
@@ -83,12 +83,14 @@ namespace XTuner.Core.Planning
                 return null;
             var (config, options, nproc, device) = ParseCommand(c.GetString()!);
             if (config == null || !ConfigCatalogue.Contains(config)) return null;
-            // The kernels the run used: its line says (since they exist); a line without the field ran before them.
+            // How the run trained: its line says (since the options exist); a line without a field ran before its option.
             var fused = e.TryGetProperty("fused_kernels", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString()! : "false";
+            var cast = e.TryGetProperty("cast_weights_per_layer", out var w) && w.ValueKind == JsonValueKind.True ? "true" : "false";
             if (e.TryGetProperty("device", out var d) && d.ValueKind == JsonValueKind.String) device = d.GetString();
             int ranks = (int)(Number(e, "ranks") ?? nproc ?? 1);
             bool cuda = device == null || device == "cuda";
-            return new BenchmarkCase(file, line, config, options, (int)length, ranks, peak, cuda ? Number(e, "step_time_s") : null, Number(e, "host_memory_gib"), fused);
+            return new BenchmarkCase(file, line, config, options, (int)length, ranks, peak, cuda ? Number(e, "step_time_s") : null, Number(e, "host_memory_gib"),
+                new[] { "fused_kernels=" + fused, "cast_weights_per_layer=" + cast });
         }
 
         /// <summary>The config, --cfg-options, --nproc-per-node and --device of an <c>xtuner benchmark</c> command line.</summary>

@@ -22,8 +22,8 @@ namespace XTuner.Core.Planning
 
     /// <summary>
     /// What <c>activation_checkpointing: auto</c> and <c>recompute_attention: auto</c> recompute: the split the planner
-    /// predicts fastest among those whose peak stays within the memory beside the fully recomputed layout (less the
-    /// headroom), in the GPU's free memory or <c>gpu_memory_budget_gib</c> where that is less. A layer can skip its
+    /// predicts fastest among those whose peak stays within the GPU's free memory less the headroom, or within
+    /// <c>gpu_memory_budget_gib</c> less the budget margin where that is less. A layer can skip its
     /// recompute (it keeps everything autograd saves for it in place of its checkpointed input), or recompute all but
     /// attention (it keeps attention's inputs and output: at long sequences attention is most of a recompute and the
     /// cheaper memory of the two). Uses the planner's model, so trainer and planner never disagree.
@@ -50,13 +50,17 @@ namespace XTuner.Core.Planning
             var all = Plan(config, worldSize, layers, layers, hardware, a);
             var none = Plan(config, worldSize, 0, 0, hardware, a);
             var allButAttention = Plan(config, worldSize, layers, 0, hardware, a);
-            double keptLayerBytes = SavedBytesPerLayer(all.Config, a) - (layers > all.OffloadedLayers ? CheckpointBytes(all.Config) : 0);
+            // A layer that keeps its activations keeps its cast weights too (cast_weights_per_layer).
+            double keptLayerBytes = SavedBytesPerLayer(all.Config, a) - (layers > all.OffloadedLayers ? CheckpointBytes(all.Config) : 0)
+                                    + (all.Config.CastsWeightsPerLayer(worldSize) ? 2.0 * OffloadBytes.LayerParameters(all.Config.Model) : 0);
             double keptAttentionBytes = AttentionBytesPerLayer(all.Config);
             double keptLayerSeconds = (all.StepTimeSeconds - none.StepTimeSeconds) / layers;
             double keptAttentionSeconds = (all.StepTimeSeconds - allButAttention.StepTimeSeconds) / layers;
-            // gpu_memory_budget_gib caps the planned peak below what the GPU has free.
-            double budget = config.GpuMemoryBudgetGib is double gib ? Math.Min(freeBytes, gib * PlanAssumptions.Gib) : freeBytes;
-            double room = budget - a.HeadroomBytes - all.Memory.PeakGpu;
+            // gpu_memory_budget_gib caps the planned peak below what the GPU has free; the headroom is what the GPU must
+            // keep free, the budget's margin what the prediction may miss by.
+            double budget = freeBytes - a.HeadroomBytes;
+            if (config.GpuMemoryBudgetGib is double gib) budget = Math.Min(budget, gib * PlanAssumptions.Gib - a.BudgetMarginBytes);
+            double room = budget - all.Memory.PeakGpu;
             int lowest = config.ZeroStage != 3 ? 0 : layers;
             var best = given;
             double bestSaved = 0;

@@ -222,7 +222,7 @@ namespace XTuner.Training.Engine
             return loss.detach().to(ScalarType.Float64).MoveToOuterDisposeScope();
         }
 
-        /// <summary>The final model as a Hugging Face checkpoint (ZeRO-3 gathers it unit by unit into rank 0's host memory).</summary>
+        /// <summary>The final model as a Hugging Face checkpoint (ZeRO-3 gathers it unit by unit into rank 0's host memory; weights cast per layer are saved from the master).</summary>
         private void Export(TrainingSetup setup, string folder)
         {
             if (setup.Optimizer.Zero is Zero.ShardedParameters shards)
@@ -231,6 +231,17 @@ namespace XTuner.Training.Engine
                 var host = shards.GatherToHost(keep: IsRankZero);
                 if (IsRankZero) HfCheckpoint.Save(host, setup.Spec, folder, setup.ComputeType);
                 foreach (var t in host) t.Value.Dispose();
+            }
+            else if (setup.Optimizer.Zero is Zero.CastParameters cast)
+            {
+                // Straight from the float32 master, tensor by tensor (casting the whole model at once would add 2 bytes
+                // per parameter to the step's peak).
+                if (IsRankZero)
+                {
+                    var master = cast.MasterParameters();
+                    HfCheckpoint.Save(master, setup.Spec, folder, setup.ComputeType);
+                    foreach (var t in master) t.Value.Dispose();
+                }
             }
             else if (IsRankZero)
             {

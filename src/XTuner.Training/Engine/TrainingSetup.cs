@@ -107,7 +107,9 @@ namespace XTuner.Training.Engine
             var computeType = config.DType == TrainingDType.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
             var recompute = Recompute(config, spec, device.type == TorchSharp.DeviceType.CUDA ? freeDeviceBytes : null, world.Size, reporter);
             int recomputed = recompute.Layers;
-            int offloadedLayers = CheckOffload(config, spec, computeType, recomputed, world.Size, localRanks, reporter);
+            if (config.WeightCastRefusal(world.Size) is string refusal) throw new XTunerException(ErrorIds.InvalidConfig, refusal);
+            bool castWeights = config.CastsWeightsPerLayer(world.Size);
+            int offloadedLayers = CheckOffload(config, spec, computeType, recomputed, world.Size, localRanks, castWeights, reporter);
             var (model, shards) = BuildModel(config, spec, computeType, device, world, resolved.CheckpointDirectory, loadWeights: resumeFrom == null);
             try
             {
@@ -119,7 +121,7 @@ namespace XTuner.Training.Engine
                 if (layout.SequenceParallelSize > 1)
                     model.AttentionKernel = new UlyssesAttention(sequenceParallel, model.AttentionKernel, spec.NumAttentionHeads!.Value,
                         spec.NumKeyValueHeads ?? spec.NumAttentionHeads!.Value, config.SequenceParallelHeadPadding);
-                var zero = ZeroStrategies.Create(config.ZeroStage, model, world, accum, shards);
+                var zero = ZeroStrategies.Create(config.ZeroStage, model, world, accum, shards, castWeights);
                 model.LayerHooks = zero.LayerHooks;
                 var settings = new OptimizerSettings
                 {
@@ -127,7 +129,7 @@ namespace XTuner.Training.Engine
                 };
                 IOptimizerStates states = config.OffloadOptimizer
                     ? new HostOptimizerStates(zero, settings, pinned: device.type == TorchSharp.DeviceType.CUDA)
-                    : new DeviceOptimizerStates(zero, settings, device);
+                    : new DeviceOptimizerStates(zero, settings, device, zero is CastParameters cast ? cast.Bind : null);
                 var optimizer = new MixedPrecisionAdamW(zero, states, world, settings);
                 var setup = new TrainingSetup(spec, computeType, tokenizer, data, sampler, totalSteps, schedule, model, optimizer, activationOffload, config.IsolatesDocuments);
                 if (resumeFrom != null)
@@ -150,7 +152,7 @@ namespace XTuner.Training.Engine
         /// checkpointed inputs in host memory (offload_activations, auto resolved).
         /// </summary>
         private static int CheckOffload(XTunerConfig config, ModelSpec spec, ScalarType computeType, int recomputed, int worldSize, int localRanks,
-            RunReporter? reporter)
+            bool castWeights, RunReporter? reporter)
         {
             int shards = config.ZeroStage >= 1 ? worldSize : 1;
             int layers = spec.NumHiddenLayers ?? 0;
@@ -166,8 +168,10 @@ namespace XTuner.Training.Engine
                 : offloaded == layers ? $"in host memory ({Bytes(activations)} per rank)"
                 : $"of {offloaded} of {layers} layers in host memory ({Bytes(activations)} per rank), the rest on the device");
             reporter?.Info(string.Format(System.Globalization.CultureInfo.InvariantCulture,
-                "memory: optimizer states {0}, checkpointed activations {1}, mlp_tiles {2}",
-                config.OffloadOptimizer ? $"in host memory ({Bytes(optimizer)} per rank)" : "on the device", checkpoints, config.MlpTiles));
+                "memory: optimizer states {0}, {1}, checkpointed activations {2}, mlp_tiles {3}",
+                config.OffloadOptimizer ? $"in host memory ({Bytes(optimizer)} per rank)" : "on the device",
+                castWeights ? "each layer's weights cast from the float32 master as it runs (cast_weights_per_layer)" : "weights kept whole in the compute dtype",
+                checkpoints, config.MlpTiles));
             return offloaded;
         }
 

@@ -20,16 +20,30 @@ namespace XTuner.Training.Optim
         private Tensor? _lowPrecision;
         private int _lowPrecisionUnit = -1;
 
-        /// <summary>States for <paramref name="zero"/>'s units on <paramref name="device"/>, the master from the current parameters.</summary>
-        public DeviceOptimizerStates(IZeroStrategy zero, OptimizerSettings settings, Device device)
+        /// <summary>
+        /// States for <paramref name="zero"/>'s units on <paramref name="device"/>, the master from the current parameters.
+        /// <paramref name="masterRead"/> runs once the master holds them and before the moments exist: what frees the
+        /// parameters then (<see cref="CastParameters.Bind"/>) keeps them and the moments from ever being on the device together.
+        /// </summary>
+        public DeviceOptimizerStates(IZeroStrategy zero, OptimizerSettings settings, Device device, System.Action<DeviceOptimizerStates>? masterRead = null)
         {
             _units = zero.Units;
             _settings = settings;
             _master = _units.Select(u => zeros(u.ShardLength, ScalarType.Float32, device)).ToArray();
+            for (int u = 0; u < _units.Count; u++) zero.ReadShard(u, _master[u]);
+            masterRead?.Invoke(this);
             _expAvg = _units.Select(u => zeros(u.ShardLength, ScalarType.Float32, device)).ToArray();
             _expAvgSq = _units.Select(u => zeros(u.ShardLength, ScalarType.Float32, device)).ToArray();
-            for (int u = 0; u < _units.Count; u++) zero.ReadShard(u, _master[u]);
         }
+
+        /// <summary>
+        /// Whether the fused update of a bf16 model also writes the bf16 values the parameters take (<see cref="Values"/>);
+        /// not when the parameters are cast from the master as they are used (<see cref="CastParameters"/>).
+        /// </summary>
+        public bool WritesComputeCopy { get; set; } = true;
+
+        /// <summary>Unit <paramref name="u"/>'s float32 master shard on the device, as last updated (the states own it).</summary>
+        public Tensor Master(int u) => _master[u];
 
         // The strategy casts as it copies; a separate cast would only allocate. The fused update's bf16 values are the same numbers.
         public Tensor Values(int u, ScalarType dtype) =>
@@ -60,7 +74,7 @@ namespace XTuner.Training.Optim
         private void FusedUpdate(int u, Tensor gradient, double gradientScale, long step, double lr)
         {
             using var scope = NewDisposeScope();
-            bool lowPrecision = _units[u].Slots[0].Parameter?.dtype == ScalarType.BFloat16;
+            bool lowPrecision = WritesComputeCopy && _units[u].Slots[0].Parameter?.dtype == ScalarType.BFloat16;
             if (lowPrecision && (_lowPrecision is null || _lowPrecision.numel() < _units[u].ShardLength))
             {
                 _lowPrecision?.Dispose();

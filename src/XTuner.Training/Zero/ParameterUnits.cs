@@ -67,6 +67,40 @@ namespace XTuner.Training.Zero
         public long ShardLength { get; }
 
         /// <summary>
+        /// Points every parameter of the unit at its part of <paramref name="whole"/> (a flat [PaddedNumel] tensor), which
+        /// then holds their values and owns their memory. The views it makes are disposed here: left to the caller's
+        /// dispose scope they would keep <paramref name="whole"/> alive until that scope ends (a whole forward, for a
+        /// layer's parameters), and left to the finalizer until a garbage collection.
+        /// </summary>
+        public void PointAt(TorchSharp.torch.Tensor whole)
+        {
+            using var noGrad = TorchSharp.torch.no_grad();
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            foreach (var slot in Slots)
+                slot.Parameter!.set_(whole.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
+        }
+
+        /// <summary>Points every parameter of the unit at <paramref name="released"/> (an empty tensor): they hold no memory until the next <see cref="PointAt"/>.</summary>
+        public void Release(TorchSharp.torch.Tensor released)
+        {
+            using var noGrad = TorchSharp.torch.no_grad();
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            foreach (var slot in Slots) slot.Parameter!.set_(released);
+        }
+
+        /// <summary>A decoder layer's unit (named <c>layers.N</c>), as opposed to the embeddings' or the final norm and head's.</summary>
+        public bool IsLayer => Name.StartsWith("layers.", StringComparison.Ordinal);
+
+        /// <summary>For each decoder layer, the index of its unit in <paramref name="units"/>.</summary>
+        public static int[] LayerUnits(IReadOnlyList<ParameterUnit> units)
+        {
+            var layers = units.Select((u, i) => (u, i)).Where(x => x.u.IsLayer).ToList();
+            var result = new int[layers.Count];
+            foreach (var (u, i) in layers) result[int.Parse(u.Name.Substring("layers.".Length), System.Globalization.CultureInfo.InvariantCulture)] = i;
+            return result;
+        }
+
+        /// <summary>
         /// Splits named parameters into units (embeddings, each layer, the rest) in name order within a unit, the same on
         /// every rank.
         /// </summary>

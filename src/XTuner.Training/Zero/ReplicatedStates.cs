@@ -10,7 +10,7 @@ namespace XTuner.Training.Zero
     /// so no float32 copy of all gradients ever exists; micro-batches of a low-precision model add up in float32
     /// accumulators. On one rank without accumulation the norm and the update read <c>.grad</c> where backward left it.
     /// </summary>
-    public sealed class ReplicatedStates : WholeParameters
+    public class ReplicatedStates : WholeParameters
     {
         private readonly Tensor?[] _accumulated;
 

@@ -39,9 +39,7 @@ namespace XTuner.Training.Zero
             _shards = units.Select(u => zeros(u.ShardLength, dtype, device)).ToArray();
             _accumulated = units.Select(u => zeros(u.ShardLength, ScalarType.Float32, device)).ToArray();
             _gathered = new Tensor?[units.Count];
-            var layers = units.Select((u, i) => (u, i)).Where(x => x.u.Name.StartsWith("layers.", StringComparison.Ordinal)).ToList();
-            _layerUnit = new int[layers.Count];
-            foreach (var (u, i) in layers) _layerUnit[int.Parse(u.Name.Substring("layers.".Length))] = i;
+            _layerUnit = ParameterUnit.LayerUnits(units);
         }
 
         /// <summary>
@@ -87,7 +85,7 @@ namespace XTuner.Training.Zero
             for (int u = 0; u < _units.Count; u++)
             {
                 foreach (var slot in _units[u].Slots) slot.Parameter = byName[slot.Name];
-                if (!_units[u].Name.StartsWith("layers.", StringComparison.Ordinal)) TakeShard(u);
+                if (!_units[u].IsLayer) TakeShard(u);
             }
         }
 
@@ -174,7 +172,7 @@ namespace XTuner.Training.Zero
         public void BeginMicroBatch()
         {
             for (int u = 0; u < _units.Count; u++)
-                if (!_units[u].Name.StartsWith("layers.", StringComparison.Ordinal)) Gather(u);
+                if (!_units[u].IsLayer) Gather(u);
         }
 
         /// <summary>After a micro-batch's backward: gradients still on gathered units (embeddings, head) join the accumulators.</summary>
@@ -200,22 +198,16 @@ namespace XTuner.Training.Zero
         {
             if (_gathered[u] is not null) return;
             var unit = _units[u];
-            var full = empty(unit.PaddedNumel, _shards[u].dtype, _shards[u].device);
+            var full = empty(unit.PaddedNumel, _shards[u].dtype, _shards[u].device).DetachFromDisposeScope();
             _world.AllGather(full, _shards[u]);
-            using var noGrad = no_grad();
-            foreach (var slot in unit.Slots)
-                slot.Parameter!.set_(full.narrow(0, slot.Offset, slot.Numel).view(slot.Shape));
+            unit.PointAt(full);
             _gathered[u] = full;
         }
 
         private void Release(int u)
         {
-            using var noGrad = no_grad();
-            foreach (var slot in _units[u].Slots)
-            {
-                slot.Parameter!.set_(_released);
-                slot.Parameter!.grad = null;
-            }
+            _units[u].Release(_released);
+            foreach (var slot in _units[u].Slots) slot.Parameter!.grad = null;
             _gathered[u]?.Dispose();
             _gathered[u] = null;
         }

@@ -45,12 +45,12 @@ namespace XTuner.Training.Zero
 
         public abstract bool GradientsSharded { get; }
 
-        public ILayerParameterHooks? LayerHooks => null;
+        public virtual ILayerParameterHooks? LayerHooks => null;
 
         /// <summary>The model computes in a dtype other than float32 (its gradients must not add up in that dtype).</summary>
         protected bool LowPrecision => _units[0].Slots[0].Parameter!.dtype != ScalarType.Float32;
 
-        public void BeginMicroBatch()
+        public virtual void BeginMicroBatch()
         {
         }
 
@@ -62,18 +62,20 @@ namespace XTuner.Training.Zero
 
         public abstract void WriteShard(int u, Tensor master);
 
-        public void ReadShard(int u, Tensor destination)
+        public virtual void ReadShard(int u, Tensor destination)
         {
             using var noGrad = no_grad();
+            // The flattened views would otherwise keep the parameters' storage until a GC (what CastParameters frees).
+            using var scope = NewDisposeScope();
             foreach (var (slot, slotStart, shardStart, length) in _units[u].SlotsInShard())
                 destination.narrow(0, shardStart, length).copy_(slot.Parameter!.flatten().narrow(0, slotStart, length));
         }
 
-        public void GatherParameters()
+        public virtual void GatherParameters()
         {
         }
 
-        public void ReleaseParameters()
+        public virtual void ReleaseParameters()
         {
         }
 

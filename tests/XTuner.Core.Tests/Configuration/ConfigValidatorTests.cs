@@ -154,6 +154,41 @@ namespace XTuner.Core.Tests.Configuration
         }
 
         [Fact]
+        public void CastingWeightsPerLayerNeedsTheWholeMasterOnTheDevice()
+        {
+            var c = ConfigCatalogue.Get("tiny-llama");
+            c.ZeroStage = 0;
+            c.OffloadOptimizer = false;
+            // auto casts on CUDA only: on the CPU the casts cost more than the memory is worth.
+            c.Device = DeviceKind.Cpu;
+            Assert.False(c.CastsWeightsPerLayer(c.WorldSize));
+            c.Device = DeviceKind.Cuda;
+            Assert.True(c.CastsWeightsPerLayer(c.WorldSize));
+            // auto steps aside where the master is not whole on the device; true is refused there, saying what to change.
+            c.OffloadOptimizer = true;
+            Assert.False(c.CastsWeightsPerLayer(c.WorldSize));
+            Assert.DoesNotContain(Errors(c), e => e.Key == "cast_weights_per_layer");
+            ConfigYaml.SetOption(c, "cast_weights_per_layer", "true");
+            var offload = Assert.Single(Errors(c), e => e.Key == "cast_weights_per_layer");
+            Assert.Contains("remove offload_optimizer", offload.Message);
+            c.OffloadOptimizer = false;
+            c.ZeroStage = 3;
+            Assert.Contains("zero_stage 3", Assert.Single(Errors(c), e => e.Key == "cast_weights_per_layer").Message);
+            // ZeRO-1/2 keep the whole master on one rank, shard it over several.
+            c.ZeroStage = 2;
+            c.Nodes = 1;
+            c.GpusPerNode = 1;
+            Assert.True(c.CastsWeightsPerLayer(1));
+            c.GpusPerNode = 2;
+            Assert.False(c.WeightCastApplies(2));
+            Assert.Contains("over 2 ranks", Assert.Single(Errors(c), e => e.Key == "cast_weights_per_layer").Message);
+            ConfigYaml.SetOption(c, "cast_weights_per_layer", "false");
+            Assert.Equal(WeightCastMode.Off, c.CastWeightsPerLayer);
+            c.ZeroStage = 0;
+            Assert.False(c.CastsWeightsPerLayer(2));
+        }
+
+        [Fact]
         public void KeepingAttentionNeedsRecomputedLayers()
         {
             var c = ConfigCatalogue.Get("tiny-llama");

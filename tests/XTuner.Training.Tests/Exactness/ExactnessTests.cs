@@ -41,10 +41,10 @@ namespace XTuner.Training.Tests.Exactness
 
         public ExactnessTests(ITestOutputHelper log) => _log = log;
 
-        /// <summary>One process, the whole global batch in one micro-batch.</summary>
+        /// <summary>One process, the whole global batch in one micro-batch, weights kept whole in the compute dtype (so every run that casts them per layer, the default, is checked against the copy).</summary>
         private static TrainedRun Reference(RunShape shape) => References.GetOrAdd(
             shape with { World = 1, SequenceParallel = 1, ZeroStage = 0, Accumulation = 1, Checkpointing = false, RecomputedLayers = null, RecomputeAttention = null, HeadPadding = false,
-                         OffloadOptimizer = false, OffloadActivations = "false", MlpTiles = "1",
+                         OffloadOptimizer = false, OffloadActivations = "false", MlpTiles = "1", CastWeights = "false",
                          BatchSize = shape.BatchSize * shape.Accumulation * (shape.World / shape.SequenceParallel) },
             s => TrainedRun.Train(s));
 

@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Linq;
 using XTuner.Training.Tests.Distributed;
 using Xunit;
 
@@ -25,6 +26,30 @@ namespace XTuner.Training.Tests.Exactness
             Assert.InRange(Math.Abs(bf16.Steps[0].GradNorm - fp32.Steps[0].GradNorm) / fp32.Steps[0].GradNorm, 0, 2e-2);
             for (int i = 0; i < shape.Steps; i++)
                 Assert.InRange(Math.Abs(bf16.Steps[i].Loss - fp32.Steps[i].Loss) / fp32.Steps[i].Loss, 0, 1e-2);
+        }
+    
+        [Fact]
+        public void CastingBFloat16WeightsPerLayerIsBitwiseTheKeptCopy()
+        {
+            // A layer's bf16 weights cast from the float32 master as it runs (before its forward, again before its
+            // recompute) are the very values the kept copy holds: the same bits, under SP, accumulation and partial recompute.
+            var shape = new RunShape(World: 2, SequenceParallel: 2, Accumulation: 2, RecomputedLayers: "1", DType: "bfloat16", Steps: 3);
+            var cast = TrainedRun.Train(shape with { CastWeights = "true" });
+            var kept = TrainedRun.Train(shape with { CastWeights = "false" });
+            Assert.Contains("cast from the float32 master", File.ReadAllText(Path.Combine(cast.WorkDir, "logs", "rank0.log")));
+            Assert.Contains("kept whole in the compute dtype", File.ReadAllText(Path.Combine(kept.WorkDir, "logs", "rank0.log")));
+            for (int step = 1; step <= shape.Steps; step++)
+            {
+                Assert.Equal(kept.Steps[step - 1].Loss, cast.Steps[step - 1].Loss);
+                Assert.Equal(kept.Steps[step - 1].GradNorm, cast.Steps[step - 1].GradNorm);
+                var expected = kept.Parameters(step);
+                var actual = cast.Parameters(step);
+                Assert.Equal(expected.Keys.OrderBy(k => k), actual.Keys.OrderBy(k => k));
+                foreach (var (name, value) in expected)
+                    Assert.True(actual[name].eq(value).all().item<bool>(), $"{name} differs at step {step}");
+            }
+            Assert.Equal(File.ReadAllBytes(Path.Combine(kept.WorkDir, "hf", "model.safetensors")),
+                         File.ReadAllBytes(Path.Combine(cast.WorkDir, "hf", "model.safetensors")));
         }
     }
 }

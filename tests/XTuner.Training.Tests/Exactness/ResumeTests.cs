@@ -14,10 +14,13 @@ namespace XTuner.Training.Tests.Exactness
         [InlineData(2, 2, false)]
         [InlineData(2, 3, false)]
         [InlineData(2, 3, true)]
-        public void ResumingReplaysTheSameLosses(int world, int zeroStage, bool offload)
+        [InlineData(1, 0, false, true)]
+        public void ResumingReplaysTheSameLosses(int world, int zeroStage, bool offload, bool castWeights = false)
         {
+            // castWeights: the parameters are cast from the master the checkpoint restores, layer by layer (half recomputed).
             var shape = new RunShape(World: world, ZeroStage: zeroStage, Steps: 6, SaveSteps: 3, Checkpointing: zeroStage == 3,
-                OffloadOptimizer: offload, OffloadActivations: offload ? "true" : "false", MlpTiles: offload ? "2" : "1");
+                OffloadOptimizer: offload, OffloadActivations: offload ? "true" : "false", MlpTiles: offload ? "2" : "1",
+                CastWeights: castWeights ? "true" : null, RecomputedLayers: castWeights ? "1" : null);
             var full = TrainedRun.Train(shape);
             Assert.True(Directory.Exists(Path.Combine(full.WorkDir, "checkpoints", "step-000003")));
             Assert.True(Directory.Exists(Path.Combine(full.WorkDir, "checkpoints", "step-000006")));

@@ -17,7 +17,7 @@ namespace XTuner.Training.Tests.Exactness
         int MaxLength = 128, int Heads = 8, int KeyValueHeads = 2, bool HeadPadding = false, bool Checkpointing = false,
         int ZeroStage = 0, int Steps = 3, int SaveSteps = 0, string Architecture = "llama", int SaveTotalLimit = -1, string? Pretrained = null, string DType = "float32",
         bool OffloadOptimizer = false, string OffloadActivations = "false", string MlpTiles = "1", bool? VarlenAttention = null, int? SlidingWindow = null,
-        string? RecomputedLayers = null, string? RecomputeAttention = null)
+        string? RecomputedLayers = null, string? RecomputeAttention = null, string? CastWeights = null)
     {
         /// <summary>What each family adds to the shared shape (q/k/v biases, q/k norms, logit scale, tied embeddings).</summary>
         private string ArchitectureKeys => Architecture switch
@@ -66,7 +66,7 @@ activation_checkpointing: {RecomputedLayers ?? (Checkpointing ? "true" : "false"
 {(RecomputeAttention is string ra ? $"recompute_attention: {ra}\n" : "")}offload_optimizer: {(OffloadOptimizer ? "true" : "false")}
 offload_activations: {OffloadActivations}
 mlp_tiles: {MlpTiles}
-save_steps: {SaveSteps}
+{(CastWeights is string cast ? $"cast_weights_per_layer: {cast}\n" : "")}save_steps: {SaveSteps}
 save_total_limit: {SaveTotalLimit}
 logging_interval: 1
 ";
