@@ -27,13 +27,17 @@ namespace XTuner.Training.Tests.Exactness
             for (int i = 0; i < shape.Steps; i++)
                 Assert.InRange(Math.Abs(bf16.Steps[i].Loss - fp32.Steps[i].Loss) / fp32.Steps[i].Loss, 0, 1e-2);
         }
-    
-        [Fact]
-        public void CastingBFloat16WeightsPerLayerIsBitwiseTheKeptCopy()
+
+        [Theory]
+        [InlineData("llama")]
+        [InlineData("cohere")]
+        [InlineData("internlm2")]
+        public void CastingBFloat16WeightsPerLayerIsBitwiseTheKeptCopy(string architecture)
         {
             // A layer's bf16 weights cast from the float32 master as it runs (before its forward, again before its
-            // recompute) are the very values the kept copy holds: the same bits, under SP, accumulation and partial recompute.
-            var shape = new RunShape(World: 2, SequenceParallel: 2, Accumulation: 2, RecomputedLayers: "1", DType: "bfloat16", Steps: 3);
+            // recompute) are the very values the kept copy holds: the same bits, under SP, accumulation and partial
+            // recompute; Cohere ties its head to the embeddings, InternLM2 fuses q, k and v into one weight.
+            var shape = new RunShape(World: 2, SequenceParallel: 2, Accumulation: 2, RecomputedLayers: "1", DType: "bfloat16", Steps: 3, Architecture: architecture);
             var cast = TrainedRun.Train(shape with { CastWeights = "true" });
             var kept = TrainedRun.Train(shape with { CastWeights = "false" });
             Assert.Contains("cast from the float32 master", File.ReadAllText(Path.Combine(cast.WorkDir, "logs", "rank0.log")));
