@@ -222,30 +222,17 @@ namespace XTuner.Training.Engine
             return loss.detach().to(ScalarType.Float64).MoveToOuterDisposeScope();
         }
 
-        /// <summary>The final model as a Hugging Face checkpoint (ZeRO-3 gathers it unit by unit into rank 0's host memory; weights cast per layer are saved from the master).</summary>
+        /// <summary>The final model as a Hugging Face checkpoint, tensor by tensor as the ZeRO strategy holds it.</summary>
         private void Export(TrainingSetup setup, string folder)
         {
-            if (setup.Optimizer.Zero is Zero.ShardedParameters shards)
+            var parameters = setup.Optimizer.Zero.FinalParameters(keep: IsRankZero);
+            try
             {
-                // Unit by unit to rank 0's host memory: the whole model never sits on one device.
-                var host = shards.GatherToHost(keep: IsRankZero);
-                if (IsRankZero) HfCheckpoint.Save(host, setup.Spec, folder, setup.ComputeType);
-                foreach (var t in host) t.Value.Dispose();
+                if (IsRankZero) HfCheckpoint.Save(parameters, setup.Spec, folder, setup.ComputeType);
             }
-            else if (setup.Optimizer.Zero is Zero.CastParameters cast)
+            finally
             {
-                // Straight from the float32 master, tensor by tensor (casting the whole model at once would add 2 bytes
-                // per parameter to the step's peak).
-                if (IsRankZero)
-                {
-                    var master = cast.MasterParameters();
-                    HfCheckpoint.Save(master, setup.Spec, folder, setup.ComputeType);
-                    foreach (var t in master) t.Value.Dispose();
-                }
-            }
-            else if (IsRankZero)
-            {
-                HfCheckpoint.Save(setup.Model, setup.Spec, folder, saveDtype: setup.ComputeType);
+                foreach (var t in parameters) t.Value.Dispose();
             }
             if (IsRankZero) setup.Tokenizer?.SaveTo(folder);
         }

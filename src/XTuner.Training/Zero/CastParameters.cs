@@ -23,14 +23,12 @@ namespace XTuner.Training.Zero
         private readonly Tensor?[] _cast;
         private readonly int[] _layerUnit;
         private readonly Tensor _released;
-        private readonly string[] _order;
         private DeviceOptimizerStates? _states;
 
         public CastParameters(DecoderModel model, IProcessGroup world, int stage, int accumulationSteps)
             : base(model, world, stage, accumulationSteps)
         {
             _cast = new Tensor?[Units.Count];
-            _order = model.named_parameters().Select(p => p.name).ToArray();
             _layerUnit = ParameterUnit.LayerUnits(Units);
             var first = Units[0].Slots[0].Parameter!;
             _released = empty(0, first.dtype, first.device);
@@ -89,18 +87,17 @@ namespace XTuner.Training.Zero
         }
 
         /// <summary>
-        /// The parameters as views of the float32 master, named in the model's order: what a checkpoint saves in the
-        /// compute dtype (the same rounding as a cast) without casting the whole model onto the device at once. The views
-        /// are the caller's to dispose.
+        /// The parameters as views of the float32 master: what a checkpoint saves in the compute dtype (the same rounding
+        /// as a cast) without casting the whole model onto the device at once.
         /// </summary>
-        public List<KeyValuePair<string, Tensor>> MasterParameters()
+        public override List<KeyValuePair<string, Tensor>> FinalParameters(bool keep)
         {
-            if (_states is null) throw new InvalidOperationException("The master exists once the states are bound.");
+            if (_states is null || !keep) return base.FinalParameters(keep);
             var views = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             for (int u = 0; u < Units.Count; u++)
                 foreach (var slot in Units[u].Slots)
                     views[slot.Name] = _states.Master(u).narrow(0, slot.Offset, slot.Numel).view(slot.Shape);
-            return _order.Select(name => new KeyValuePair<string, Tensor>(name, views[name])).ToList();
+            return ParameterNames.Select(name => new KeyValuePair<string, Tensor>(name, views[name])).ToList();
         }
 
         public override void GatherParameters()

@@ -62,5 +62,13 @@ namespace XTuner.Training.Zero
         void GatherParameters();
 
         void ReleaseParameters();
+
+        /// <summary>
+        /// Collective: the parameters to export, named in the model's order, produced tensor by tensor so the whole model
+        /// in the compute dtype never sits on one device (ZeRO-3 gathers unit by unit to host memory; weights cast per
+        /// layer are views of the float32 master). With <paramref name="keep"/> false (ranks other than 0) the list is
+        /// empty. The tensors are the caller's to dispose.
+        /// </summary>
+        List<KeyValuePair<string, Tensor>> FinalParameters(bool keep);
     }
 }

@@ -98,10 +98,10 @@ namespace XTuner.Training.Zero
         }
 
         /// <summary>
-        /// Collective: gathers the units one at a time; with <paramref name="keep"/> (rank 0) returns every parameter as a
-        /// host copy in state_dict order, so exporting never needs the whole model on a device.
+        /// Gathers the units one at a time; with <paramref name="keep"/> (rank 0) every parameter is a host copy in
+        /// state_dict order, so exporting never needs the whole model on a device.
         /// </summary>
-        public List<KeyValuePair<string, Tensor>> GatherToHost(bool keep)
+        public List<KeyValuePair<string, Tensor>> FinalParameters(bool keep)
         {
             var result = new List<KeyValuePair<string, Tensor>>();
             for (int u = 0; u < _units.Count; u++)

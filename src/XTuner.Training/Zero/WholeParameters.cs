@@ -16,12 +16,14 @@ namespace XTuner.Training.Zero
         private readonly List<ParameterUnit> _units;
         private readonly Tensor[] _gradients;
         private readonly Tensor[][] _views;
+        private readonly (string Name, Tensor Parameter)[] _named;
 
         protected WholeParameters(DecoderModel model, IProcessGroup world, int stage, int shards)
         {
             World = world;
             Stage = stage;
             var named = model.named_parameters().ToList();
+            _named = named.Select(p => (p.name, (Tensor)p.parameter)).ToArray();
             _units = ParameterUnit.Partition(named.Select(p => (p.name, p.parameter.shape)), ParameterGroups.NoDecay,
                 shards, shards > 1 ? world.Rank : 0);
             var byName = named.ToDictionary(p => p.name, p => p.parameter);
@@ -78,6 +80,13 @@ namespace XTuner.Training.Zero
         public virtual void ReleaseParameters()
         {
         }
+
+        public virtual List<KeyValuePair<string, Tensor>> FinalParameters(bool keep) => keep
+            ? _named.Select(p => new KeyValuePair<string, Tensor>(p.Name, p.Parameter.detach())).ToList()
+            : new List<KeyValuePair<string, Tensor>>();
+
+        /// <summary>The parameters' names in the model's order (a checkpoint's order).</summary>
+        protected IEnumerable<string> ParameterNames => _named.Select(p => p.Name);
 
         /// <summary>
         /// Unit <paramref name="u"/>'s gradients in place: the flat [PaddedNumel] buffer its .grad tensors are views of, in

@@ -16,7 +16,7 @@ namespace XTuner.Training.Tests.Zero
     public class CastParametersTests
     {
         [Fact]
-        public void ALayersCastWeightsExistOnlyBetweenItsHooksAndNothingElseHoldsThem()
+        public void ALayersCastIsTheMasterInBf16LeftInNoCallersScopeAndReleasedAfterItsHooks()
         {
             using var runtime = DistributedRuntime.Initialize(RankEnvironment.Single, DeviceType.CPU, TimeSpan.FromSeconds(30));
             using var model = new DecoderModel(TinySpecs.For(ModelArchitecture.Llama), CPU, ScalarType.BFloat16);
