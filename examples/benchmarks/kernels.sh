@@ -4,8 +4,8 @@
 # e.g. on the device tool's machine: examples/benchmarks/kernels.sh "bash .gpu/run.sh app/xtuner.dll" $OUT .gpu/bench_hf.py check,1b
 # PARTS (comma-separated, default check,1b):
 #   check: xtuner check-kernels (each kernel against its TorchSharp path, values and gradients, timed), and tiny-llama
-#          in float32 on CUDA, 5 steps, fused_kernels true against false and recompute_attention false against true:
-#          the largest relative loss difference of each.
+#          on CUDA, 5 steps, fused_kernels true against false (float32) and recompute_attention false against true
+#          (float32 and bf16): the largest relative loss difference of each.
 #   1b:    the TinyLlama-1.1B shape at 8k and 32k, fused_kernels false and true, and (with BENCH_HF) transformers.
 #   7b:    the Llama2-7B shape at 8k and 32k the same way (a 7B process spends ~100 s before its first step).
 # VARIANTS (environment, default "false true auto") picks the runs of each shape, e.g. VARIANTS="true auto":
@@ -27,23 +27,28 @@ if [[ $PARTS == *,check,* ]]; then
     timeout -k 5 90 $X train tiny-llama --device cuda --max-steps 5 --work-dir "/tmp/xt-fused-$f" --cfg-options dtype=float32 fused_kernels=$f > "$OUT/f32-fused-$f.txt" 2>&1
     echo "f32 fused_kernels=$f exit $?"
   done
-  # Kept attention (recompute_attention false) against rerunning it, every layer recomputed: the losses must be equal.
-  for ra in true false; do
-    rm -rf "/tmp/xt-attention-$ra"
-    timeout -k 5 90 $X train tiny-llama --device cuda --max-steps 5 --work-dir "/tmp/xt-attention-$ra" \
-      --cfg-options dtype=float32 activation_checkpointing=true recompute_attention=$ra > "$OUT/f32-attention-$ra.txt" 2>&1
-    echo "f32 recompute_attention=$ra exit $?"
+  # Kept attention (recompute_attention false) against rerunning it, every layer recomputed: the losses must be equal
+  # (in bf16 kept attention keeps cuDNN's output alone and runs its backward directly).
+  for dt in float32 bfloat16; do
+    for ra in true false; do
+      rm -rf "/tmp/xt-attention-$dt-$ra"
+      timeout -k 5 90 $X train tiny-llama --device cuda --max-steps 5 --work-dir "/tmp/xt-attention-$dt-$ra" \
+        --cfg-options dtype=$dt activation_checkpointing=true recompute_attention=$ra > "$OUT/$dt-attention-$ra.txt" 2>&1
+      echo "$dt recompute_attention=$ra exit $?"
+    done
   done
   python3 - "$OUT" <<'PY'
 import json, sys
 def losses(d): return [json.loads(l)["loss"] for l in open(f"/tmp/{d}/metrics.jsonl")]
-for name, on, off in [("fused", "xt-fused-true", "xt-fused-false"), ("attention", "xt-attention-false", "xt-attention-true")]:
+for name, dtype, on, off in [("fused", "float32", "xt-fused-true", "xt-fused-false"),
+                             ("attention", "float32", "xt-attention-float32-false", "xt-attention-float32-true"),
+                             ("attention", "bfloat16", "xt-attention-bfloat16-false", "xt-attention-bfloat16-true")]:
     try:
         a, b = losses(on), losses(off)
         worst = max(abs(x - y) / abs(y) for x, y in zip(a, b))
         what = "fused_kernels true vs false" if name == "fused" else "recompute_attention false vs true"
-        print(f"float32 CUDA losses, {what} over {len(a)} steps: largest relative difference {worst:.2e}")
-        open(f"{sys.argv[1]}/f32-{name}.json", "w").write(json.dumps({"steps": len(a), on: a, off: b, "max_relative_difference": worst}) + "\n")
+        print(f"{dtype} CUDA losses, {what} over {len(a)} steps: largest relative difference {worst:.2e}")
+        open(f"{sys.argv[1]}/{dtype}-{name}.json", "w").write(json.dumps({"steps": len(a), on: a, off: b, "max_relative_difference": worst}) + "\n")
     except Exception as e:
         print(f"no comparable {name} losses:", repr(e))
 PY

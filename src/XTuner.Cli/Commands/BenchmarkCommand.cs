@@ -261,7 +261,8 @@ namespace XTuner.Cli.Commands
             /// <summary>
             /// One JSON line per run with what tells it apart from another run of the same config: the model's
             /// parameter count, the device, precision, parallel layout, memory options, attention (documents kept
-            /// apart, and the synthetic documents' length), fused_kernels, whether weights were cast per layer (cast_weights_per_layer resolved), the host memory available (what offload_activations auto
+            /// apart, and the synthetic documents' length), fused_kernels, whether weights were cast per layer (cast_weights_per_layer resolved), what a layer that keeps
+            /// attention keeps (kept_attention: cuDNN's "output" alone or the autograd "graph"), the host memory available (what offload_activations auto
             /// fills), and what activation_checkpointing auto chose (recomputed_layers, attention_kept_layers; null where it did not choose).
             /// </summary>
             private void Append(XTunerConfig run, int length, int ranks, bool ok, string? error, double? stepTime, double? optimizerTime, double? tps, double? mfu, double? mem,
@@ -277,7 +278,7 @@ namespace XTuner.Cli.Commands
                     "\"activation_checkpointing\":{8},\"offload_optimizer\":{9},\"offload_activations\":{10},\"mlp_tiles\":{11}," +
                     "\"use_varlen_attn\":{23},\"synthetic_document_length\":{24},\"host_memory_gib\":{25},\"fused_kernels\":{26}," +
                     "\"ok\":{12},\"error\":{13},\"step_time_s\":{14},\"optimizer_time_s\":{21},\"tokens_per_sec_per_gpu\":{15},\"mfu\":{16},\"max_memory_gib\":{17}," +
-                    "\"peak_device_gib_per_rank\":{18},\"peak_host_gib_per_rank\":{19},\"device_in_use_gib_per_rank\":{22},\"phase_times_s\":{27},\"recomputed_layers\":{28},\"attention_kept_layers\":{29},\"cast_weights_per_layer\":{30},\"date\":\"{20:yyyy-MM-dd}\"}}",
+                    "\"peak_device_gib_per_rank\":{18},\"peak_host_gib_per_rank\":{19},\"device_in_use_gib_per_rank\":{22},\"phase_times_s\":{27},\"recomputed_layers\":{28},\"attention_kept_layers\":{29},\"cast_weights_per_layer\":{30},\"kept_attention\":{31},\"date\":\"{20:yyyy-MM-dd}\"}}",
                     Text(_config.Name), run.Model.ParameterCount?.ToString(c) ?? "null", Text(ConfigValues.FormatEnum(run.Device)), Text(ConfigValues.FormatEnum(run.DType)),
                     length, run.SequenceParallelSize, ranks > 0 ? ranks : run.WorldSize, run.ZeroStage,
                     Layers(run.ActivationCheckpointing), Bool(run.OffloadOptimizer), Text(run.OffloadActivations.ToString()), Text(run.MlpTiles.ToString()),
@@ -288,7 +289,8 @@ namespace XTuner.Cli.Commands
                     Text(ConfigValues.FormatEnum(run.FusedKernels)),
                     phases == null ? "null" : "{" + string.Join(",", phases.Select(p => Text(p.Key) + ":" + Json(p.Value))) + "}",
                     recompute is var (recomputed, _, _) ? recomputed.ToString(c) : "null", recompute is var (_, _, kept) ? kept.ToString(c) : "null",
-                    Bool(run.CastsWeightsPerLayer(ranks > 0 ? ranks : run.WorldSize)));
+                    Bool(run.CastsWeightsPerLayer(ranks > 0 ? ranks : run.WorldSize)),
+                    Text(XTuner.Core.Planning.RecomputeBudget.KeepsAttentionOutputOnly(run) ? "output" : "graph"));
                 File.AppendAllText(_jsonOutput, line + "\n");
             }
 

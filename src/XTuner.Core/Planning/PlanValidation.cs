@@ -17,7 +17,7 @@ namespace XTuner.Core.Planning
     /// <c>superseded</c> (a build since changed, kept beside its successor's line as the before of a before/after) or
     /// <c>not_modelled</c> (an option the planner does not model yet, named in the field: sliding windows, say)
     /// is history, not a case. A line's <c>fused_kernels</c> and <c>cast_weights_per_layer</c> fields are how its run trained
-    /// (each false for a line without it: it ran before the option existed).
+    /// (each false for a line without it: it ran before the option existed), and so is <c>kept_attention: output</c>.
     /// </summary>
     public static class PlanValidation
     {
@@ -89,8 +89,14 @@ namespace XTuner.Core.Planning
             if (e.TryGetProperty("device", out var d) && d.ValueKind == JsonValueKind.String) device = d.GetString();
             int ranks = (int)(Number(e, "ranks") ?? nproc ?? 1);
             bool cuda = device == null || device == "cuda";
+            var trained = new List<string> { "fused_kernels=" + fused, "cast_weights_per_layer=" + cast };
+            // kept_attention "output": a build whose kept attention keeps cuDNN's output alone where every row is one
+            // document, so the case is the benchmark's synthetic data; a line without it kept the graph whatever the data,
+            // which is what the planner predicts for the config's packed documents.
+            if (e.TryGetProperty("kept_attention", out var k) && k.ValueKind == JsonValueKind.String && k.GetString() == "output")
+                trained.AddRange(new[] { "dataset_format=synthetic", "synthetic_document_length=" + ((int)(Number(e, "synthetic_document_length") ?? 0)).ToString(CultureInfo.InvariantCulture) });
             return new BenchmarkCase(file, line, config, options, (int)length, ranks, peak, cuda ? Number(e, "step_time_s") : null, Number(e, "host_memory_gib"),
-                new[] { "fused_kernels=" + fused, "cast_weights_per_layer=" + cast });
+                trained);
         }
 
         /// <summary>The config, --cfg-options, --nproc-per-node and --device of an <c>xtuner benchmark</c> command line.</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using XTuner.Core.Configuration;
 
 namespace XTuner.Core.Planning
@@ -6,7 +7,7 @@ namespace XTuner.Core.Planning
     /// <summary>Which layers recompute in backward: the first <see cref="Layers"/>, and of those the first <see cref="AttentionLayers"/> rerun attention too.</summary>
     public readonly record struct RecomputeChoice(int Layers, int AttentionLayers)
     {
-        /// <summary>Recomputed layers that keep attention's inputs and output from the forward instead of rerunning it.</summary>
+        /// <summary>Recomputed layers that keep attention from the forward (its output, with its inputs where the graph is kept) instead of rerunning it.</summary>
         public int AttentionKeptLayers => Layers - AttentionLayers;
 
         /// <summary>
@@ -96,18 +97,33 @@ namespace XTuner.Core.Planning
         }
 
         /// <summary>
-        /// What a recomputed layer that keeps attention holds from its forward, for one micro-batch of this rank: the
-        /// query, the keys and values as attention takes them (key/value heads repeated to the query heads), the output,
-        /// and attention's float32 log-sum-exp per head and token. Not fitted: on the H200 the 1.1B shape's 22 layers kept
-        /// 2.77 and 10.98 GiB more at 8k and 32k than rerunning attention, and this gives 2.78 and 11.09
-        /// (examples/benchmarks/results/h200-2026-12-03-kept-attention.jsonl).
+        /// What a recomputed layer that keeps attention holds from its forward, for one micro-batch of this rank. Where
+        /// the kernel keeps its output alone (<see cref="KeepsAttentionOutputOnly"/>): the output and attention's float32
+        /// log-sum-exp per head and token. Otherwise the autograd graph's: the query, the keys and values as attention takes
+        /// them (key/value heads repeated to the query heads), the output and the log-sum-exp. Not fitted: on the H200 the
+        /// 1.1B shape's 22 layers kept 2.77 and 10.98 GiB more at 8k and 32k than rerunning attention with the graph,
+        /// and this gives 2.78 and 11.09 (examples/benchmarks/results/h200-2026-12-03-kept-attention.jsonl).
         /// </summary>
         public static double AttentionBytesPerLayer(XTunerConfig config)
         {
             var spec = config.Model;
             double heads = spec.NumAttentionHeads!.Value, dim = spec.EffectiveHeadDim!.Value;
             double tokens = OffloadBytes.LocalTokens(config), element = config.DType == TrainingDType.BFloat16 ? 2 : 4;
-            return tokens * (element * dim * 4 * heads + 4 * heads);
+            double tensors = KeepsAttentionOutputOnly(config) ? 1 : 4;
+            return tokens * (element * dim * tensors * heads + 4 * heads);
+        }
+
+        /// <summary>
+        /// Whether a layer that keeps attention keeps cuDNN's output and log-sum-exp alone: bf16 with the fused kernels on
+        /// CUDA, one sequence-parallel rank, no sliding window, and every row one causal document (synthetic data of
+        /// whole rows, or documents not isolated); packed documents and windows keep the graph.
+        /// </summary>
+        public static bool KeepsAttentionOutputOnly(XTunerConfig config)
+        {
+            var spec = config.Model;
+            bool windowed = Enumerable.Range(0, spec.NumHiddenLayers ?? 0).Any(layer => spec.WindowOf(layer) is not null);
+            bool oneDocumentPerRow = !config.IsolatesDocuments || (config.DatasetFormat == DatasetFormat.Synthetic && config.SyntheticDocumentLength == 0);
+            return PlanModel.UsesFusedKernels(config) && config.DType == TrainingDType.BFloat16 && config.SequenceParallelSize == 1 && !windowed && oneDocumentPerRow;
         }
 
         private static XTunerPlan Plan(XTunerConfig config, int worldSize, int recomputed, int attention, PlanHardware hardware, PlanAssumptions a)

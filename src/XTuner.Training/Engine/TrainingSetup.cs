@@ -92,6 +92,7 @@ namespace XTuner.Training.Engine
             // Before the model is built: its norms and MLPs read it.
             if (FusedKernels.Configure(config.FusedKernels, device.type) is string kernelsNote) reporter?.Warning(kernelsNote);
             else if (FusedKernels.Enabled) reporter?.Info($"fused CUDA kernels on (fused_kernels: {ConfigValues.FormatEnum(config.FusedKernels)}): AdamW, gradient norm, RMSNorm, SwiGLU, rotary embedding, cross-entropy");
+            Models.Attention.CudnnAttention.Note = reporter is null ? null : reporter.Warning;
             bool needsTokenizer = config.DatasetFormat != DatasetFormat.Tokenized && config.DatasetFormat != DatasetFormat.Synthetic;
             var tokenizer = needsTokenizer ? TokenizerLoader.Load(config.Tokenizer, resolved.CheckpointDirectory) : null;
 

@@ -26,7 +26,7 @@ namespace XTuner.Training.Kernels
     /// <c>xtuner check-kernels</c>: each fused kernel and its TorchSharp path on the same random CUDA tensors of
     /// realistic shapes (a 4096 x 4096 RMSNorm, a 4096 x 11008 SwiGLU, 16M AdamW elements over three steps from a
     /// float32 and from a bf16 gradient, the gradient norm's sum of squares of 16M bf16 elements, rotary embedding of
-    /// [1, 4096, 32, 128] queries, the chunked loss of 4096 tokens over 32000), values and gradients
+    /// [1, 4096, 32, 128] queries, the chunked loss of 4096 tokens over 32000, kept attention of 8192 tokens), values and gradients
     /// compared, and each timed over many iterations between two synchronizations. A quantity passes when its largest
     /// difference is within <see cref="Threshold"/> of the reference's largest magnitude.
     /// </summary>
@@ -60,6 +60,7 @@ namespace XTuner.Training.Kernels
                     Add(RotaryCheck(device, dtype, 4096, 32, 128, iterations));
                 foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
                     Add(CrossEntropyCheck(device, dtype, 4096, 4096, 32000, iterations));
+                Add(KeptAttentionCheck(device, 8192, 32, 4, 64, iterations));
                 return checks;
             }
             finally
@@ -173,6 +174,31 @@ namespace XTuner.Training.Kernels
                 new[] { "loss", "grad_hidden", "grad_weight" }, Loss(false), Loss(true), device, iterations);
             FusedKernels.Enabled = true;
             return check;
+        }
+
+        // A layer that keeps attention (recompute_attention: false) the way a checkpoint runs it, forward without
+        // autograd and then the recompute's replay, with cuDNN's output and log-sum-exp kept alone, against SDPA's autograd:
+        // a 1.1B layer's grouped-query shape (the repeated heads' gradients summed back), bf16, causal.
+        private static KernelCheck KeptAttentionCheck(Device device, long tokens, long heads, long keyHeads, long dim, int iterations)
+        {
+            using var scope = NewDisposeScope();
+            var attention = new Models.Attention.LocalCausalAttention();
+            var mask = Models.Attention.AttentionMask.Causal;
+            var q = randn(new[] { 1, tokens, heads, dim }, ScalarType.BFloat16, device);
+            var k = randn(new[] { 1, tokens, keyHeads, dim }, ScalarType.BFloat16, device);
+            var v = randn(new[] { 1, tokens, keyHeads, dim }, ScalarType.BFloat16, device);
+            Tensor Kept(Tensor[] t)
+            {
+                var kept = new Models.Attention.KeptAttention();
+                using (no_grad())
+                    kept.Attend(attention, t[0], t[1], t[2], mask);
+                if (!kept.KeepsOutputOnly)
+                    throw new InvalidOperationException($"kept attention did not keep cuDNN's output alone for q [1, {tokens}, {heads}, {dim}] bf16 (SDPA runs another backend here)");
+                return kept.Attend(attention, t[0], t[1], t[2], mask);
+            }
+            return GradientCheck("kept attention (cuDNN output + log-sum-exp)", ScalarType.BFloat16,
+                $"q [1, {tokens}, {heads}, {dim}], k/v {keyHeads} heads, fwd+bwd", new[] { q, k, v }, new[] { "output", "grad_q", "grad_k", "grad_v" },
+                t => attention.Attend(t[0], t[1], t[2], mask), Kept, device, iterations);
         }
 
         // An op of any inputs: its output and every input's gradient (from one random output gradient) of the fused op

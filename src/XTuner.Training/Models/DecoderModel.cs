@@ -63,7 +63,7 @@ namespace XTuner.Training.Models
 
         /// <summary>
         /// Of the checkpointed layers, those (the first N, or all with <c>true</c>) that rerun attention in their recompute;
-        /// the others keep attention's inputs and output from the forward. An unresolved <c>auto</c> reruns it everywhere.
+        /// the others keep attention from the forward (<see cref="Attention.KeptAttention"/>). An unresolved <c>auto</c> reruns it everywhere.
         /// </summary>
         public LayerCount RecomputeAttention { get; set; } = LayerCount.All;
 

@@ -95,9 +95,53 @@ namespace XTuner.Core.Tests.Planning
         }
 
         [Fact]
+        public void KeptCudnnAttentionIsItsOutputAndLogSumExpAlone()
+        {
+            static XTuner.Core.Configuration.XTunerConfig WholeRows()
+            {
+                var config = TinyLlama11B(32768, fused: true);
+                config.DatasetFormat = XTuner.Core.Configuration.DatasetFormat.Synthetic;
+                config.SyntheticDocumentLength = 0;
+                return config;
+            }
+            // One causal document per row, bf16, the fused kernels, one SP rank: the bf16 output and the float32 lse.
+            Assert.True(RecomputeBudget.KeepsAttentionOutputOnly(WholeRows()));
+            Assert.Equal(32768.0 * (2 * 64 * 32 + 4 * 32), RecomputeBudget.AttentionBytesPerLayer(WholeRows()));
+            // Documents not isolated are one causal sequence too.
+            var unisolated = TinyLlama11B(32768, fused: true);
+            unisolated.UseVarlenAttn = false;
+            Assert.True(RecomputeBudget.KeepsAttentionOutputOnly(unisolated));
+            // Anything that makes attention other than one causal SDPA call keeps the graph.
+            var edits = new System.Action<XTuner.Core.Configuration.XTunerConfig>[]
+            {
+                c => c.SyntheticDocumentLength = 4096,
+                c => c.FusedKernels = XTuner.Core.Configuration.FusedKernelsMode.Off,
+                c => c.DType = XTuner.Core.Configuration.TrainingDType.Float32,
+                c => c.SequenceParallelSize = 2,
+                c => c.Device = XTuner.Core.Configuration.DeviceKind.Cpu,
+            };
+            foreach (var edit in edits)
+            {
+                var config = WholeRows();
+                edit(config);
+                Assert.False(RecomputeBudget.KeepsAttentionOutputOnly(config));
+            }
+            var windowed = ConfigCatalogue.Get("qwen2-7b-full-128k-sp8");
+            windowed.SequenceParallelSize = 1;
+            windowed.FusedKernels = XTuner.Core.Configuration.FusedKernelsMode.On;
+            windowed.DatasetFormat = XTuner.Core.Configuration.DatasetFormat.Synthetic;
+            Assert.True(RecomputeBudget.KeepsAttentionOutputOnly(windowed));
+            windowed.Model.UseSlidingWindow = true;
+            windowed.Model.SlidingWindow = 4096;
+            windowed.Model.MaxWindowLayers = 0;
+            Assert.False(RecomputeBudget.KeepsAttentionOutputOnly(windowed));
+        }
+
+        [Fact]
         public void KeptAttentionIsItsInputsOutputAndLogSumExp()
         {
-            // 1.1B shape at 32k: 32 heads of 64, q + repeated k and v + output in bf16, a float32 lse per head.
+            // 1.1B shape at 32k, packed documents: 32 heads of 64, q + repeated k and v + output in bf16, a float32 lse per head.
+            Assert.False(RecomputeBudget.KeepsAttentionOutputOnly(TinyLlama11B(32768, fused: true)));
             Assert.Equal(32768.0 * (2 * 64 * 4 * 32 + 4 * 32), RecomputeBudget.AttentionBytesPerLayer(TinyLlama11B(32768, fused: true)));
             var config = TinyLlama11B(32768, fused: true);
             config.ActivationCheckpointing = XTuner.Core.Configuration.LayerCount.All;

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using XTuner.Training.Kernels;
 using static TorchSharp.torch;
 
 namespace XTuner.Training.Models.Attention
@@ -17,15 +18,55 @@ namespace XTuner.Training.Models.Attention
     {
         public Tensor Attend(Tensor q, Tensor k, Tensor v, AttentionMask mask)
         {
-            long queryHeads = q.shape[2], keyHeads = k.shape[2];
-            if (keyHeads == 0 || queryHeads % keyHeads != 0 || v.shape[2] != keyHeads)
-                throw new ArgumentException($"Query heads ({queryHeads}) must be a multiple of key/value heads ({keyHeads}, {v.shape[2]}).");
             using var scope = NewDisposeScope();
-            var groups = queryHeads / keyHeads;
+            var groups = Groups(q, k, v);
             k = KeyValueHeads.Repeat(k, groups);
             v = KeyValueHeads.Repeat(v, groups);
             if (mask.IsCausalOnly) return Causal(q, k, v).MoveToOuterDisposeScope();
             return Segmented(q, k, v, mask).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>
+        /// Causal attention without autograd that keeps only what its backward needs besides q, k and v (the output and
+        /// its log-sum-exp, <see cref="CudnnAttention.Kept"/>), for <see cref="KeptAttention"/>; null where that cannot
+        /// give what <see cref="Attend"/> gives: documents or a window, the fused kernels off, not bf16/fp16 on CUDA, or a
+        /// shape SDPA runs another backend for. The output is [B, S, H, D] like <see cref="Attend"/>'s, a view of the kept one.
+        /// </summary>
+        internal (Tensor Output, CudnnAttention.Kept Kept)? AttendKeepingOutput(Tensor q, Tensor k, Tensor v, AttentionMask mask)
+        {
+            if (!mask.IsCausalOnly || !FusedKernels.For(q.device) || !CudnnAttention.Supports(q)) return null;
+            using var scope = NewDisposeScope();
+            var groups = Groups(q, k, v);
+            var kept = CudnnAttention.Attend(q.transpose(1, 2), KeyValueHeads.Repeat(k, groups).transpose(1, 2), KeyValueHeads.Repeat(v, groups).transpose(1, 2));
+            if (kept is null) return null;
+            return (kept.Output.transpose(1, 2).MoveToOuterDisposeScope(), kept);
+        }
+
+        /// <summary>
+        /// Gradients into <paramref name="q"/>, <paramref name="k"/> and <paramref name="v"/> ([B, S, H, D], the heads
+        /// of k and v not repeated) of the output <see cref="AttendKeepingOutput"/> kept: the backward SDPA's autograd runs,
+        /// on the tensors it would take, and the repeated heads' gradients summed into their key/value head.
+        /// </summary>
+        internal (Tensor Query, Tensor Key, Tensor Value) BackwardKeepingOutput(Tensor gradOutput, Tensor q, Tensor k, Tensor v, CudnnAttention.Kept kept)
+        {
+            using var scope = NewDisposeScope();
+            var groups = Groups(q, k, v);
+            var (dq, dk, dv) = CudnnAttention.Backward(gradOutput.transpose(1, 2), q.transpose(1, 2),
+                KeyValueHeads.Repeat(k, groups).transpose(1, 2), KeyValueHeads.Repeat(v, groups).transpose(1, 2), kept);
+            Tensor Heads(Tensor repeated)
+            {
+                var g = repeated.transpose(1, 2);
+                return groups == 1 ? g : g.reshape(k.shape[0], k.shape[1], k.shape[2], groups, k.shape[3]).sum(3);
+            }
+            return (dq.transpose(1, 2).MoveToOuterDisposeScope(), Heads(dk).MoveToOuterDisposeScope(), Heads(dv).MoveToOuterDisposeScope());
+        }
+
+        private static long Groups(Tensor q, Tensor k, Tensor v)
+        {
+            long queryHeads = q.shape[2], keyHeads = k.shape[2];
+            if (keyHeads == 0 || queryHeads % keyHeads != 0 || v.shape[2] != keyHeads)
+                throw new ArgumentException($"Query heads ({queryHeads}) must be a multiple of key/value heads ({keyHeads}, {v.shape[2]}).");
+            return queryHeads / keyHeads;
         }
 
         /// <summary>
