@@ -5,7 +5,7 @@
 # PARTS (comma-separated, default check,1b):
 #   check: xtuner check-kernels (each kernel against its TorchSharp path, values and gradients, timed), and tiny-llama
 #          on CUDA, 5 steps, fused_kernels true against false (float32) and recompute_attention false against true
-#          (float32 and bf16): the largest relative loss difference of each.
+#          (float32 and bf16), and every layer recomputed against none (float32): the largest relative loss difference of each.
 #   1b:    the TinyLlama-1.1B shape at 8k and 32k, fused_kernels false and true, and (with BENCH_HF) transformers.
 #   7b:    the Llama2-7B shape at 8k and 32k the same way (a 7B process spends ~100 s before its first step).
 # VARIANTS (environment, default "false true auto") picks the runs of each shape, e.g. VARIANTS="true auto":
@@ -37,16 +37,23 @@ if [[ $PARTS == *,check,* ]]; then
       echo "$dt recompute_attention=$ra exit $?"
     done
   done
+  # The recompute (which skips the MLP's down projection, its output unread) against no recompute at all.
+  rm -rf /tmp/xt-recompute-float32-false
+  timeout -k 5 90 $X train tiny-llama --device cuda --max-steps 5 --work-dir /tmp/xt-recompute-float32-false \
+    --cfg-options dtype=float32 activation_checkpointing=false > "$OUT/float32-recompute-false.txt" 2>&1
+  echo "float32 activation_checkpointing=false exit $?"
   python3 - "$OUT" <<'PY'
 import json, sys
 def losses(d): return [json.loads(l)["loss"] for l in open(f"/tmp/{d}/metrics.jsonl")]
 for name, dtype, on, off in [("fused", "float32", "xt-fused-true", "xt-fused-false"),
                              ("attention", "float32", "xt-attention-float32-false", "xt-attention-float32-true"),
-                             ("attention", "bfloat16", "xt-attention-bfloat16-false", "xt-attention-bfloat16-true")]:
+                             ("attention", "bfloat16", "xt-attention-bfloat16-false", "xt-attention-bfloat16-true"),
+                             ("recompute", "float32", "xt-attention-float32-true", "xt-recompute-float32-false")]:
     try:
         a, b = losses(on), losses(off)
         worst = max(abs(x - y) / abs(y) for x, y in zip(a, b))
-        what = "fused_kernels true vs false" if name == "fused" else "recompute_attention false vs true"
+        what = {"fused": "fused_kernels true vs false", "attention": "recompute_attention false vs true",
+                "recompute": "activation_checkpointing true vs false"}[name]
         print(f"{dtype} CUDA losses, {what} over {len(a)} steps: largest relative difference {worst:.2e}")
         open(f"{sys.argv[1]}/{dtype}-{name}.json", "w").write(json.dumps({"steps": len(a), on: a, off: b, "max_relative_difference": worst}) + "\n")
     except Exception as e:

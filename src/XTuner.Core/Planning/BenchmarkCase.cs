@@ -9,9 +9,11 @@ namespace XTuner.Core.Planning
     public sealed class BenchmarkCase
     {
         public BenchmarkCase(string file, int line, string config, IReadOnlyList<string> options, int length, int ranks,
-            double measuredPeakGib, double? measuredStepSeconds, double? hostMemoryGib = null, IReadOnlyList<string>? recordedOptions = null)
+            double measuredPeakGib, double? measuredStepSeconds, double? hostMemoryGib = null, IReadOnlyList<string>? recordedOptions = null,
+            IReadOnlyList<string>? resolvedOptions = null)
         {
             RecordedOptions = recordedOptions ?? new[] { "fused_kernels=false", "cast_weights_per_layer=false" };
+            ResolvedOptions = resolvedOptions ?? System.Array.Empty<string>();
             HostMemoryGib = hostMemoryGib;
             File = file;
             Line = line;
@@ -31,6 +33,13 @@ namespace XTuner.Core.Planning
         /// cast_weights_per_layer (each false for a line without the field, which ran before the option existed).
         /// </summary>
         public IReadOnlyList<string> RecordedOptions { get; }
+
+        /// <summary>
+        /// What the run resolved its autos to, as options applied after <see cref="Options"/>: the recompute split of
+        /// activation_checkpointing auto (its line's recomputed_layers and attention_kept_layers), so that the case checks
+        /// the memory and time of what ran, not what today's planner would choose in its place.
+        /// </summary>
+        public IReadOnlyList<string> ResolvedOptions { get; }
 
         /// <summary>The results file's name.</summary>
         public string File { get; }

@@ -15,7 +15,7 @@ namespace XTuner.Core.Planning
         /// <summary>Checkpointed layer inputs kept on the GPU, or every layer's saved tensors without recompute.</summary>
         public double Activations { get; set; }
 
-        /// <summary>What one layer's recompute and backward hold at once, MLP tiles included.</summary>
+        /// <summary>What one layer's recompute and backward hold at once beside what is kept, MLP tiles included (less with layers kept whole: the top one recomputes nothing).</summary>
         public double LayerWorkingSet { get; set; }
 
         /// <summary>The chunked loss's logits and the attention all-to-all buffers.</summary>

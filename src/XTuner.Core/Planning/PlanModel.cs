@@ -97,11 +97,8 @@ namespace XTuner.Core.Planning
                             + recompute.AttentionKeptLayers * RecomputeBudget.AttentionBytesPerLayer(config)
                             + (layers - recomputed) * RecomputeBudget.SavedBytesPerLayer(config, a);
             bool fused = UsesFusedKernels(config);
-            m.LayerWorkingSet = tokens * (fused ? a.FusedLayerWorkingSetHidden : a.LayerWorkingSetHidden) * h * 2 + tokens / MlpTiles(layout, tokens, inter) * a.LayerWorkingSetMlp * inter * 2;
-            double vocab = spec.VocabSize!.Value;
-            double lossTokens = Math.Min(tokens, LossChunks.Tokens((long)vocab));
-            m.Workspaces = lossTokens * vocab * 4 * (fused ? a.FusedLossLogitsCopies : a.LossLogitsCopies) +
-                           (layout.SequenceParallelSize > 1 ? AllToAllBytesPerPass(config, layout) * a.AllToAllCopies : 0);
+            m.LayerWorkingSet = LayerWorkingSet(config, layout, a, keptWhole: layers - recomputed);
+            m.Workspaces = LossWorkspace(config, a) + (layout.SequenceParallelSize > 1 ? AllToAllBytesPerPass(config, layout) * a.AllToAllCopies : 0);
             m.CommunicationBuffers = w > 1 && stage < 3 ? 4 * unit : 0;
             m.HostPerNode = ranksPerNode * (a.HostProcessBytes + (layout.OffloadOptimizer ? OffloadBytes.Optimizer(spec, optimizerShards) : 0) +
                                             offloaded * checkpointPerLayer);
@@ -133,9 +130,11 @@ namespace XTuner.Core.Planning
                 spec.WindowOf(l) is int window && window < seq ? (4 * window * seq - 2.0 * window * window) / a.WindowedAttentionEfficiency : seq * seq);
             double attentionRate = a.AttentionFlops * Math.Min(1, Math.Pow(headDim / 128.0, a.AttentionHeadDimExponent));
             bool fused = UsesFusedKernels(config);
+            // A recompute repeats its layer's matmuls but the MLP's down projection, whose output only the backward reads.
+            double recomputedParameters = recomputed * Math.Max(0, OffloadBytes.LayerParameters(spec) - h * inter);
             var t = new StepTimeEstimate
             {
-                Matmuls = accum * (6 + 2 * r) * matmulParameters * tokens / a.MatmulFlops,
+                Matmuls = accum * (6 * matmulParameters + 2 * recomputedParameters) * tokens / a.MatmulFlops,
                 Attention = accum * attentionFlops / attentionRate,
                 Elementwise = accum * tokens * layers * (h + inter) * a.ElementwiseSeconds * (0.75 + 0.25 * r) * (fused ? a.FusedElementwiseFactor : 1),
             };
@@ -156,6 +155,33 @@ namespace XTuner.Core.Planning
                 : shard * a.OptimizerSecondsPerParameter * (fused ? a.FusedOptimizerFactor : 1);
             t.ActivationOffload = accum * offloaded * tokens * h * 2 * 2 / a.PcieBytesPerSecond;
             return t;
+        }
+
+        /// <summary>
+        /// What one layer's recompute and backward hold beside what is kept, MLP tiles included. With every layer
+        /// recomputed, the top layer's backward holds its recompute (its saved tensors again) and the gradients. With
+        /// <paramref name="keptWhole"/> layers kept whole (the last ones) the top one's backward recomputes nothing and the
+        /// layers below recompute once the kept layers' tensors are freed, so the working set holds one layer's saved
+        /// tensors less, down to what the loss's logits hold at the end of the forward, beside everything kept (adding it
+        /// whole over-predicted by one layer's saved tensors: 4.1 GiB for the 7B at 32k with 2 layers kept, 2.2 GiB for the
+        /// 1.1B with 6, while at 8k the logits make the peak; examples/benchmarks/results/h200-2026-12-04-kept-output.jsonl).
+        /// </summary>
+        internal static double LayerWorkingSet(XTunerConfig config, PlanLayout layout, PlanAssumptions a, int keptWhole)
+        {
+            var spec = config.Model;
+            double h = spec.HiddenSize!.Value, inter = spec.IntermediateSize!.Value, tokens = OffloadBytes.LocalTokens(config);
+            double recompute = tokens * (UsesFusedKernels(config) ? a.FusedLayerWorkingSetHidden : a.LayerWorkingSetHidden) * h * 2 +
+                               tokens / MlpTiles(layout, tokens, inter) * a.LayerWorkingSetMlp * inter * 2;
+            if (keptWhole == 0) return recompute;
+            return recompute - Math.Min(RecomputeBudget.SavedBytesPerLayer(config, a), Math.Max(0, recompute - LossWorkspace(config, a)));
+        }
+
+        /// <summary>The chunked loss's logits alive at once (<see cref="LossChunks"/>), float32 copies with the unfused path.</summary>
+        private static double LossWorkspace(XTunerConfig config, PlanAssumptions a)
+        {
+            double vocab = config.Model.VocabSize!.Value;
+            double lossTokens = Math.Min(OffloadBytes.LocalTokens(config), LossChunks.Tokens((long)vocab));
+            return lossTokens * vocab * 4 * (UsesFusedKernels(config) ? a.FusedLossLogitsCopies : a.LossLogitsCopies);
         }
 
         /// <summary>MLP tiles of <paramref name="tokens"/> tokens: the layout's count, or for auto the fewest that keep a tile under 1 GiB.</summary>

@@ -17,7 +17,8 @@ namespace XTuner.Core.Planning
     /// <c>superseded</c> (a build since changed, kept beside its successor's line as the before of a before/after) or
     /// <c>not_modelled</c> (an option the planner does not model yet, named in the field: sliding windows, say)
     /// is history, not a case. A line's <c>fused_kernels</c> and <c>cast_weights_per_layer</c> fields are how its run trained
-    /// (each false for a line without it: it ran before the option existed), and so is <c>kept_attention: output</c>.
+    /// (each false for a line without it: it ran before the option existed), and so is <c>kept_attention: output</c>; with
+    /// activation_checkpointing auto, its <c>recomputed_layers</c> and <c>attention_kept_layers</c> are the split predicted.
     /// </summary>
     public static class PlanValidation
     {
@@ -49,7 +50,7 @@ namespace XTuner.Core.Planning
         {
             var config = ConfigCatalogue.Get(benchmark.Config);
             ConfigYaml.ApplyOptions(config, benchmark.RecordedOptions
-                .Concat(benchmark.Options).Concat(new[] { "max_length=" + benchmark.Length.ToString(CultureInfo.InvariantCulture) }));
+                .Concat(benchmark.Options).Concat(benchmark.ResolvedOptions).Concat(new[] { "max_length=" + benchmark.Length.ToString(CultureInfo.InvariantCulture) }));
             config.Nodes = 1;
             config.GpusPerNode = benchmark.Ranks;
             return new ValidationResult(benchmark, Planner.ForConfig(config, PlanHardware.DefaultGpuMemoryGiB * PlanAssumptions.Gib, assumptions,
@@ -95,8 +96,12 @@ namespace XTuner.Core.Planning
             // which is what the planner predicts for the config's packed documents.
             if (e.TryGetProperty("kept_attention", out var k) && k.ValueKind == JsonValueKind.String && k.GetString() == "output")
                 trained.AddRange(new[] { "dataset_format=synthetic", "synthetic_document_length=" + ((int)(Number(e, "synthetic_document_length") ?? 0)).ToString(CultureInfo.InvariantCulture) });
+            // The split activation_checkpointing auto chose, where the line records it.
+            var resolved = new List<string>();
+            if (options.Contains("activation_checkpointing=auto") && Number(e, "recomputed_layers") is double recomputed && Number(e, "attention_kept_layers") is double kept)
+                resolved.AddRange(new[] { FormattableString.Invariant($"activation_checkpointing={recomputed}"), FormattableString.Invariant($"recompute_attention={recomputed - kept}") });
             return new BenchmarkCase(file, line, config, options, (int)length, ranks, peak, cuda ? Number(e, "step_time_s") : null, Number(e, "host_memory_gib"),
-                trained);
+                trained, resolved);
         }
 
         /// <summary>The config, --cfg-options, --nproc-per-node and --device of an <c>xtuner benchmark</c> command line.</summary>

@@ -54,6 +54,8 @@ namespace XTuner.Core.Planning
             // A layer that keeps its activations keeps its cast weights too (cast_weights_per_layer).
             double keptLayerBytes = SavedBytesPerLayer(all.Config, a) - (layers > all.OffloadedLayers ? CheckpointBytes(all.Config) : 0)
                                     + (all.Config.CastsWeightsPerLayer(worldSize) ? 2.0 * OffloadBytes.LayerParameters(all.Config.Model) : 0);
+            // The first layer kept whole spares the working set its recompute (PlanModel.LayerWorkingSet).
+            double firstKeptSpares = all.Memory.LayerWorkingSet - PlanModel.LayerWorkingSet(all.Config, all.Layout, a, keptWhole: 1);
             double keptAttentionBytes = AttentionBytesPerLayer(all.Config);
             double keptLayerSeconds = (all.StepTimeSeconds - none.StepTimeSeconds) / layers;
             double keptAttentionSeconds = (all.StepTimeSeconds - allButAttention.StepTimeSeconds) / layers;
@@ -67,7 +69,8 @@ namespace XTuner.Core.Planning
             double bestSaved = 0;
             for (int recomputed = layers; recomputed >= lowest; recomputed--)
             {
-                double left = room - (layers - recomputed) * Math.Max(0, keptLayerBytes);
+                int keptWhole = layers - recomputed;
+                double left = room - (keptWhole == 0 ? 0 : Math.Max(0, keptWhole * keptLayerBytes - firstKeptSpares));
                 if (left < 0) break;
                 int attention = autoAttention
                     ? recomputed - (keptAttentionBytes <= 0 ? recomputed : (int)Math.Min(recomputed, Math.Floor(left / keptAttentionBytes)))

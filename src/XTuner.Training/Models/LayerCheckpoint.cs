@@ -10,7 +10,8 @@ namespace XTuner.Training.Models
     /// back-propagates through it, which accumulates the layer's parameter gradients and yields the input gradient.
     /// With activation offload the kept input waits in host memory (<see cref="ActivationOffload"/>) between the two;
     /// with <c>keepAttention</c> the forward keeps attention's graph and the recompute does not attend again
-    /// (<see cref="Attention.KeptAttention"/>).
+    /// (<see cref="Attention.KeptAttention"/>). The recompute's output is only back-propagated, so the layer does not compute
+    /// what only feeds it (<see cref="LayerContext.Recompute"/>).
     /// </summary>
     internal sealed class LayerCheckpoint : autograd.SingleTensorFunction<LayerCheckpoint>
     {
@@ -69,7 +70,7 @@ namespace XTuner.Training.Models
             {
                 Tensor output;
                 using (Engine.StepPhases.Enter(Engine.StepPhases.Recompute))
-                    output = plan.Layer.Forward(input, plan.With(cos, sin));
+                    output = plan.Layer.Forward(input, plan.With(cos, sin) with { Recompute = true });
                 // Parameters are leaves of the recomputed graph, so their .grad accumulates here as in PyTorch's
                 // reentrant checkpoint; only the input gradient flows on through this node.
                 output.backward(new[] { gradOutput });

@@ -9,17 +9,23 @@ namespace XTuner.Training.Models
     /// </summary>
     internal static class SwiGlu
     {
-        /// <summary>down(silu(gate(x)) * up(x)) for <paramref name="input"/> [B, S, H], over sequence tiles when asked.</summary>
-        public static Tensor Apply(Tensor input, LinearLayer gate, LinearLayer up, LinearLayer down, MlpTiling tiling)
+        /// <summary>
+        /// down(silu(gate(x)) * up(x)) for <paramref name="input"/> [B, S, H], over sequence tiles when asked. With
+        /// <paramref name="outputUnread"/> the output is only back-propagated (a checkpoint's recompute): down is not
+        /// computed (<see cref="UnreadLinear"/>), and a tiled MLP, which recomputes its tiles in backward, computes nothing.
+        /// </summary>
+        public static Tensor Apply(Tensor input, LinearLayer gate, LinearLayer up, LinearLayer down, MlpTiling tiling, bool outputUnread = false)
         {
             int tiles = tiling.For(input.shape[0] * input.shape[1], gate.Weight.shape[0], input.dtype);
-            if (tiles == 1) return Whole(input, gate, up, down);
-            if (is_grad_enabled() && input.requires_grad) return TiledSwiGlu.Apply(input, gate, up, down, tiles);
+            bool grad = is_grad_enabled() && input.requires_grad;
+            if (tiles == 1) return Whole(input, gate, up, down, outputUnread && grad);
+            if (grad) return TiledSwiGlu.Apply(input, gate, up, down, tiles, outputUnread);
             using var noGrad = no_grad();
             return TiledSwiGlu.ForwardTiles(input, gate, up, down, tiles);
         }
 
-        public static Tensor Whole(Tensor input, LinearLayer gate, LinearLayer up, LinearLayer down)
+        /// <summary>The whole MLP at once; with <paramref name="outputUnread"/> down's output is allocated, not computed.</summary>
+        public static Tensor Whole(Tensor input, LinearLayer gate, LinearLayer up, LinearLayer down, bool outputUnread = false)
         {
             using var scope = NewDisposeScope();
             var gated = gate.forward(input);
@@ -27,7 +33,7 @@ namespace XTuner.Training.Models
             var activated = FusedKernels.For(input.device) && SwiGluKernel.Supports(gated, upped)
                 ? SwiGluKernel.Apply(gated, upped)
                 : nn.functional.silu(gated).mul(upped);
-            return down.forward(activated).MoveToOuterDisposeScope();
+            return (outputUnread ? UnreadLinear.Apply(activated, down) : down.forward(activated)).MoveToOuterDisposeScope();
         }
     }
 }

@@ -17,6 +17,7 @@ namespace XTuner.Training.Models
             RegisterComponents();
         }
 
-        public Tensor Forward(Tensor input, MlpTiling tiling) => SwiGlu.Apply(input, gate_proj, up_proj, down_proj, tiling);
+        /// <summary>The MLP of <paramref name="input"/>; with <paramref name="outputUnread"/> (a recompute) its values are undefined, its gradients exact.</summary>
+        public Tensor Forward(Tensor input, MlpTiling tiling, bool outputUnread = false) => SwiGlu.Apply(input, gate_proj, up_proj, down_proj, tiling, outputUnread);
     }
 }

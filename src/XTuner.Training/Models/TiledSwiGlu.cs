@@ -8,7 +8,8 @@ namespace XTuner.Training.Models
     /// The tiled MLP (ALST's TiledMLP) as one autograd Function: forward runs the SwiGLU over sequence tiles without
     /// autograd and joins their outputs; backward recomputes one tile at a time with autograd and takes its gradients
     /// before the next, so only one tile's [tokens, intermediate_size] tensors ever exist. Exact: tokens are independent
-    /// rows. Parameter gradients of the tiles add up in float32 and join <c>.grad</c> once.
+    /// rows. Parameter gradients of the tiles add up in float32 and join <c>.grad</c> once. Inside a checkpoint's recompute
+    /// (whose output is only back-propagated) the forward computes nothing: the backward recomputes each tile anyway.
     /// </summary>
     internal sealed class TiledSwiGlu : autograd.SingleTensorFunction<TiledSwiGlu>
     {
@@ -16,9 +17,10 @@ namespace XTuner.Training.Models
 
         public override string Name => nameof(TiledSwiGlu);
 
-        public static Tensor Apply(Tensor input, LinearLayer gate, LinearLayer up, LinearLayer down, int tiles)
+        /// <summary>The tiled MLP of <paramref name="input"/>; with <paramref name="outputUnread"/> the forward computes nothing (values undefined).</summary>
+        public static Tensor Apply(Tensor input, LinearLayer gate, LinearLayer up, LinearLayer down, int tiles, bool outputUnread = false)
         {
-            var output = apply(input, new Plan(gate, up, down, tiles));
+            var output = apply(input, new Plan(gate, up, down, tiles, outputUnread));
             AutogradOutputCache.Release<TiledSwiGlu>();
             return output;
         }
@@ -37,6 +39,12 @@ namespace XTuner.Training.Models
             var plan = (Plan)vars[1];
             ctx.save_for_backward(new List<Tensor> { input });
             ctx.save_data(PlanKey, plan);
+            if (plan.OutputUnread)
+            {
+                var shape = (long[])input.shape.Clone();
+                shape[^1] = plan.Down.Weight.shape[0];
+                return empty(shape, input.dtype, input.device);
+            }
             return ForwardTiles(input, plan.Gate, plan.Up, plan.Down, plan.Tiles);
         }
 
@@ -55,7 +63,8 @@ namespace XTuner.Training.Models
                 IList<Tensor> grads;
                 using (enable_grad())
                 {
-                    var y = SwiGlu.Whole(x, plan.Gate, plan.Up, plan.Down);
+                    // y is only back-propagated: its down projection is not computed.
+                    var y = SwiGlu.Whole(x, plan.Gate, plan.Up, plan.Down, outputUnread: true);
                     grads = autograd.grad(new[] { y }, new Tensor[] { x, weights[0], weights[1], weights[2] },
                         new[] { gradOutput.narrow(1, start, length) });
                 }
@@ -81,6 +90,6 @@ namespace XTuner.Training.Models
                 yield return (start, System.Math.Min(size, length - start));
         }
 
-        private sealed record Plan(LinearLayer Gate, LinearLayer Up, LinearLayer Down, int Tiles);
+        private sealed record Plan(LinearLayer Gate, LinearLayer Up, LinearLayer Down, int Tiles, bool OutputUnread);
     }
 }

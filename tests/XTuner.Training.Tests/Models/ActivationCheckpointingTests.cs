@@ -37,6 +37,28 @@ namespace XTuner.Training.Tests.Models
                 TensorAssert.Close(gradients[name], gradient, 1e-6, name);
         }
 
+        [Theory]
+        [InlineData(ModelArchitecture.Llama, 1)]
+        [InlineData(ModelArchitecture.Llama, 3)]
+        [InlineData(ModelArchitecture.InternLM2, 3)]
+        [InlineData(ModelArchitecture.Cohere, 3)]
+        public void TheRecomputeSkipsTheMlpsUnreadOutputWithTheSameGradients(ModelArchitecture architecture, int tiles)
+        {
+            // A recompute's output is only back-propagated: the down projection (and a tiled MLP's forward) is not computed.
+            using var scope = NewDisposeScope();
+            manual_seed(4);
+            var model = new DecoderModel(TinySpecs.For(architecture, architecture != ModelArchitecture.Llama));
+            var (inputIds, positions, labels) = ModelRun.Batch(64);
+            var (plainLoss, plainGradients) = ModelRun.LossAndGradients(model, inputIds, positions, labels);
+
+            model.MlpTiling = new MlpTiling(AutoCount.Of(tiles));
+            model.ActivationCheckpointing = true;
+            var (loss, gradients) = ModelRun.LossAndGradients(model, inputIds, positions, labels);
+            Assert.Equal(plainLoss.item<float>(), loss.item<float>(), 6);
+            foreach (var (name, gradient) in plainGradients)
+                TensorAssert.Close(gradients[name], gradient, 1e-6, name);
+        }
+
         [Fact]
         public void ALayerCountRecomputesOnlyTheFirstLayers()
         {

@@ -39,6 +39,28 @@ namespace XTuner.Training.Tests.Models
         }
 
         [Fact]
+        public void AnUnreadLinearHasTheLinearsGradients()
+        {
+            using var scope = NewDisposeScope();
+            manual_seed(6);
+            var layer = new LinearLayer(24, 10, false, CPU, ScalarType.Float32);
+            var input = randn(2, 7, 24);
+            var probe = randn(2, 7, 10);
+
+            var x = input.clone().requires_grad_();
+            layer.forward(x).mul(probe).sum().backward();
+            var (weightGrad, inputGrad) = (layer.Weight.grad!.clone(), x.grad!.clone());
+            layer.Weight.grad = null;
+
+            var unread = input.clone().requires_grad_();
+            var y = UnreadLinear.Apply(unread, layer);
+            Assert.Equal(new long[] { 2, 7, 10 }, y.shape);
+            y.backward(new[] { probe });
+            TensorAssert.Close(layer.Weight.grad!, weightGrad, 1e-6, "weight");
+            TensorAssert.Close(unread.grad!, inputGrad, 1e-6, "input");
+        }
+
+        [Fact]
         public void GradientsAddToWhatTheParametersAlreadyHold()
         {
             using var scope = NewDisposeScope();

@@ -26,7 +26,7 @@ namespace XTuner.Training.Models.Cohere
         {
             using var scope = NewDisposeScope();
             var normed = input_layernorm.forward(hidden);
-            var output = hidden.add(self_attn.Forward(normed, context)).add_(mlp.Forward(normed, context.Mlp));
+            var output = hidden.add(self_attn.Forward(normed, context)).add_(mlp.Forward(normed, context.Mlp, context.Recompute));
             return output.MoveToOuterDisposeScope();
         }
     }

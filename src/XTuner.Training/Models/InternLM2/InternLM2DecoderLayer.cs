@@ -24,7 +24,7 @@ namespace XTuner.Training.Models.InternLM2
         {
             using var scope = NewDisposeScope();
             var attended = hidden.add(attention.Forward(attention_norm.forward(hidden), context));
-            return attended.add(feed_forward.Forward(ffn_norm.forward(attended), context.Mlp)).MoveToOuterDisposeScope();
+            return attended.add(feed_forward.Forward(ffn_norm.forward(attended), context.Mlp, context.Recompute)).MoveToOuterDisposeScope();
         }
     }
 }

@@ -18,6 +18,7 @@ namespace XTuner.Training.Models.InternLM2
             RegisterComponents();
         }
 
-        public Tensor Forward(Tensor input, MlpTiling tiling) => SwiGlu.Apply(input, w1, w3, w2, tiling);
+        /// <summary>The MLP of <paramref name="input"/>; with <paramref name="outputUnread"/> (a recompute) its values are undefined, its gradients exact.</summary>
+        public Tensor Forward(Tensor input, MlpTiling tiling, bool outputUnread = false) => SwiGlu.Apply(input, w1, w3, w2, tiling, outputUnread);
     }
 }

@@ -24,7 +24,7 @@ namespace XTuner.Training.Models.Llama
         {
             using var scope = NewDisposeScope();
             var attended = hidden.add(self_attn.Forward(input_layernorm.forward(hidden), context));
-            return attended.add(mlp.Forward(post_attention_layernorm.forward(attended), context.Mlp)).MoveToOuterDisposeScope();
+            return attended.add(mlp.Forward(post_attention_layernorm.forward(attended), context.Mlp, context.Recompute)).MoveToOuterDisposeScope();
         }
     }
 }
