@@ -53,10 +53,12 @@ namespace XTuner.Training.Models.Attention
 
         /// <summary>
         /// Gradients of the kept output into q, k and v (the recompute's): from the kept output alone, or by running the
-        /// kept graph once; then what was kept goes.
+        /// kept graph once; then what was kept goes. Timed as attention (the one part of the backward's attention that
+        /// runs outside libtorch's engine, so --phases can show it).
         /// </summary>
         private List<Tensor> Backward(Tensor gradOutput, Tensor query, Tensor key, Tensor value)
         {
+            using var phase = Engine.StepPhases.Enter(Engine.StepPhases.Attention);
             if (_kept is CudnnAttention.Kept kept)
             {
                 _kept = null;
