@@ -96,7 +96,6 @@ namespace XTuner.Core.Planning
             m.Activations = (recomputed > 0 ? (recomputed - offloaded) * checkpointPerLayer + (offloaded > 0 ? 2 * checkpointPerLayer : 0) : 0)
                             + recompute.AttentionKeptLayers * RecomputeBudget.AttentionBytesPerLayer(config)
                             + (layers - recomputed) * RecomputeBudget.SavedBytesPerLayer(config, a);
-            bool fused = UsesFusedKernels(config);
             m.LayerWorkingSet = LayerWorkingSet(config, layout, a, keptWhole: layers - recomputed);
             m.Workspaces = LossWorkspace(config, a) + (layout.SequenceParallelSize > 1 ? AllToAllBytesPerPass(config, layout) * a.AllToAllCopies : 0);
             m.CommunicationBuffers = w > 1 && stage < 3 ? 4 * unit : 0;

@@ -39,12 +39,7 @@ namespace XTuner.Training.Models
             var plan = (Plan)vars[1];
             ctx.save_for_backward(new List<Tensor> { input });
             ctx.save_data(PlanKey, plan);
-            if (plan.OutputUnread)
-            {
-                var shape = (long[])input.shape.Clone();
-                shape[^1] = plan.Down.Weight.shape[0];
-                return empty(shape, input.dtype, input.device);
-            }
+            if (plan.OutputUnread) return UnreadLinear.Output(input, plan.Down.Weight.shape[0]);
             return ForwardTiles(input, plan.Gate, plan.Up, plan.Down, plan.Tiles);
         }
 

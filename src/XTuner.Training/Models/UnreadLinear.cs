@@ -27,8 +27,14 @@ namespace XTuner.Training.Models
             var input = (Tensor)vars[0];
             var weight = (Tensor)vars[1];
             ctx.save_for_backward(new List<Tensor> { input, weight });
+            return Output(input, weight.shape[0]);
+        }
+
+        /// <summary>An unread output of <paramref name="input"/> [..., in] with <paramref name="features"/> last: allocated, not computed.</summary>
+        internal static Tensor Output(Tensor input, long features)
+        {
             var shape = (long[])input.shape.Clone();
-            shape[^1] = weight.shape[0];
+            shape[^1] = features;
             return empty(shape, input.dtype, input.device);
         }
 

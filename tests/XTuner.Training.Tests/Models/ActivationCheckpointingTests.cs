@@ -42,7 +42,7 @@ namespace XTuner.Training.Tests.Models
         [InlineData(ModelArchitecture.Llama, 3)]
         [InlineData(ModelArchitecture.InternLM2, 3)]
         [InlineData(ModelArchitecture.Cohere, 3)]
-        public void TheRecomputeSkipsTheMlpsUnreadOutputWithTheSameGradients(ModelArchitecture architecture, int tiles)
+        public void TheRecomputeLeavingTheMlpsOutputUnreadGivesTheSameGradients(ModelArchitecture architecture, int tiles)
         {
             // A recompute's output is only back-propagated: the down projection (and a tiled MLP's forward) is not computed.
             using var scope = NewDisposeScope();

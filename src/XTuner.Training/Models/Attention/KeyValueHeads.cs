@@ -21,5 +21,19 @@ namespace XTuner.Training.Models.Attention
             return keyOrValue.unsqueeze(3).expand(s[0], s[1], s[2], times, s[3])
                 .reshape(s[0], s[1], s[2] * times, s[3]).MoveToOuterDisposeScope();
         }
+
+        /// <summary>
+        /// The gradient of <see cref="Repeat"/>: each key/value head's <paramref name="times"/> repeated heads of
+        /// <paramref name="gradient"/> [B, S, H * times, D] summed into it.
+        /// </summary>
+        public static Tensor SumRepeated(Tensor gradient, long times)
+        {
+            if (times < 1)
+                throw new ArgumentOutOfRangeException(nameof(times), times, "Repeat at least once.");
+            if (times == 1)
+                return gradient.alias();
+            var s = gradient.shape;
+            return gradient.reshape(s[0], s[1], s[2] / times, times, s[3]).sum(3);
+        }
     }
 }

@@ -53,12 +53,8 @@ namespace XTuner.Training.Models.Attention
             var groups = Groups(q, k, v);
             var (dq, dk, dv) = CudnnAttention.Backward(gradOutput.transpose(1, 2), q.transpose(1, 2),
                 KeyValueHeads.Repeat(k, groups).transpose(1, 2), KeyValueHeads.Repeat(v, groups).transpose(1, 2), kept);
-            Tensor Heads(Tensor repeated)
-            {
-                var g = repeated.transpose(1, 2);
-                return groups == 1 ? g : g.reshape(k.shape[0], k.shape[1], k.shape[2], groups, k.shape[3]).sum(3);
-            }
-            return (dq.transpose(1, 2).MoveToOuterDisposeScope(), Heads(dk).MoveToOuterDisposeScope(), Heads(dv).MoveToOuterDisposeScope());
+            return (dq.transpose(1, 2).MoveToOuterDisposeScope(), KeyValueHeads.SumRepeated(dk.transpose(1, 2), groups).MoveToOuterDisposeScope(),
+                KeyValueHeads.SumRepeated(dv.transpose(1, 2), groups).MoveToOuterDisposeScope());
         }
 
         private static long Groups(Tensor q, Tensor k, Tensor v)
