@@ -24,17 +24,15 @@ namespace XTuner.Training.Distributed
     internal sealed class PeerMesh : IDisposable
     {
         private const string Magic = "XTPEER02";
-        private const int MaxPending = 32;
         private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
         private readonly TcpStore _store;
         private readonly TimeSpan _timeout;
         private readonly Handshake _handshake;
-        private readonly Socket _listener;
         private readonly ConnectionLog _log;
+        private readonly HandshakeAcceptor _acceptor;
         private readonly object _lock = new object();
         private readonly Dictionary<int, PeerConnection> _peers = new Dictionary<int, PeerConnection>();
-        private readonly HashSet<Socket> _pending = new HashSet<Socket>();
         private bool _disposed;
 
         /// <summary>
@@ -47,12 +45,13 @@ namespace XTuner.Training.Distributed
             _timeout = timeout;
             _handshake = new Handshake(Magic, env.RunToken);
             var (bind, publish) = ListenAddresses.ForPeers(env, store.LocalAddress);
-            _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            _listener.Bind(new IPEndPoint(bind, 0));
-            _listener.Listen(1024);
-            var endpoint = new IPEndPoint(publish, ((IPEndPoint)_listener.LocalEndPoint!).Port);
+            var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(bind, 0));
+            listener.Listen(1024);
+            var endpoint = new IPEndPoint(publish, ((IPEndPoint)listener.LocalEndPoint!).Port);
             _log = new ConnectionLog(log, $"rank {store.Rank}'s peer port {endpoint}");
-            new Thread(AcceptLoop) { IsBackground = true, Name = "xtuner-peer-accept" }.Start();
+            _acceptor = new HandshakeAcceptor(listener, _log, "xtuner-peer", Accept);
+            _acceptor.Start();
             store.Set(AddressKey(store.Rank), endpoint.ToString());
         }
 
@@ -75,18 +74,15 @@ namespace XTuner.Training.Distributed
         public void Dispose()
         {
             List<PeerConnection> peers;
-            List<Socket> pending;
             lock (_lock)
             {
                 if (_disposed) return;
                 _disposed = true;
                 peers = _peers.Values.ToList();
-                pending = _pending.ToList();
                 Monitor.PulseAll(_lock);
             }
-            _listener.Dispose();
+            _acceptor.Dispose();
             foreach (var peer in peers) peer.Dispose();
-            foreach (var socket in pending) socket.Dispose();
         }
 
         private static string AddressKey(int rank) => "peer/" + rank.ToString(CultureInfo.InvariantCulture);
@@ -179,89 +175,24 @@ namespace XTuner.Training.Distributed
             return null;
         }
 
-        private void AcceptLoop()
-        {
-            while (true)
-            {
-                Socket socket;
-                try
-                {
-                    socket = _listener.Accept();
-                }
-                catch (Exception e)
-                {
-                    lock (_lock) if (_disposed) return;
-                    _log.Closed(null, "accept failed: " + e.Message);
-                    Thread.Sleep(100);
-                    continue;
-                }
-                bool busy;
-                lock (_lock)
-                {
-                    if (_disposed)
-                    {
-                        socket.Dispose();
-                        return;
-                    }
-                    busy = _pending.Count >= MaxPending;
-                    if (!busy) _pending.Add(socket);
-                }
-                if (busy)
-                {
-                    Refuse(socket, $"{MaxPending} connections are already in their handshake");
-                    continue;
-                }
-                try
-                {
-                    // A stranger that stalls its handshake stalls only this thread, not the ranks' connections.
-                    new Thread(() => Accept(socket)) { IsBackground = true, Name = "xtuner-peer-handshake" }.Start();
-                }
-                catch (Exception e)
-                {
-                    lock (_lock) _pending.Remove(socket);
-                    Refuse(socket, "no thread to take it: " + e.Message);
-                }
-            }
-        }
-
         private void Accept(Socket socket)
         {
-            string? from = null;
+            var from = HandshakeAcceptor.RemoteAddress(socket);
             try
             {
-                from = socket.RemoteEndPoint?.ToString();
                 socket.ReceiveTimeout = socket.SendTimeout = (int)HandshakeTimeout.TotalMilliseconds;
                 var (dialer, _) = _handshake.Accept(socket, Admit);
-                lock (_lock) _pending.Remove(socket);
+                _acceptor.Release(socket);
                 Register(dialer, socket);
             }
             catch (Exception e)
             {
+                _acceptor.Release(socket);
                 bool disposed;
-                lock (_lock)
-                {
-                    _pending.Remove(socket);
-                    disposed = _disposed;
-                }
+                lock (_lock) disposed = _disposed;
                 socket.Dispose();
                 if (!disposed) _log.Closed(from, Reason(e));
             }
-        }
-
-        private void Refuse(Socket socket, string why)
-        {
-            string? from = null;
-            try
-            {
-                from = socket.RemoteEndPoint?.ToString();
-                Handshake.SendBusy(socket);
-            }
-            catch (Exception)
-            {
-                // It is being closed anyway.
-            }
-            socket.Dispose();
-            _log.Closed(from, why);
         }
 
         private static string Reason(Exception e) => e switch

@@ -16,20 +16,17 @@ namespace XTuner.Training.Distributed
     /// The key-value store that rank 0 serves to every rank for the rendezvous. One thread per connection: a world has
     /// at most a few thousand ranks, each with one connection, and a blocked Wait then simply blocks its own thread.
     /// A connection is served only after its <see cref="Handshake"/> proved the run's secret; until then at most
-    /// <see cref="MaxPending"/> connections are read, each for at most <see cref="HandshakeTimeout"/>. Anything a
+    /// <see cref="HandshakeAcceptor.MaxPending"/> connections are read, each for at most <see cref="HandshakeTimeout"/>. Anything a
     /// connection does wrong closes that connection and is logged; nothing a client sends ends the server.
     /// </summary>
     internal sealed class TcpStoreServer : IDisposable
     {
-        /// <summary>Connections still in their handshake at once; more are told to come back later.</summary>
-        public const int MaxPending = 32;
-
         public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
         // A client that stops reading its answers must not hold a thread forever.
         private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(60);
 
-        private readonly Socket _listener;
+        private readonly HandshakeAcceptor _acceptor;
         private readonly Handshake _handshake;
         private readonly int _worldSize;
         private readonly int _maxClients;
@@ -37,7 +34,6 @@ namespace XTuner.Training.Distributed
         private readonly object _lock = new object();
         private readonly Dictionary<string, byte[]> _data = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         private readonly HashSet<Socket> _clients = new HashSet<Socket>();
-        private readonly HashSet<Socket> _pending = new HashSet<Socket>();
         private long _bytes;
         private bool _stopping;
 
@@ -52,21 +48,22 @@ namespace XTuner.Training.Distributed
             _worldSize = worldSize;
             _maxClients = 2 * worldSize + 8;
             _handshake = new Handshake(StoreProtocol.Magic, token);
-            _listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             try
             {
-                _listener.Bind(new IPEndPoint(address, port));
-                _listener.Listen(1024);
+                listener.Bind(new IPEndPoint(address, port));
+                listener.Listen(1024);
             }
             catch (SocketException e)
             {
-                _listener.Dispose();
+                listener.Dispose();
                 throw new XTunerException(ErrorIds.RendezvousFailed,
                     $"Rank 0 cannot serve the rendezvous store on {address}:{port} ({e.Message}): another job may use the port; choose another MASTER_PORT.", e);
             }
-            Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
+            Port = ((IPEndPoint)listener.LocalEndPoint!).Port;
             _log = new ConnectionLog(log, $"rendezvous store {address}:{Port}");
-            new Thread(AcceptLoop) { IsBackground = true, Name = "xtuner-store-accept" }.Start();
+            _acceptor = new HandshakeAcceptor(listener, _log, "xtuner-store", Serve);
+            _acceptor.Start();
         }
 
         public int Port { get; }
@@ -96,76 +93,16 @@ namespace XTuner.Training.Distributed
             {
                 if (_stopping) return;
                 _stopping = true;
-                sockets = _clients.Concat(_pending).ToList();
+                sockets = _clients.ToList();
                 Monitor.PulseAll(_lock);
             }
-            _listener.Dispose();
+            _acceptor.Dispose();
             foreach (var socket in sockets) socket.Dispose();
-        }
-
-        private void AcceptLoop()
-        {
-            while (true)
-            {
-                Socket client;
-                try
-                {
-                    client = _listener.Accept();
-                }
-                catch (Exception e)
-                {
-                    lock (_lock) if (_stopping) return;
-                    // Out of file descriptors and the like: say so, wait a little, and keep serving the ranks.
-                    _log.Closed(null, "accept failed: " + e.Message);
-                    Thread.Sleep(100);
-                    continue;
-                }
-                bool busy;
-                lock (_lock)
-                {
-                    if (_stopping)
-                    {
-                        client.Dispose();
-                        return;
-                    }
-                    busy = _pending.Count >= MaxPending;
-                    if (!busy) _pending.Add(client);
-                }
-                if (busy)
-                {
-                    Refuse(client, $"{MaxPending} connections are already in their handshake");
-                    continue;
-                }
-                try
-                {
-                    new Thread(() => Serve(client)) { IsBackground = true, Name = "xtuner-store-client" }.Start();
-                }
-                catch (Exception e)
-                {
-                    lock (_lock) _pending.Remove(client);
-                    Refuse(client, "no thread to serve it: " + e.Message);
-                }
-            }
-        }
-
-        private void Refuse(Socket client, string why)
-        {
-            var from = Peer(client);
-            try
-            {
-                Handshake.SendBusy(client);
-            }
-            catch (Exception)
-            {
-                // It is being closed anyway.
-            }
-            client.Dispose();
-            _log.Closed(from, why);
         }
 
         private void Serve(Socket client)
         {
-            var from = Peer(client);
+            var from = HandshakeAcceptor.RemoteAddress(client);
             bool authenticated = false;
             try
             {
@@ -201,9 +138,9 @@ namespace XTuner.Training.Distributed
             }
             finally
             {
+                _acceptor.Release(client);
                 lock (_lock)
                 {
-                    _pending.Remove(client);
                     _clients.Remove(client);
                     Monitor.PulseAll(_lock);
                 }
@@ -223,7 +160,7 @@ namespace XTuner.Training.Distributed
             {
                 if (_stopping) return "the store is closing";
                 if (_clients.Count >= _maxClients) return $"the store already serves {_clients.Count} connections, the most a world of {_worldSize} needs";
-                _pending.Remove(client);
+                _acceptor.Release(client);
                 _clients.Add(client);
             }
             return null;
@@ -242,18 +179,6 @@ namespace XTuner.Training.Distributed
             InvalidDataException d => d.Message,
             _ => $"{e.GetType().Name}: {e.Message}",
         };
-
-        private static string? Peer(Socket socket)
-        {
-            try
-            {
-                return socket.RemoteEndPoint?.ToString();
-            }
-            catch (Exception)
-            {
-                return null;
-            }
-        }
 
         /// <summary>Carries out one request and answers it; a request it refuses is answered with why, and the connection serves on.</summary>
         private void Answer(Socket client, BinaryReader request)

@@ -193,7 +193,7 @@ namespace XTuner.Training.Tests.Distributed
             var silent = new List<Socket>();
             try
             {
-                for (int i = 0; i < TcpStoreServer.MaxPending; i++) silent.Add(Open(port));
+                for (int i = 0; i < HandshakeAcceptor.MaxPending; i++) silent.Add(Open(port));
                 Thread.Sleep(200);
                 using (var extra = Open(port))
                 {
