@@ -5,7 +5,7 @@ using XTuner.Core.Catalogue;
 
 namespace XTuner.Cli.Commands
 {
-    /// <summary><c>xtuner copy-cfg NAME DIR</c>: writes a built-in config to DIR/NAME.yaml for editing.</summary>
+    /// <summary><c>xtuner copy-cfg NAME DIR</c>: writes a built-in config to DIR/NAME_copy.yaml for editing (named as XTuner names its copies).</summary>
     public sealed class CopyConfigCommand : CliCommand
     {
         public override string Name => "copy-cfg";
@@ -15,7 +15,7 @@ namespace XTuner.Cli.Commands
         public override string Arguments => "NAME DIR";
 
         public override string Description =>
-            "Writes the built-in config NAME to DIR/NAME.yaml (DIR is created). An existing file is kept unless --force.";
+            "Writes the built-in config NAME to DIR/NAME_copy.yaml, as XTuner names its copies (DIR is created). An existing file is kept unless --force.";
 
         public override IReadOnlyList<CliOption> Options { get; } = new[]
         {
@@ -28,7 +28,7 @@ namespace XTuner.Cli.Commands
             var text = ConfigCatalogue.GetText(args.Positionals[0]);
             var name = ConfigCatalogue.Get(args.Positionals[0]).Name ?? args.Positionals[0];
             var dir = Path.GetFullPath(args.Positionals[1]);
-            var target = Path.Combine(dir, name + ".yaml");
+            var target = Path.Combine(dir, name + "_copy.yaml");
             if (File.Exists(target) && !args.Has("--force"))
                 throw new XTunerException(ErrorIds.ConfigFileExists, $"'{target}' exists; use --force to replace it.");
             Directory.CreateDirectory(dir);

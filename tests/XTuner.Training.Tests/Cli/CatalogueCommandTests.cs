@@ -36,7 +36,7 @@ namespace XTuner.Training.Tests.Cli
             var dir = Path.Combine(Path.GetTempPath(), "xtuner-copy-" + Guid.NewGuid().ToString("N").Substring(0, 8));
             var copied = Xtuner("copy-cfg", "llama2-7b-full-128k-sp8", dir);
             Assert.Equal(0, copied.ExitCode);
-            var file = Path.Combine(dir, "llama2-7b-full-128k-sp8.yaml");
+            var file = Path.Combine(dir, "llama2-7b-full-128k-sp8_copy.yaml");
             var config = ConfigYaml.Load(file);
             Assert.Equal(ConfigYaml.Serialize(ConfigCatalogue.Get("llama2-7b-full-128k-sp8")), ConfigYaml.Serialize(config));
 

@@ -31,7 +31,7 @@ namespace XTuner.Training.Tests.Cli
         {
             var copied = Xtuner(new Dictionary<string, string>(), "copy-cfg", name, _dir);
             Assert.True(copied.ExitCode == 0, copied.ToString());
-            return Path.Combine(_dir, name + ".yaml");
+            return Path.Combine(_dir, name + "_copy.yaml");
         }
 
         private static string Header(string log) => File.ReadLines(log).First(l => l.StartsWith("xtuner rank ", StringComparison.Ordinal));
