@@ -124,10 +124,12 @@ namespace XTuner.Cli.Commands
 
         /// <summary>
         /// Starts every rank of this machine as its own process (one, too: the work dir then holds the same config.yaml,
-        /// logs and run.json as any run, and Get-XTunerRun sees it), shows rank 0's output, and stops them on Ctrl+C.
+        /// logs and run.json as any run, and Get-XTunerRun sees it), shows rank 0's output, and stops them on Ctrl+C: after a checkpoint at the first, at once at the second.
         /// </summary>
         private static int Launch(XTunerConfig config, LaunchOptions options, string? timeout, TextWriter output)
         {
+            // Rank 0's events tell the launcher when the first step begins (from then on, Ctrl+C can ask for a checkpoint).
+            options.Events = true;
             var plan = LaunchPlanner.PlanLocal(config, options, out var warnings);
             if (timeout != null) plan.Arguments.AddRange(new[] { "--timeout", timeout });
             foreach (var w in warnings) output.WriteLine("warning: " + w.Message);
@@ -138,7 +140,7 @@ namespace XTuner.Cli.Commands
                 output.WriteLine($"Starting {plan.Ranks.Count} ranks{node} ({plan.Config.SequenceParallelSize}-way sequence parallel x {plan.Config.DataParallelSize}-way data parallel); logs in {new WorkDirLayout(plan.WorkDir).Logs}");
             using var launcher = new LocalLauncher(plan, echoRankZero: true);
             using var cancel = new CancellationTokenSource();
-            using var signals = StopSignals.Cancel(cancel, output);
+            using var signals = StopSignals.Cancel(cancel, output, launcher.RequestCheckpointAndStop);
             launcher.Start();
             var pump = new Thread(() =>
             {

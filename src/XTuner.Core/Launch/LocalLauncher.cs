@@ -30,8 +30,9 @@ namespace XTuner.Core.Launch
     /// <summary>
     /// Starts one xtuner process per rank on this machine and watches them. If a rank fails, the others are stopped
     /// within seconds and the failure names the rank, its exit code and its last log lines. <see cref="Stop"/> (Ctrl+C,
-    /// Stop-Job) and <see cref="Dispose"/> leave no rank process behind; another process asks for a stop through the
-    /// work dir (<see cref="RunControl"/>, Stop-XTunerTraining).
+    /// Stop-Job) and <see cref="Dispose"/> leave no rank process behind; <see cref="RequestCheckpointAndStop"/> lets the
+    /// ranks end after a checkpoint instead. Another process asks for either through the work dir
+    /// (<see cref="RunControl"/>, Stop-XTunerTraining).
     /// </summary>
     public sealed class LocalLauncher : IDisposable
     {
@@ -47,6 +48,9 @@ namespace XTuner.Core.Launch
         private Thread? _monitor;
         private WorkDirLock? _workDirLock;
         private volatile bool _stopRequested;
+        private volatile bool _training;
+        private volatile bool _checkpointStopRequested;
+        private volatile bool _stoppedAfterCheckpoint;
         private DateTime? _consequenceSeen;
 
         public LocalLauncher(LaunchPlan plan, bool echoRankZero = false)
@@ -161,6 +165,8 @@ namespace XTuner.Core.Launch
         private void OnRankZeroLine(RankProcess rank, string line)
         {
             var ev = RunEvent.TryParse(line);
+            if (ev?.Kind == "start") _training = true;
+            if (ev?.Kind == RunEvent.StoppedKind) _stoppedAfterCheckpoint = true;
             if (ev != null) Messages.Add(new LauncherMessage(rank.Rank, ev, null));
             else if (_echo) Messages.Add(new LauncherMessage(rank.Rank, null, line));
         }
@@ -195,7 +201,9 @@ namespace XTuner.Core.Launch
         {
             while (true)
             {
-                if (!_stopRequested && File.Exists(StopFile))
+                var request = RunControl.ReadRequest(_plan.WorkDir);
+                if (!_stopRequested && (request == StopRequest.Stop ||
+                                        (request == StopRequest.CheckpointAndStop && !_checkpointStopRequested && !RequestCheckpointAndStop())))
                 {
                     _stopRequested = true;
                     StopRanks();
@@ -212,7 +220,7 @@ namespace XTuner.Core.Launch
                 bool allEnded = _ranks.All(r => r.HasExited);
                 var failed = FailedRank(allEnded);
                 // RunControl writes its request before it signals a rank: a rank ended by it is never a failure.
-                if (failed != null && !_stopRequested && !File.Exists(StopFile))
+                if (failed != null && !_stopRequested && RunControl.ReadRequest(_plan.WorkDir) != StopRequest.Stop)
                 {
                     Failure = RankFailure(failed);
                     StopRanks();
@@ -221,7 +229,8 @@ namespace XTuner.Core.Launch
                 }
                 if (allEnded)
                 {
-                    Finish(_stopRequested ? RunState.Stopped : RunState.Completed);
+                    // Ranks asked to stop after a checkpoint still complete a run whose last step came first.
+                    Finish(_stopRequested || _stoppedAfterCheckpoint ? RunState.Stopped : RunState.Completed);
                     return;
                 }
                 Thread.Sleep(100);
@@ -288,6 +297,19 @@ namespace XTuner.Core.Launch
                 Messages.CompleteAdding();
                 Finished.Set();
             }
+        }
+
+        /// <summary>
+        /// Asks every rank to save a checkpoint at the end of the step it is taking and to end there (the run is then
+        /// recorded as Stopped, and resumes from that checkpoint). False, asking nothing, before the first step has
+        /// begun or once the run has ended: there is nothing to save, <see cref="Stop"/> is the way.
+        /// </summary>
+        public bool RequestCheckpointAndStop()
+        {
+            if (!_training || Finished.IsSet) return false;
+            _checkpointStopRequested = true;
+            foreach (var r in _ranks) r.Signal(ProcessSignals.CheckpointAndStopSignal);
+            return true;
         }
 
         /// <summary>Stops every rank (SIGTERM, then SIGKILL after a grace period) and waits for them.</summary>

@@ -10,16 +10,31 @@ namespace XTuner.Core.Launch
         public const int SigTerm = 15;
         public const int SigKill = 9;
 
+        /// <summary>
+        /// SIGUSR1: a rank saves a checkpoint at the next step boundary and trains on (SLURM's warning before the time
+        /// limit, <c>--signal=USR1@SECONDS</c>).
+        /// </summary>
+        public static int CheckpointSignal => RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? 30 : 10;
+
+        /// <summary>
+        /// SIGUSR2: a rank saves a checkpoint at the next step boundary and ends (exit code 0), so that the run resumes
+        /// where it stopped (the first Ctrl+C of <c>xtuner train</c>, <c>Stop-XTunerTraining -Checkpoint</c>).
+        /// </summary>
+        public static int CheckpointAndStopSignal => RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? 31 : 12;
+
         [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
         private static extern int Kill(int pid, int signal);
 
-        /// <summary>Asks a process to stop; false when the signal could not be sent (gone, or not POSIX).</summary>
-        public static bool Terminate(int pid)
+        /// <summary>Sends <paramref name="signal"/> to a process; false when it could not be sent (gone, or not POSIX).</summary>
+        public static bool Send(int pid, int signal)
         {
             if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux) && !RuntimeInformation.IsOSPlatform(OSPlatform.OSX))
                 return false;
-            return Kill(pid, SigTerm) == 0;
+            return Kill(pid, signal) == 0;
         }
+
+        /// <summary>Asks a process to stop; false when the signal could not be sent (gone, or not POSIX).</summary>
+        public static bool Terminate(int pid) => Send(pid, SigTerm);
 
         /// <summary>Ends a process at once (SIGKILL); false when the signal could not be sent.</summary>
         public static bool ForceKill(int pid)

@@ -93,6 +93,9 @@ namespace XTuner.Core.Launch
             if (_started && !_process.HasExited && !ProcessSignals.Terminate(ProcessId)) Kill();
         }
 
+        /// <summary>Sends the rank <paramref name="signal"/>; false when it has not started or has exited.</summary>
+        public bool Signal(int signal) => _started && !_process.HasExited && ProcessSignals.Send(ProcessId, signal);
+
         public void Kill()
         {
             try

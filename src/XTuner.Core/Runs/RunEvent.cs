@@ -12,7 +12,10 @@ namespace XTuner.Core.Runs
         public const string Prefix = "@xtuner-event ";
         public const string EnvironmentVariable = "XTUNER_EVENTS";
 
-        /// <summary>data (preparing the dataset), start, step, checkpoint, done or error.</summary>
+        /// <summary>The ranks saved a checkpoint and ended on request (<see cref="Launch.ProcessSignals.CheckpointAndStopSignal"/>); its path is <see cref="Path"/>.</summary>
+        public const string StoppedKind = "stopped";
+
+        /// <summary>data (preparing the dataset), start, step, checkpoint, stopped, done or error.</summary>
         [JsonPropertyName("kind")]
         public string Kind { get; set; } = "";
 

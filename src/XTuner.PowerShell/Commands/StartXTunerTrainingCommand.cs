@@ -304,12 +304,14 @@ namespace XTuner.PowerShell.Commands
             using var launcher = new LocalLauncher(plan, echoRankZero: true);
             launcher.Start();
             var progress = new TrainingProgress(plan);
+            string? stoppedAt = null;
             try
             {
                 foreach (var message in launcher.Messages.GetConsumingEnumerable(_cancel.Token))
                 {
                     if (message.Line != null) WriteVerbose(message.Line);
                     else if (message.Event?.Kind == "checkpoint") WriteVerbose($"Checkpoint saved: {message.Event.Path}");
+                    else if (message.Event?.Kind == RunEvent.StoppedKind) stoppedAt = message.Event.Path;
                     else if (message.Event != null && progress.Update(message.Event) is ProgressRecord record) WriteProgress(record);
                 }
             }
@@ -322,7 +324,9 @@ namespace XTuner.PowerShell.Commands
             launcher.WaitForExit(_cancel.Token);
             var run = XTunerRun.Load(plan.WorkDir) ?? launcher.Run;
             if (run.State == RunState.Stopped)
-                WriteWarning($"The run in {plan.WorkDir} was stopped at step {run.Step} (Stop-XTunerTraining).");
+                WriteWarning(stoppedAt != null
+                    ? $"The run in {plan.WorkDir} was stopped after step {run.Step} with a checkpoint ({stoppedAt}); Start-XTunerTraining -Resume continues it."
+                    : $"The run in {plan.WorkDir} was stopped at step {run.Step} (Stop-XTunerTraining).");
             if (PassThru.IsPresent) WriteObject(run);
         }
     }

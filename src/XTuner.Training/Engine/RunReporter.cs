@@ -75,6 +75,13 @@ namespace XTuner.Training.Engine
             if (_events) _console.WriteLine(new RunEvent { Kind = "checkpoint", Path = path }.ToLine());
         }
 
+        /// <summary>The run ended after <paramref name="step"/> on request, with the checkpoint at <paramref name="checkpoint"/> to resume from.</summary>
+        public void Stopped(int step, int totalSteps, string checkpoint)
+        {
+            _console.WriteLine($"stopped on request after step {step} of {totalSteps}; resume from the checkpoint with --resume (Start-XTunerTraining -Resume)");
+            if (_events) _console.WriteLine(new RunEvent { Kind = RunEvent.StoppedKind, Path = checkpoint, TotalSteps = totalSteps, Message = $"stopped after step {step}" }.ToLine());
+        }
+
         public void Done(string modelDirectory)
         {
             _console.WriteLine($"training finished; Hugging Face model written to {modelDirectory}");

@@ -11,8 +11,10 @@ namespace XTuner.Training.Engine
     /// <param name="Seconds">Wall time of the step on this rank.</param>
     /// <param name="OptimizerSeconds">Of that, the optimizer step (reduction, norm, AdamW, refresh).</param>
     /// <param name="CheckpointRequested">Some rank was asked to checkpoint (SIGUSR1).</param>
+    /// <param name="StopRequested">Some rank was asked to checkpoint and stop (SIGUSR2).</param>
     /// <param name="PhaseSeconds">This rank's step by phase (<see cref="StepPhases"/>), when timed so.</param>
     internal sealed record StepResult(int Step, double LossSum, double Targets, double Tokens, long SequenceLength,
         double LearningRate, double GradNorm, double Seconds, double OptimizerSeconds, bool CheckpointRequested,
+        bool StopRequested,
         System.Collections.Generic.IReadOnlyDictionary<string, double>? PhaseSeconds = null);
 }

@@ -119,16 +119,20 @@ namespace XTuner.Training.Engine
                 guard.Check(result);
                 foreach (var observer in observers) observer.AfterOptimizerStep(result.Step);
                 reporter?.Step(metrics.Measure(result, setup.TotalSteps, setup.EpochOf(step, config.AccumulativeCounts), elapsedBefore + clock.Elapsed.TotalSeconds));
-                if (_checkpointPolicy.ShouldSave(result.Step, setup.TotalSteps, result.CheckpointRequested))
+                if (!_checkpointPolicy.ShouldSave(result.Step, setup.TotalSteps, result.CheckpointRequested, result.StopRequested)) continue;
+                _checkpointPolicy.Saved();
+                _phase = "saving a checkpoint";
+                var path = checkpoints.Save(new TrainerState
                 {
-                    _checkpointPolicy.Saved();
-                    _phase = "saving a checkpoint";
-                    var path = checkpoints.Save(new TrainerState
-                    {
-                        Step = result.Step, TotalSteps = setup.TotalSteps, WorldSize = _runtime.World.Size, ZeroStage = config.ZeroStage,
-                        SequenceParallelSize = _layout.SequenceParallelSize, Name = config.Name, Saved = DateTime.UtcNow,
-                    }, setup.Optimizer, _runtime.World);
-                    reporter?.Checkpoint(path);
+                    Step = result.Step, TotalSteps = setup.TotalSteps, WorldSize = _runtime.World.Size, ZeroStage = config.ZeroStage,
+                    SequenceParallelSize = _layout.SequenceParallelSize, Name = config.Name, Saved = DateTime.UtcNow,
+                }, setup.Optimizer, _runtime.World);
+                reporter?.Checkpoint(path);
+                if (CheckpointPolicy.ShouldStop(result.Step, setup.TotalSteps, result.StopRequested))
+                {
+                    // Every rank saw the same request in the step's summary: all of them end here, without the export.
+                    reporter?.Stopped(result.Step, setup.TotalSteps, path);
+                    return;
                 }
             }
 
@@ -182,17 +186,18 @@ namespace XTuner.Training.Engine
             Synchronize();
             double optimizerSeconds = optimizerClock.Elapsed.TotalSeconds;
             _memory.Sample();
-            // One small all-reduce carries the loss and whether any rank was asked to checkpoint (SIGUSR1).
+            // One small all-reduce carries the loss and whether any rank was asked to checkpoint (SIGUSR1) or to stop (SIGUSR2).
             double[] totals;
             using (NewDisposeScope())
             {
-                var summary = cat(new[] { lossSum, tensor(new[] { _checkpointPolicy.Requested ? 1.0 : 0.0 }, ScalarType.Float64, device) });
+                var requests = new[] { _checkpointPolicy.Requested ? 1.0 : 0.0, _checkpointPolicy.StopRequested ? 1.0 : 0.0 };
+                var summary = cat(new[] { lossSum, tensor(requests, ScalarType.Float64, device) });
                 world.AllReduce(summary);
                 totals = summary.cpu().data<double>().ToArray();
             }
             var phases = _phases?.EndStep();
             return new StepResult(step + 1, totals[0], targets, tokens, chunks[0].FullLength, lr, gradNorm,
-                clock.Elapsed.TotalSeconds, optimizerSeconds, totals[1] > 0, phases);
+                clock.Elapsed.TotalSeconds, optimizerSeconds, totals[1] > 0, totals[2] > 0, phases);
         }
 
         /// <summary>

@@ -7,7 +7,7 @@ namespace XTuner.Training.Tests.Engine
     public class NumericGuardTests
     {
         private static StepResult Step(int step, double lossSum, double gradNorm) =>
-            new StepResult(step, lossSum, 10, 100, 16, 1e-3, gradNorm, 0.1, 0.01, false);
+            new StepResult(step, lossSum, 10, 100, 16, 1e-3, gradNorm, 0.1, 0.01, false, false);
 
         [Fact]
         public void FiniteStepsPass()
