@@ -75,4 +75,24 @@ Describe 'Start-XTunerTraining with the xtuner worker' {
         "$($job.State)" | Should -Be 'Stopped'
         $job | Remove-Job
     }
+
+    It 'Stop-XTunerTraining -Checkpoint ends the run after a checkpoint of its step, and -Resume continues from it' {
+        $job = Get-XTunerConfig tiny-llama-sp2 | Start-XTunerTraining -MaxSteps 150 -WorkDir $TestDrive/kept -AsJob
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while (@(Get-XTunerRun $TestDrive/kept -Metrics -ErrorAction SilentlyContinue).Count -lt 3 -and [DateTime]::UtcNow -lt $deadline) {
+            [System.Threading.Thread]::Sleep(100)
+        }
+        $run = Stop-XTunerTraining $TestDrive/kept -Checkpoint -PassThru
+        "$($run.State)" | Should -Be 'Stopped'
+        $run.Ranks.ExitCode | Should -Be @(0, 0)
+        $run.Step | Should -BeLessThan 150
+        @(Get-ChildItem $TestDrive/kept/checkpoints).Name | Should -Be @(('step-{0:D6}' -f $run.Step))
+        "$TestDrive/kept/hf" | Should -Not -Exist
+        $null = $job | Wait-Job -Timeout 30
+        $job | Remove-Job -Force
+
+        $resumed = Get-XTunerConfig tiny-llama-sp2 | Start-XTunerTraining -MaxSteps 150 -WorkDir $TestDrive/kept -Resume -PassThru
+        "$($resumed.State)" | Should -Be 'Completed'
+        (Get-XTunerRun $TestDrive/kept -Metrics).Step | Should -Be (1..150)
+    }
 }
