@@ -35,7 +35,9 @@ namespace XTuner.Cli.Commands
             "XTuner's launcher variables work as in XTuner: NPROC_PER_NODE=8 xtuner train CONFIG starts 8 ranks here; for\n" +
             "several machines without SLURM, run xtuner train on each with NNODES, NODE_RANK, ADDR (node 0's address),\n" +
             "PORT and XTUNER_RUN_TOKEN (one secret, the same on every node) set. --deepspeed takes XTuner's names: deepspeed_zero1, deepspeed_zero2, deepspeed_zero3 set zero_stage;\n" +
-            "deepspeed_zero2_offload and deepspeed_zero3_offload also keep the optimizer shard in host memory.";
+            "deepspeed_zero2_offload and deepspeed_zero3_offload also keep the optimizer shard in host memory.\n\n" +
+            "Ctrl+C: every rank finishes its step, saves a checkpoint and ends (continue with --resume); a second\n" +
+            "Ctrl+C, or SIGTERM, stops them at once. SIGUSR2 to every rank does what the first Ctrl+C does.";
 
         public override IReadOnlyList<CliOption> Options { get; } = new[]
         {
