@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace XTuner.Training.Tests.Models
 {
+    [Collection(GlobalGeneratorCollection.Name)]
     public class DecoderModelTests
     {
         [Theory]
